@@ -25,11 +25,15 @@ class Clock(Protocol):
 
 
 class WallClock:
-    """Real time from ``time.monotonic``. ``sleep_until`` sleeps, then spins the last 0.5 ms."""
+    """Real time from ``time.monotonic``. ``sleep_until`` sleeps, then spins the last ``spin_s``.
+
+    Spinning sharpens wake-up times but holds the GIL; with the simulated FC in the same
+    process the default is not to spin.
+    """
 
     is_simulated = False
 
-    def __init__(self, spin_s: float = 0.0005) -> None:
+    def __init__(self, spin_s: float = 0.0) -> None:
         self._spin_s = spin_s
 
     def now_s(self) -> float:

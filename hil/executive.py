@@ -1,0 +1,154 @@
+"""Fixed-rate executive: runs the bench's tasks at their rates, in real time or in lockstep.
+
+Each task has a rate; its due instants are exact multiples of its period. The executive
+advances in *frames*: at the end of each frame it hands every task the due instants that fell
+inside the frame (oldest first), in the order the tasks were given. So a task is written once,
+for k instants at a time, and one code path serves both modes:
+
+* real time (``WallClock``): one frame per tick of the fastest task (1 ms for the 1 kHz truth
+  model); the executive sleeps until each frame's end and measures how late it woke
+  (lateness p50/p99/max) and how often a frame's work ran past the next frame (overruns);
+* lockstep (``SimulatedClock``): frames of ``lockstep_frame_s`` (20 ms by default, the flight
+  computer's command period); the clock jumps, so the run is as fast as the machine allows.
+  Lockstep needs devices that can be stepped; the descent service refuses hardware benches.
+
+A task may stop the run by returning ``Stop(reason)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hil.clock import Clock
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Returned by a task to end the run, with the reason for the record."""
+
+    reason: str
+
+
+TaskFunction = Callable[[np.ndarray], "Stop | None"]
+"""Called with the task's due instants in this frame (seconds, shape (k,), k >= 1)."""
+
+
+@dataclass
+class Task:
+    name: str
+    rate_hz: float
+    run: TaskFunction
+    calls: int = 0
+    instants: int = 0
+    busy_s: float = 0.0
+
+    @property
+    def period_s(self) -> float:
+        return 1.0 / self.rate_hz
+
+
+@dataclass
+class TimingReport:
+    """Real-time behaviour of a run (all zero in lockstep, where nothing can be late)."""
+
+    frames: int = 0
+    overruns: int = 0
+    lateness_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    wall_s: float = 0.0
+    simulated_s: float = 0.0
+
+    def percentile_s(self, q: float) -> float:
+        return float(np.percentile(self.lateness_s, q)) if self.lateness_s.size else 0.0
+
+    @property
+    def deadline_miss_fraction(self) -> float:
+        return self.overruns / self.frames if self.frames else 0.0
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.simulated_s / self.wall_s if self.wall_s > 0 else math.inf
+
+
+class Executive:
+    """Runs ``tasks`` from ``start_s`` until a task returns ``Stop`` or ``end_s`` is reached."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        tasks: list[Task],
+        lockstep_frame_s: float = 0.02,
+        on_frame: Callable[[float], None] | None = None,
+    ) -> None:
+        if not tasks:
+            raise ValueError("an executive needs at least one task")
+        self.clock = clock
+        self.tasks = tasks
+        fastest_period_s = min(task.period_s for task in tasks)
+        self.frame_s = lockstep_frame_s if clock.is_simulated else fastest_period_s
+        self._on_frame = on_frame
+        self._next_index = [0 for _ in tasks]
+        self.timing = TimingReport()
+        self.stop_reason: str | None = None
+
+    def run(self, start_s: float, end_s: float) -> str:
+        """Run frames from ``start_s``; returns the stop reason (``"end of run"`` at ``end_s``)."""
+        frame_s = self.frame_s
+        realtime = not self.clock.is_simulated
+        lateness: list[float] = []
+        periods = [task.period_s for task in self.tasks]
+        # Task k's due instants are n * period; start from the first one at or after start_s.
+        self._next_index = [math.ceil(start_s / period - 1e-9) for period in periods]
+        origin_wall_s = self.clock.now_s() - start_s if realtime else 0.0
+        wall_started_s = time.perf_counter()
+        frame_index = 0
+        frame_start_s = start_s
+        reason = "end of run"
+        while frame_start_s < end_s - 1e-12:
+            frame_index += 1
+            frame_end_s = min(start_s + frame_index * frame_s, end_s)
+            if realtime:
+                deadline_s = origin_wall_s + frame_end_s
+                self.clock.sleep_until(deadline_s)
+                late_s = self.clock.now_s() - deadline_s
+                lateness.append(late_s)
+                if late_s > frame_s:
+                    self.timing.overruns += 1
+            else:
+                self.clock.sleep_until(frame_end_s)
+            stop = self._run_frame(frame_end_s, periods)
+            self.timing.frames += 1
+            if self._on_frame is not None:
+                self._on_frame(frame_end_s)
+            frame_start_s = frame_end_s
+            if stop is not None:
+                reason = stop.reason
+                break
+        self.timing.wall_s += time.perf_counter() - wall_started_s
+        self.timing.simulated_s += frame_start_s - start_s
+        self.timing.lateness_s = np.concatenate([self.timing.lateness_s, np.asarray(lateness)])
+        self.stop_reason = reason
+        return reason
+
+    def _run_frame(self, frame_end_s: float, periods: list[float]) -> Stop | None:
+        stop: Stop | None = None
+        for index, task in enumerate(self.tasks):
+            period_s = periods[index]
+            first = self._next_index[index]
+            last = math.floor(frame_end_s / period_s + 1e-9)
+            if last < first:
+                continue
+            instants = np.arange(first, last + 1) * period_s
+            self._next_index[index] = last + 1
+            started_s = time.perf_counter()
+            result = task.run(instants)
+            task.busy_s += time.perf_counter() - started_s
+            task.calls += 1
+            task.instants += instants.size
+            if result is not None and stop is None:
+                stop = result
+        return stop

@@ -1,0 +1,47 @@
+"""The signal store: history, units, listeners, and waiting on conditions."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from hil.errors import DeviceTimeout
+from hil.signals import SignalStore
+
+
+def test_history_keeps_the_newest_samples_in_order() -> None:
+    store = SignalStore(capacity=4)
+    for i in range(6):
+        store.publish("LRF_Range.SlantRange", float(i), timestamp_s=i * 0.1, unit="m")
+    times, values = store.history("LRF_Range.SlantRange")
+    assert values.tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert times.tolist() == pytest.approx([0.2, 0.3, 0.4, 0.5])
+    assert store.unit("LRF_Range.SlantRange") == "m"
+    assert store.count("LRF_Range.SlantRange") == 6
+    latest = store.latest("LRF_Range.SlantRange")
+    assert latest is not None and latest.value == 5.0 and latest.index == 5
+
+
+def test_wait_for_ignores_samples_before_the_index_taken() -> None:
+    store = SignalStore()
+    store.publish("ENG_Status.ThrottleActual", 80.0, 0.0)
+    index = store.count("ENG_Status.ThrottleActual")
+    with pytest.raises(DeviceTimeout, match=r"'ENG_Status.ThrottleActual': above 50 % not met "
+                       r"within 0.05 s \(last value 80\)"):
+        store.wait_for("ENG_Status.ThrottleActual", lambda v: v > 50, 0.05, index, "above 50 %")
+    timer = threading.Timer(0.02, store.publish, ("ENG_Status.ThrottleActual", 60.0, 1.0))
+    timer.start()
+    sample = store.wait_for("ENG_Status.ThrottleActual", lambda v: v > 50, 2.0, index)
+    timer.join()
+    assert sample.value == 60.0 and sample.timestamp_s == 1.0
+
+
+def test_listeners_receive_batches_until_removed() -> None:
+    store = SignalStore()
+    batches: list[dict[str, float]] = []
+    remove = store.add_listener(lambda t, values: batches.append(dict(values)))
+    store.publish_many({"a": 1.0, "b": 2.0}, 0.5)
+    remove()
+    store.publish("a", 3.0, 0.6)
+    assert batches == [{"a": 1.0, "b": 2.0}]
