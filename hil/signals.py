@@ -162,7 +162,7 @@ class SignalStore:
                         sample = self._sample(name, series, index)
                         if predicate(sample.value):
                             return sample
-                    next_index = series.count
+                    next_index = max(next_index, series.count)
                 remaining_s = deadline_s - time.monotonic()
                 if remaining_s <= 0:
                     latest = self.latest(name)
@@ -188,4 +188,3 @@ class SignalStore:
             float(series.times_s[slot]),
             index,
         )
-
