@@ -1,0 +1,235 @@
+"""Navigation of the simulated flight software: IMU dead reckoning plus gated LRF updates.
+
+Vectorised over N runs. The estimate lives in the landing-site ENU frame of
+:mod:`hil.models.dynamics` (z = height above the site's terrain level, which the onboard map
+also uses).
+
+* **Dead reckoning.** Roll is held at 0 by the ACS, so attitude is the thrust (pitch, yaw)
+  pair, integrated from the gyro with ``yaw' = -w_x``, ``pitch' = -w_y / cos(yaw)`` from the
+  known attitude at start. Specific force (minus the estimated accelerometer bias) is rotated
+  to ENU and the onboard gravity model ``(0, 0, -g + v_h^2 / R)`` (at block start) is added;
+  velocity and position are summed semi-implicitly, a whole IMU block (k samples) at once.
+* **Accelerometer calibration.** While ARMED (engine off, free fall) the true specific force is
+  zero, so the mean measured specific force is the bias; it is frozen at ignition. During that
+  coast the navigation integrates gravity only.
+* **LRF update.** Predicted slant range = ray cast from the estimated position along the beam
+  of the *estimated* attitude into the onboard terrain map. Innovation gate:
+  ``|nu| > max(gate_min_m, gate_fraction * range, gate_sigma * sqrt(S))`` is rejected (set
+  ``gate_sigma = 0`` for a pure fixed gate). Accepted ranges update (altitude, vertical
+  velocity) with a two-state scalar-measurement Kalman filter (the range is turned into an
+  altitude-equivalent measurement with the flat-terrain factor -beam_z).
+* **Gate policy.** ``latch``: after ``latch_after`` consecutive rejections the LRF is ignored
+  for the rest of the flight (HAKUTO-R M1). ``recover``: readings keep being tested; after
+  ``reanchor_after`` consecutive rejected readings that agree with each other (implied
+  altitude offsets within ``reanchor_consistency_m``) the altitude is re-anchored to them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hil.models.sensors import beam_direction
+from hil.models.terrain import TerrainProfile
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
+
+GATE_POLICIES = ("latch", "recover")
+_accumulate = np.add.accumulate  # cumsum without the wrapper overhead
+
+
+@dataclass(frozen=True)
+class NavParams:
+    """Onboard navigation constants and filter tuning."""
+
+    moon_gravity_mps2: float = 1.62
+    moon_radius_m: float = 1_737_400.0
+    lrf_beam_cant_deg: float = 30.0  #: must match the LRF mounting
+    lrf_noise_m: float = 1.0  #: onboard LRF noise model: sigma = noise_m + fraction * range
+    lrf_noise_fraction: float = 0.002
+    gate_policy: str = "recover"
+    gate_min_m: float = 100.0
+    gate_fraction: float = 0.10
+    gate_sigma: float = 3.0  #: 0 gives a pure fixed gate
+    latch_after: int = 5
+    reanchor_after: int = 5
+    reanchor_consistency_m: float = 30.0
+    initial_altitude_sigma_m: float = 300.0
+    initial_vertical_velocity_sigma_mps: float = 1.0
+    accel_noise_psd: float = 1e-4  #: process noise on vertical acceleration, m^2/s^3
+    calibrate_in_armed: bool = True
+
+    def __post_init__(self) -> None:
+        if self.gate_policy not in GATE_POLICIES:
+            raise ValueError(
+                f"NavParams.gate_policy: {self.gate_policy!r} is not one of {GATE_POLICIES}"
+            )
+
+
+class Navigation:
+    """Navigation state for N runs. Arrays are public and read-only by convention."""
+
+    def __init__(
+        self,
+        params: NavParams,
+        position_m: FloatArray,
+        velocity_mps: FloatArray,
+        pitch_rad: FloatArray,
+        yaw_rad: FloatArray,
+        time_s: float,
+        terrain_map: TerrainProfile,
+    ) -> None:
+        self.params = params
+        self.terrain_map = terrain_map
+        self.position_m = np.array(position_m, dtype=np.float64, ndmin=2)
+        n = self.position_m.shape[0]
+        self.n = n
+        self.velocity_mps = np.array(velocity_mps, dtype=np.float64, ndmin=2).copy()
+        self.pitch_rad = np.broadcast_to(np.asarray(pitch_rad, dtype=np.float64), (n,)).copy()
+        self.yaw_rad = np.broadcast_to(np.asarray(yaw_rad, dtype=np.float64), (n,)).copy()
+        self.time_s = float(time_s)
+        self.accel_bias_mps2 = np.zeros((n, 3))
+        self._cal_sum = np.zeros((n, 3))
+        self._cal_count = 0
+        self.calibrating = np.zeros(n, dtype=bool)
+        # altitude / vertical-velocity covariance
+        self.p_zz = np.full(n, params.initial_altitude_sigma_m**2)
+        self.p_zv = np.zeros(n)
+        self.p_vv = np.full(n, params.initial_vertical_velocity_sigma_mps**2)
+        # LRF bookkeeping
+        self.lrf_accepted = np.zeros(n, dtype=np.int64)
+        self.lrf_rejected = np.zeros(n, dtype=np.int64)
+        self.lrf_reanchored = np.zeros(n, dtype=np.int64)
+        self.lrf_latched = np.zeros(n, dtype=bool)
+        self.lrf_last_accepted = np.zeros(n, dtype=bool)
+        self.lrf_first_accept_time_s = np.full(n, np.nan)
+        self.lrf_last_innovation_m = np.zeros(n)
+        self._consecutive_rejects = np.zeros(n, dtype=np.int64)
+        self._consistent = np.zeros(n, dtype=np.int64)
+        self._last_offset_m = np.zeros(n)
+        #: largest |specific force| (bias removed) in the last IMU block, m/s^2
+        self.peak_specific_force_mps2 = np.zeros(n)
+        self._cant_rad = math.radians(params.lrf_beam_cant_deg)
+
+    # -- dead reckoning ---------------------------------------------------------------------
+    def start_calibration(self, where: BoolArray) -> None:
+        """Begin averaging the accelerometers (engine off, free fall) for runs ``where``."""
+        self.calibrating = self.calibrating | where
+
+    def finish_calibration(self, where: BoolArray) -> None:
+        """Freeze the accelerometer bias estimate for runs ``where``."""
+        if self._cal_count > 0 and self.params.calibrate_in_armed:
+            mean = self._cal_sum / self._cal_count
+            self.accel_bias_mps2 = np.where(
+                (where & self.calibrating)[:, None], mean, self.accel_bias_mps2
+            )
+        self.calibrating = self.calibrating & ~where
+
+    def propagate(
+        self, time_s: FloatArray, specific_force_mps2: FloatArray, angular_rate_radps: FloatArray
+    ) -> None:
+        """Integrate one block of k IMU samples: times (k,), f and w (N, k, 3) body axes."""
+        t = np.asarray(time_s, dtype=np.float64)
+        dts = np.empty_like(t)  # (k,)
+        dts[0] = t[0] - self.time_s
+        np.subtract(t[1:], t[:-1], out=dts[1:])
+        f = specific_force_mps2 - self.accel_bias_mps2[:, None, :]
+        w = angular_rate_radps
+        if self.calibrating.any():
+            self._cal_sum += specific_force_mps2.sum(axis=1) * self.calibrating[:, None]
+            self._cal_count += t.size
+            f = f * ~self.calibrating[:, None, None]
+        self.peak_specific_force_mps2 = np.sqrt(np.einsum("nkc,nkc->nk", f, f).max(axis=1))
+        yaw = self.yaw_rad[:, None] - _accumulate(w[:, :, 0] * dts, 1)
+        pitch = (
+            self.pitch_rad[:, None]
+            - _accumulate(w[:, :, 1] * dts, 1) / np.cos(self.yaw_rad)[:, None]
+        )
+        sp, cp = np.sin(pitch), np.cos(pitch)
+        sy, cy = np.sin(yaw), np.cos(yaw)
+        fx, fy, fz = f[:, :, 0], f[:, :, 1], f[:, :, 2]
+        acc = np.empty_like(f)
+        acc[:, :, 0] = fx * cp + (fy * sy - fz * cy) * sp
+        acc[:, :, 1] = fy * cy + fz * sy
+        v0 = self.velocity_mps
+        p = self.params
+        g = (v0[:, 0] ** 2 + v0[:, 1] ** 2) / p.moon_radius_m - p.moon_gravity_mps2
+        acc[:, :, 2] = fx * sp + (fz * cy - fy * sy) * cp + g[:, None]
+        dv = acc * dts[None, :, None]
+        vel = v0[:, None, :] + _accumulate(dv, 1)
+        self.position_m = self.position_m + np.einsum("nkc,k->nc", vel, dts)
+        self.velocity_mps = vel[:, -1]
+        self.pitch_rad = pitch[:, -1]
+        self.yaw_rad = yaw[:, -1]
+        total = float(t[-1] - self.time_s)
+        self.time_s = float(t[-1])
+        q = p.accel_noise_psd
+        self.p_zz = self.p_zz + total * (2.0 * self.p_zv + total * self.p_vv) + q * total**3 / 3
+        self.p_zv = self.p_zv + total * self.p_vv + q * total**2 / 2
+        self.p_vv = self.p_vv + q * total
+
+    # -- LRF --------------------------------------------------------------------------------
+    def altitude_m(self) -> FloatArray:
+        """Estimated height above the onboard terrain map directly below, m."""
+        return self.position_m[:, 2] - self.terrain_map.height_m(self.position_m[:, 0])
+
+    def lrf_update(self, time_s: float, slant_range_m: FloatArray, usable: BoolArray) -> None:
+        """Test and apply one LRF reading per run where ``usable`` (valid and in a flight mode)."""
+        p = self.params
+        self.lrf_last_accepted = np.zeros(self.n, dtype=bool)
+        use = usable & ~self.lrf_latched
+        idx = np.flatnonzero(use)
+        if idx.size == 0:
+            return
+        meas = slant_range_m[idx]
+        pos = self.position_m[idx]
+        beam = beam_direction(self.pitch_rad[idx], self.yaw_rad[idx], self._cant_rad)
+        down = np.maximum(-beam[:, 2], 1e-3)
+        pred = self.terrain_map.slant_range_m(pos, beam, float(meas.max()) * 2.0 + 1000.0)
+        flat = (pos[:, 2] - self.terrain_map.height_m(pos[:, 0])) / down
+        pred = np.where(np.isfinite(pred), pred, flat)
+        nu = meas - pred
+        sigma = p.lrf_noise_m + p.lrf_noise_fraction * meas
+        r_z = (sigma * down) ** 2
+        p_zz, p_zv, p_vv = self.p_zz[idx], self.p_zv[idx], self.p_vv[idx]
+        s_z = p_zz + r_z
+        gate = np.maximum(
+            np.maximum(p.gate_min_m, p.gate_fraction * meas), p.gate_sigma * np.sqrt(s_z) / down
+        )
+        ok = np.abs(nu) <= gate
+        # altitude-equivalent innovation: a longer range than predicted means higher up
+        nu_z = nu * down
+        k_z, k_v = p_zz / s_z, p_zv / s_z
+        self.position_m[idx, 2] += np.where(ok, k_z * nu_z, 0.0)
+        self.velocity_mps[idx, 2] += np.where(ok, k_v * nu_z, 0.0)
+        self.p_zz[idx] = np.where(ok, (1.0 - k_z) * p_zz, p_zz)
+        self.p_zv[idx] = np.where(ok, (1.0 - k_z) * p_zv, p_zv)
+        self.p_vv[idx] = np.where(ok, p_vv - k_v * p_zv, p_vv)
+        self.lrf_last_innovation_m[idx] = nu
+        self.lrf_accepted[idx] += ok
+        self.lrf_rejected[idx] += ~ok
+        first = ok & np.isnan(self.lrf_first_accept_time_s[idx])
+        self.lrf_first_accept_time_s[idx[first]] = time_s
+        accepted = np.zeros(self.n, dtype=bool)
+        accepted[idx] = ok
+        self.lrf_last_accepted = accepted
+        consec = np.where(ok, 0, self._consecutive_rejects[idx] + 1)
+        if p.gate_policy == "latch":
+            self.lrf_latched[idx] |= consec >= p.latch_after
+            self._consecutive_rejects[idx] = consec
+            return
+        agree = np.abs(nu_z - self._last_offset_m[idx]) <= p.reanchor_consistency_m
+        streak = np.where(ok, 0, np.where(agree & (consec > 1), self._consistent[idx] + 1, 1))
+        reanchor = streak >= p.reanchor_after
+        self.position_m[idx, 2] += np.where(reanchor, nu_z, 0.0)
+        self.p_zz[idx] = np.where(reanchor, 4.0 * r_z, self.p_zz[idx])
+        self.p_zv[idx] = np.where(reanchor, 0.0, self.p_zv[idx])
+        self.lrf_reanchored[idx] += reanchor
+        self._last_offset_m[idx] = nu_z
+        self._consistent[idx] = np.where(reanchor, 0, streak)
+        self._consecutive_rejects[idx] = np.where(reanchor, 0, consec)

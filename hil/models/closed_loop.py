@@ -1,0 +1,331 @@
+"""Model-only closed loop: truth + sensor models + flight software in memory, N runs at once.
+
+``run_model_only`` is the reference descent without any link or device: it steps truth in
+20 ms blocks (:func:`hil.models.dynamics.propagate`), feeds 8 IMU samples per block (400 Hz),
+engine status every block (gauge refreshed at 5 Hz) and the LRF at 10 Hz to a
+:class:`hil.fsw.flight_software.FlightSoftware`, whose 50 Hz commands drive the next block.
+
+Timeline: the run starts ``coast_s`` before powered-descent initiation (PDI) with the lander
+ARMED and coasting (the FSW calibrates its accelerometers); ignition at ``t = coast_s``.
+
+Ground contact: truth stops at the first 1 ms step whose altitude above the terrain is <= 0;
+the touchdown quantities are taken there. Afterwards the run's IMU reports a contact spike
+(impact speed over one IMU sample) and then lunar gravity at rest, so a signature-based
+touchdown detector can declare LANDED; the run ends when LANDED is declared or
+``post_contact_s`` after contact, whichever first.
+
+Randomness: one generator per stream (IMU, LRF, gauge) for the whole batch, seeded from
+``seed``. So a run is reproducible for (n_runs, seed), and run i of a batch is statistically
+like -- but not bit-equal to -- a single run; with noise-free sensors batch and single runs
+are equal to round-off.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hil.fsw.flight_software import FlightSoftware, FswParams, InitialEstimate
+from hil.fsw.modes import Mode
+from hil.models import dynamics as dyn
+from hil.models.sensors import (
+    GaugeParams,
+    ImuModel,
+    ImuParams,
+    LrfModel,
+    LrfParams,
+    PropellantGauge,
+)
+from hil.models.terrain import TerrainProfile
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+#: Touchdown limits (DESIGN 5).
+MAX_VERTICAL_SPEED_MPS = 2.0
+MAX_HORIZONTAL_SPEED_MPS = 1.0
+MAX_TILT_DEG = 10.0
+
+
+@dataclass(frozen=True)
+class InitialErrors:
+    """Error of the navigation estimate handed to the FSW at start (estimate - truth)."""
+
+    downrange_m: float = 1000.0
+    crossrange_m: float = 0.0
+    altitude_m: float = 300.0
+    velocity_mps: tuple[float, float, float] = (0.3, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ClosedLoopParams:
+    """Everything a model-only descent needs besides the terrain and the seed."""
+
+    lander: dyn.LanderParams = field(default_factory=dyn.LanderParams)
+    imu: ImuParams = field(default_factory=ImuParams)
+    lrf: LrfParams = field(default_factory=LrfParams)
+    gauge: GaugeParams = field(default_factory=GaugeParams)
+    fsw: FswParams = field(default_factory=FswParams)
+    errors: InitialErrors = field(default_factory=InitialErrors)
+    #: PDI point, chosen with GuidanceParams.braking_time_s so braking runs near full thrust
+    pdi_position_m: tuple[float, float, float] = (-470_000.0, 0.0, 15_000.0)
+    pdi_velocity_mps: tuple[float, float, float] = (1680.0, 0.0, 0.0)
+    pdi_pitch_deg: float = 85.0
+    coast_s: float = 10.0
+    max_duration_s: float = 900.0
+    post_contact_s: float = 1.0
+    dt_s: float = 0.001
+    steps_per_block: int = 20
+    lrf_every_blocks: int = 5  #: 10 Hz
+    gauge_every_blocks: int = 10  #: 5 Hz
+
+
+@dataclass
+class ModelRunResults:
+    """Per-run outcome of :func:`run_model_only`; arrays of shape (N,)."""
+
+    touched_down: BoolArray
+    touchdown_time_s: FloatArray
+    touchdown_vertical_speed_mps: FloatArray  #: signed, negative = descending
+    touchdown_horizontal_speed_mps: FloatArray
+    touchdown_tilt_deg: FloatArray
+    propellant_left_kg: FloatArray
+    landing_error_m: FloatArray  #: distance from the site at contact
+    end_time_s: FloatArray
+    mode_at_end: NDArray[np.int8]
+    landed_declared_time_s: FloatArray
+    landed_altitude_error_m: FloatArray  #: estimated - true altitude at LANDED declaration
+    lrf_first_valid_range_m: FloatArray
+    lrf_first_valid_time_s: FloatArray
+    lrf_first_accept_time_s: FloatArray
+    lrf_accepted_count: NDArray[np.int64]
+    lrf_rejected_count: NDArray[np.int64]
+    lrf_latched: BoolArray
+    history: dict[str, FloatArray] | None = None
+
+    @property
+    def passed(self) -> BoolArray:
+        """Touchdown within the DESIGN 5 limits."""
+        return (
+            self.touched_down
+            & (np.abs(self.touchdown_vertical_speed_mps) <= MAX_VERTICAL_SPEED_MPS)
+            & (self.touchdown_horizontal_speed_mps <= MAX_HORIZONTAL_SPEED_MPS)
+            & (self.touchdown_tilt_deg <= MAX_TILT_DEG)
+            & (self.propellant_left_kg > 0.0)
+        )
+
+    def verdict(self, i: int = 0) -> str:
+        """One line in engineering terms for run ``i``."""
+        if not self.touched_down[i]:
+            mode = Mode(int(self.mode_at_end[i])).name
+            return f"no touchdown by t={self.end_time_s[i]:.1f} s (mode {mode})"
+        parts = [
+            f"touchdown t={self.touchdown_time_s[i]:.1f} s",
+            f"v_vert {self.touchdown_vertical_speed_mps[i]:.2f} m/s",
+            f"v_horiz {self.touchdown_horizontal_speed_mps[i]:.2f} m/s",
+            f"tilt {self.touchdown_tilt_deg[i]:.1f} deg",
+            f"propellant {self.propellant_left_kg[i]:.1f} kg",
+            f"{self.landing_error_m[i]:.0f} m from site",
+        ]
+        if self.lrf_latched[i]:
+            parts.append("LRF rejected (latched)")
+        if np.isfinite(self.landed_declared_time_s[i]):
+            parts.append(
+                f"LANDED at t={self.landed_declared_time_s[i]:.1f} s with altitude estimate "
+                f"error {self.landed_altitude_error_m[i]:.1f} m"
+            )
+        return ("PASS: " if self.passed[i] else "FAIL: ") + ", ".join(parts)
+
+
+def _initial_truth(p: ClosedLoopParams, n: int) -> FloatArray:
+    vel = np.array(p.pdi_velocity_mps)
+    start = np.array(p.pdi_position_m) - vel * p.coast_s
+    return dyn.initial_state(
+        n,
+        (float(start[0]), float(start[1]), float(start[2])),
+        (float(vel[0]), float(vel[1]), float(vel[2])),
+        p.lander.wet_mass_kg,
+        pitch_rad=math.radians(p.pdi_pitch_deg),
+    )
+
+
+def run_model_only(
+    n_runs: int,
+    seed: int,
+    params: ClosedLoopParams | None = None,
+    terrain: TerrainProfile | None = None,
+    terrain_map: TerrainProfile | None = None,
+    record_history: bool = False,
+) -> ModelRunResults:
+    """Fly ``n_runs`` descents at once; ``terrain`` is truth, ``terrain_map`` the FSW's map.
+
+    Both default to ``fixtures/terrain/nominal.npz``; the map defaults to the truth terrain.
+    ``record_history`` keeps per-block traces of run 0 (for plots). Runs until every run has
+    touched down (and settled) or ``max_duration_s``.
+    """
+    p = params or ClosedLoopParams()
+    lp = p.lander
+    terrain = terrain or TerrainProfile.load("nominal")
+    terrain_map = terrain_map or terrain
+    n = n_runs
+    imu_rng, lrf_rng, gauge_rng = np.random.default_rng(seed).spawn(3)
+    imu = ImuModel(p.imu, n, imu_rng)
+    lrf = LrfModel(p.lrf, terrain, lrf_rng)
+    gauge = PropellantGauge(p.gauge, n, gauge_rng)
+
+    state = _initial_truth(p, n)
+    e = p.errors
+    est = InitialEstimate(
+        position_m=state[:, dyn.POS] + np.array([e.downrange_m, e.crossrange_m, e.altitude_m]),
+        velocity_mps=state[:, dyn.VEL] + np.array(e.velocity_mps),
+        mass_kg=state[:, dyn.MASS].copy(),
+        pitch_rad=state[:, dyn.PITCH].copy(),
+        yaw_rad=state[:, dyn.YAW].copy(),
+        time_s=0.0,
+    )
+    fsw = FlightSoftware(p.fsw, est, terrain_map, n)
+    fsw.arm()
+
+    nan = np.full(n, np.nan)
+    grounded = np.zeros(n, dtype=bool)
+    td = {k: nan.copy() for k in ("t", "vz", "vh", "tilt", "prop", "err")}
+    contact_speed = np.zeros(n)
+    spike_pending = np.zeros(n, dtype=bool)
+    landed_t, landed_err = nan.copy(), nan.copy()
+    lrf_first_range, lrf_first_t = nan.copy(), nan.copy()
+    end_t = nan.copy()
+    finished = np.zeros(n, dtype=bool)
+    gauge_reading = gauge.read(dyn.propellant_kg(state, lp))
+    hist: dict[str, list[float]] = {}
+    cmd_arr = np.zeros((n, dyn.COMMAND_SIZE))
+    block_s = p.dt_s * p.steps_per_block
+    n_blocks = math.ceil(p.max_duration_s / block_s)
+    started = False
+    h_max = terrain.max_height_m
+    g_moon = lp.moon_gravity_mps2
+    imu_period = 1.0 / p.imu.rate_hz
+
+    for b in range(n_blocks):
+        t = b * block_s
+        if not started and t >= p.coast_s - 1e-9:
+            fsw.start_descent(t)
+            started = True
+        cmd = fsw.step(t)
+        cmd_arr[:, dyn.CMD_THROTTLE] = cmd.throttle_pct * (0.01 * cmd.fire)
+        cmd_arr[:, dyn.CMD_PITCH] = np.radians(cmd.pitch_deg)
+        cmd_arr[:, dyn.CMD_YAW] = np.radians(cmd.yaw_deg)
+        state, samples = dyn.propagate(state, cmd_arr, lp, p.dt_s, p.steps_per_block)
+        t_end = t + block_s
+        imu_t, imu_f, imu_w = imu.sample(samples)
+        # ground contact --------------------------------------------------------------------
+        flying = ~grounded
+        if (samples.position_m[:, :, 2].min(axis=1)[flying] <= h_max).any():
+            alt = samples.position_m[:, :, 2] - terrain.height_m(samples.position_m[:, :, 0])
+            hit = (alt <= 0.0) & flying[:, None]
+            new = hit.any(axis=1)
+            if new.any():
+                rows = np.flatnonzero(new)
+                j = np.argmax(hit[rows], axis=1)
+                v = samples.velocity_mps[rows, j]
+                td["t"][rows] = samples.time_s[rows, j]
+                td["vz"][rows] = v[:, 2]
+                td["vh"][rows] = np.hypot(v[:, 0], v[:, 1])
+                td["tilt"][rows] = np.degrees(
+                    dyn.tilt_rad(samples.pitch_rad[rows, j], samples.yaw_rad[rows, j])
+                )
+                td["prop"][rows] = samples.mass_kg[rows, j] - lp.dry_mass_kg
+                pos = samples.position_m[rows, j]
+                td["err"][rows] = np.hypot(pos[:, 0], pos[:, 1])
+                contact_speed[rows] = np.linalg.norm(v, axis=1)
+                grounded |= new
+                spike_pending |= new
+        if grounded.any():
+            rest = np.zeros_like(imu_f)
+            rest[:, :, 2] = g_moon
+            rest[:, 0, 2] += np.where(spike_pending, contact_speed / imu_period, 0.0)
+            imu_f = np.where(grounded[:, None, None], rest, imu_f)
+            imu_w = np.where(grounded[:, None, None], 0.0, imu_w)
+            spike_pending[:] = False
+        fsw.on_imu(imu_t, imu_f, imu_w)
+        # engine status, gauge --------------------------------------------------------------
+        prop = dyn.propellant_kg(state, lp)
+        if b % p.gauge_every_blocks == 0:
+            gauge_reading = gauge.read(prop)
+        fsw.on_engine_status(t_end, 100.0 * state[:, dyn.THROTTLE] * (prop > 0), gauge_reading)
+        # LRF -------------------------------------------------------------------------------
+        if b % p.lrf_every_blocks == p.lrf_every_blocks - 1:
+            rng, valid, _strength = lrf.measure(state)
+            valid = valid & ~grounded
+            first = valid & np.isnan(lrf_first_range)
+            lrf_first_range[first] = rng[first]
+            lrf_first_t[first] = t_end
+            fsw.on_lrf(t_end, rng, valid)
+        # bookkeeping -----------------------------------------------------------------------
+        mode = fsw.mode
+        new_landed = (mode == Mode.LANDED) & np.isnan(landed_t)
+        if new_landed.any():
+            true_alt = np.where(grounded, 0.0, state[:, dyn.Z] - terrain.height_m(state[:, dyn.X]))
+            landed_t[new_landed] = t_end
+            landed_err[new_landed] = (fsw.nav.altitude_m() - true_alt)[new_landed]
+        if record_history:
+            _record(hist, t_end, state, fsw, terrain)
+        done = grounded & ((mode == Mode.LANDED) | (t_end - td["t"] >= p.post_contact_s))
+        newly = done & ~finished
+        end_t[newly] = t_end
+        finished |= done
+        if finished.all():
+            break
+    end_t = np.where(np.isnan(end_t), t_end, end_t)
+    nav = fsw.nav
+    return ModelRunResults(
+        touched_down=grounded,
+        touchdown_time_s=td["t"],
+        touchdown_vertical_speed_mps=td["vz"],
+        touchdown_horizontal_speed_mps=td["vh"],
+        touchdown_tilt_deg=td["tilt"],
+        propellant_left_kg=td["prop"],
+        landing_error_m=td["err"],
+        end_time_s=end_t,
+        mode_at_end=fsw.mode.copy(),
+        landed_declared_time_s=landed_t,
+        landed_altitude_error_m=landed_err,
+        lrf_first_valid_range_m=lrf_first_range,
+        lrf_first_valid_time_s=lrf_first_t,
+        lrf_first_accept_time_s=nav.lrf_first_accept_time_s.copy(),
+        lrf_accepted_count=nav.lrf_accepted.copy(),
+        lrf_rejected_count=nav.lrf_rejected.copy(),
+        lrf_latched=nav.lrf_latched.copy(),
+        history={k: np.array(v) for k, v in hist.items()} if record_history else None,
+    )
+
+
+def _record(
+    hist: dict[str, list[float]],
+    t: float,
+    state: FloatArray,
+    fsw: FlightSoftware,
+    terrain: TerrainProfile,
+) -> None:
+    s = state[0]
+    nav = fsw.nav
+    row = {
+        "time_s": t,
+        "x_m": s[dyn.X],
+        "z_m": s[dyn.Z],
+        "altitude_m": s[dyn.Z] - float(terrain.height_m(s[dyn.X])),
+        "vx_mps": s[dyn.VX],
+        "vz_mps": s[dyn.VZ],
+        "mass_kg": s[dyn.MASS],
+        "throttle": s[dyn.THROTTLE],
+        "pitch_deg": math.degrees(s[dyn.PITCH]),
+        "altitude_est_m": float(nav.altitude_m()[0]),
+        "x_est_m": nav.position_m[0, 0],
+        "vx_est_mps": nav.velocity_mps[0, 0],
+        "vz_est_mps": nav.velocity_mps[0, 2],
+        "mode": float(fsw.mode[0]),
+    }
+    for k, v in row.items():
+        hist.setdefault(k, []).append(float(v))

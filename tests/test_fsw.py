@@ -1,0 +1,136 @@
+"""Flight software: LRF gate policies, mode machine, guidance, touchdown rules."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hil.fsw.flight_software import FlightSoftware, FswParams, InitialEstimate
+from hil.fsw.guidance import thrust_command, zem_zev_accel
+from hil.fsw.modes import TABLE, Event, Mode, Phase, next_mode
+from hil.models.terrain import TerrainProfile
+
+FLAT = TerrainProfile.flat()
+SLANT_1000 = 1000.0 / math.cos(math.radians(30.0))  # beam canted 30 deg, level attitude
+
+
+def _fsw(policy: str = "recover", n: int = 1, rule: str = "signature") -> FlightSoftware:
+    est = InitialEstimate(
+        position_m=np.tile([0.0, 0.0, 1000.0], (n, 1)),
+        velocity_mps=np.zeros((n, 3)),
+        mass_kg=np.full(n, 600.0),
+        pitch_rad=np.zeros(n),
+        yaw_rad=np.zeros(n),
+    )
+    fsw = FlightSoftware(FswParams(gate_policy=policy, touchdown_rule=rule), est, FLAT, n)
+    fsw.arm()
+    fsw.start_descent(0.0)
+    return fsw
+
+
+def _feed(fsw: FlightSoftware, ranges: list[float], t0: float = 0.0) -> None:
+    for i, r in enumerate(ranges):
+        fsw.on_lrf(t0 + 0.1 * i, np.array([r]), np.array([True]))
+
+
+def test_consistent_ranges_are_accepted_and_time_of_first_is_kept() -> None:
+    fsw = _fsw()
+    _feed(fsw, [SLANT_1000 + 20.0] * 3, t0=5.0)
+    tm = fsw.telemetry()
+    assert tm.lrf_accepted_count[0] == 3 and tm.lrf_rejected_count[0] == 0
+    assert tm.lrf_first_accept_time_s[0] == 5.0
+    assert tm.altitude_est_m[0] == pytest.approx(1000.0 + 20.0 * math.cos(math.radians(30)), abs=3)
+
+
+def test_latch_policy_rejects_for_good_after_a_jump() -> None:
+    fsw = _fsw("latch")
+    _feed(fsw, [SLANT_1000] * 5)  # settles the filter, gate now ~max(100 m, 10 %)
+    _feed(fsw, [SLANT_1000 - 3000.0 * 1.1547] * 5)  # a 3 km terrain step the map lacks
+    assert fsw.telemetry().lrf_rejected[0]
+    _feed(fsw, [SLANT_1000] * 10)  # sensor is right again: still ignored
+    tm = fsw.telemetry()
+    assert tm.lrf_rejected[0] and tm.lrf_accepted_count[0] == 5
+    assert tm.altitude_est_m[0] == pytest.approx(1000.0, abs=5.0)
+
+
+def test_recover_policy_reaccepts_and_reanchors() -> None:
+    fsw = _fsw("recover")
+    _feed(fsw, [SLANT_1000] * 5)
+    _feed(fsw, [SLANT_1000 + 1000.0] * 3)  # three outliers
+    _feed(fsw, [SLANT_1000] * 3)  # back inside the gate: accepted again
+    tm = fsw.telemetry()
+    assert not tm.lrf_rejected[0] and tm.lrf_accepted_count[0] == 8
+    # a persistent, self-consistent offset re-anchors the altitude after 5 readings
+    _feed(fsw, [SLANT_1000 + 600.0] * 6)
+    tm = fsw.telemetry()
+    assert tm.lrf_reanchor_count[0] == 1 and not tm.lrf_rejected[0]
+    assert tm.altitude_est_m[0] == pytest.approx(1000.0 + 600.0 * math.cos(math.radians(30)), abs=5)
+
+
+def test_mode_machine_transitions_and_engine_commands() -> None:
+    est = InitialEstimate(
+        np.array([[0.0, 0.0, 1e4]]), np.zeros((1, 3)), np.array([600.0]), np.zeros(1), np.zeros(1)
+    )
+    fsw = FlightSoftware(FswParams(), est, FLAT)
+    assert fsw.mode[0] == Mode.STANDBY
+    fsw.start_descent(0.0)  # not armed: ignored
+    cmd = fsw.step(0.0)
+    assert fsw.mode[0] == Mode.STANDBY and not cmd.fire[0] and cmd.throttle_pct[0] == 0.0
+    fsw.arm()
+    cmd = fsw.step(0.02)
+    assert fsw.mode[0] == Mode.ARMED and cmd.arm[0] and not cmd.fire[0]
+    fsw.start_descent(0.04)
+    cmd = fsw.step(0.04)
+    assert fsw.mode[0] == Mode.BRAKING and cmd.fire[0] and 20.0 <= cmd.throttle_pct[0] <= 100.0
+    assert fsw.telemetry().phase[0] == Phase.BRAKING
+    fsw.safe()
+    cmd = fsw.step(0.06)
+    assert fsw.mode[0] == Mode.SAFE and not cmd.fire[0] and not cmd.arm[0]
+    assert TABLE[Mode.SAFE, Event.STANDBY] == Mode.STANDBY
+    assert TABLE[Mode.LANDED, Event.START] == Mode.LANDED
+    modes = np.array([Mode.BRAKING, Mode.LANDED], dtype=np.int8)
+    assert list(next_mode(modes, Event.FAULT)) == [Mode.ABORT, Mode.LANDED]
+
+
+def test_touchdown_rules_naive_altitude_versus_imu_signature() -> None:
+    quiet_f = np.zeros((1, 8, 3))
+    quiet_f[:, :, 2] = 1.62
+    t = 0.0025 * np.arange(1, 9)
+    for rule, expect in (("altitude", Mode.LANDED), ("signature", Mode.BRAKING)):
+        fsw = _fsw(rule=rule)
+        fsw.nav.position_m[0, 2] = 0.5  # believes it is 0.5 m up
+        fsw.on_imu(t, quiet_f, np.zeros((1, 8, 3)))
+        cmd = fsw.step(0.02)
+        assert fsw.mode[0] == expect
+        assert cmd.fire[0] == (expect != Mode.LANDED)
+    spike = quiet_f.copy()
+    spike[0, 0, 2] = 400.0
+    fsw.on_imu(t + 0.02, spike, np.zeros((1, 8, 3)))
+    assert not fsw.step(0.04).fire[0] and fsw.mode[0] == Mode.LANDED
+
+
+def test_zem_zev_guidance_brings_a_point_mass_to_the_gate() -> None:
+    r = np.array([[-5000.0, 200.0, 3000.0]])
+    v = np.array([[150.0, 0.0, -20.0]])
+    target_r, target_v = np.array([0.0, 0.0, 100.0]), np.array([0.0, 0.0, -2.0])
+    g = -1.62
+    dt, t_end = 0.02, 80.0
+    for i in range(round(t_end / dt)):  # exact discretisation of a constant-accel step
+        tgo = np.array([t_end - i * dt])
+        a = zem_zev_accel(r, v, target_r, target_v, tgo, np.array([g]))
+        a[:, 2] += g
+        r = r + v * dt + 0.5 * a * dt * dt
+        v = v + a * dt
+    np.testing.assert_allclose(r[0], target_r, atol=1e-6)
+    np.testing.assert_allclose(v[0], target_v, atol=1e-6)
+
+
+def test_thrust_command_limits_tilt_and_keeps_vertical_support() -> None:
+    acc = np.array([[2.0, 0.0, 1.62], [-0.1, 0.0, 1.62]])
+    thr, pitch, yaw = thrust_command(acc, np.array([400.0, 400.0]), 2000.0, math.radians(6.0))
+    assert math.degrees(pitch[0]) == pytest.approx(-6.0)  # thrust toward +x is negative pitch
+    assert thr[0] * 2000.0 / 400.0 * math.cos(math.radians(6.0)) == pytest.approx(1.62)
+    assert math.degrees(pitch[1]) == pytest.approx(math.degrees(math.atan2(0.1, 1.62)))
+    assert yaw == pytest.approx([0.0, 0.0])
