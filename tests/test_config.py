@@ -54,10 +54,16 @@ def test_lab_example_describes_real_ports_without_opening_them() -> None:
         (('channel = "hil-sim"\n', ""), r"\[can\] channel: missing"),
         (("[devices.engine]", "[devices.thruster]"), r"\[devices\] thruster: unknown device role"),
         (('name = "sim"', "name = 3"), r"\[bench\] name: expected str, got int"),
-        (("[devices.imu]\nbackend", "[devices.imu]\nbackends"), r"\[devices.imu\] backend: missing"),
         (
-            ('[devices.range_finder]\nbackend = "sim"', '[devices.range_finder]\nbackend = "wire"\n'
-             '[devices.range_finder.serial]\nurl = "x"\nbaudrate = 1'),
+            ("[devices.imu]\nbackend", "[devices.imu]\nbackends"),
+            r"\[devices.imu\] backend: missing",
+        ),
+        (
+            (
+                '[devices.range_finder]\nbackend = "sim"',
+                '[devices.range_finder]\nbackend = "wire"\n'
+                '[devices.range_finder.serial]\nurl = "x"\nbaudrate = 1',
+            ),
             r"\[devices.range_finder\] serial: role range_finder talks CAN only",
         ),
         (
@@ -99,10 +105,15 @@ def test_missing_can_database_is_named(tmp_path: Path) -> None:
 
 
 def test_unknown_backend_lists_those_that_exist(tmp_path: Path) -> None:
-    text = SIM_TEXT.replace('[devices.engine]\nbackend = "sim"', '[devices.engine]\nbackend = "simm"')
+    text = SIM_TEXT.replace(
+        '[devices.engine]\nbackend = "sim"', '[devices.engine]\nbackend = "simm"'
+    )
     config = load_bench(write_bench(tmp_path, text))
-    with pytest.raises(BackendNotFound, match=r"unknown backend 'simm' for role 'engine'; "
-                       r"available: sim, wire"):
+    with pytest.raises(
+        BackendNotFound,
+        match=r"unknown backend 'simm' for role 'engine'; "
+        r"available: sim, wire",
+    ):
         Bench(config)
 
 
@@ -114,5 +125,5 @@ def test_simulated_sensor_without_simulated_fc_is_refused(tmp_path: Path) -> Non
     )
     config = load_bench(write_bench(tmp_path, text))
     bench = Bench(config)
-    with pytest.raises(ConfigError, match="simulated devices need .*flight_computer.* 'wire'"):
+    with pytest.raises(ConfigError, match=r"simulated devices need .*flight_computer.* 'wire'"):
         bench.open()

@@ -27,8 +27,11 @@ def test_wait_for_ignores_samples_before_the_index_taken() -> None:
     store = SignalStore()
     store.publish("ENG_Status.ThrottleActual", 80.0, 0.0)
     index = store.count("ENG_Status.ThrottleActual")
-    with pytest.raises(DeviceTimeout, match=r"'ENG_Status.ThrottleActual': above 50 % not met "
-                       r"within 0.05 s \(last value 80\)"):
+    with pytest.raises(
+        DeviceTimeout,
+        match=r"'ENG_Status.ThrottleActual': above 50 % not met "
+        r"within 0.05 s \(last value 80\)",
+    ):
         store.wait_for("ENG_Status.ThrottleActual", lambda v: v > 50, 0.05, index, "above 50 %")
     timer = threading.Timer(0.02, store.publish, ("ENG_Status.ThrottleActual", 60.0, 1.0))
     timer.start()

@@ -1,0 +1,131 @@
+"""``hil bench check``: open every device, ping the FC, run its BIT, report link health.
+
+The check streams the sensor emulators for a moment so the flight computer sees live
+traffic (its BIT wants IMU frames at rate, LRF ranges and engine status), then reads the
+link statistics on both sides. It is a service used by the CLI and by test cards alike.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from hil.bench import Bench
+from hil.drivers.roles import BitReport, RangeStimulus
+from hil.errors import DeviceTimeout, HilError
+
+HEARTBEAT_RATE_HZ = 10.0
+RATE_TOLERANCE = 0.10
+
+
+@dataclass
+class CheckResult:
+    """What ``bench check`` found. ``ok`` is the verdict; ``problems`` says why not."""
+
+    devices: list[tuple[str, str, str, str]] = field(default_factory=list)
+    ping_s: float | None = None
+    bit: BitReport | None = None
+    can_rows: list[tuple[str, int, int, float, int, int, int]] = field(default_factory=list)
+    serial_rows: list[tuple[str, str, float]] = field(default_factory=list)
+    fc_status: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def run_check(bench: Bench, traffic_s: float = 1.2) -> CheckResult:
+    """Run the check on an open bench. Device failures become problems, not exceptions."""
+    result = CheckResult()
+    for role, device in bench.devices.items():
+        result.devices.append((role, device.backend, type(device).__name__, device.describe_link()))
+
+    fc = bench.flight_computer
+    bench.imu.start_stream(bench.imu.rate_hz)
+    bench.range_finder.stimulus = RangeStimulus(1500.0, valid=True, signal_strength_pct=90.0)
+    bench.range_finder.start_stream(bench.range_finder.rate_hz)
+    bench.engine.start_stream(bench.engine.rate_hz)
+    try:
+        try:
+            fc.wait_heartbeat(timeout_s=1.0)
+        except DeviceTimeout as err:
+            result.problems.append(f"no heartbeat: {err}")
+        try:
+            result.ping_s = fc.ping()
+        except HilError as err:
+            result.problems.append(f"PING failed: {err}")
+            return result
+        _wait_for_traffic(bench, traffic_s)
+        try:
+            result.bit = fc.run_bit()
+            if not result.bit.passed:
+                result.problems.append("BIT failed: " + ", ".join(result.bit.failed_items))
+        except HilError as err:
+            result.problems.append(f"BIT failed to run: {err}")
+        try:
+            result.fc_status = fc.status()
+        except HilError as err:
+            result.problems.append(f"STATUS failed: {err}")
+    finally:
+        bench.imu.stop_stream()
+        bench.range_finder.stop_stream()
+        bench.engine.stop_stream()
+
+    _link_statistics(bench, result)
+    return result
+
+
+def _wait_for_traffic(bench: Bench, traffic_s: float) -> None:
+    """Let the FC see ``traffic_s`` of streams (its BIT measures the IMU rate over 1 s)."""
+    deadline_s = time.monotonic() + traffic_s
+    signals = bench.signals
+    while time.monotonic() < deadline_s:
+        start = signals.count("FC_Heartbeat.Mode")
+        try:
+            signals.wait_for("FC_Heartbeat.Mode", lambda _: True, timeout_s=0.5, since_index=start)
+        except DeviceTimeout:
+            return
+
+
+def _link_statistics(bench: Bench, result: CheckResult) -> None:
+    stats = bench.can.stats
+    for name in sorted(stats):
+        item = stats[name]
+        result.can_rows.append(
+            (
+                name,
+                item.sent,
+                item.received,
+                item.rate_hz,
+                item.counter_gaps,
+                item.crc_failures,
+                item.decode_errors,
+            )
+        )
+        if item.crc_failures or item.counter_gaps or item.decode_errors:
+            result.problems.append(
+                f"CAN {name}: {item.crc_failures} CRC failures, {item.counter_gaps} counter "
+                f"gaps, {item.decode_errors} decode errors"
+            )
+    heartbeat = stats.get("FC_Heartbeat")
+    if heartbeat is None or heartbeat.received == 0:
+        result.problems.append("CAN: no FC_Heartbeat received")
+    elif abs(heartbeat.rate_hz - HEARTBEAT_RATE_HZ) > RATE_TOLERANCE * HEARTBEAT_RATE_HZ:
+        result.problems.append(
+            f"CAN FC_Heartbeat rate {heartbeat.rate_hz:.1f} Hz, expected "
+            f"{HEARTBEAT_RATE_HZ:g} Hz +-{RATE_TOLERANCE:.0%}"
+        )
+    link = bench.can.link_stats
+    if link.malformed or link.error_frames:
+        result.problems.append(
+            f"CAN bus: {link.malformed} malformed frames, {link.error_frames} error frames"
+        )
+    for role, device in bench.devices.items():
+        for key, value in device.statistics().items():
+            result.serial_rows.append((role, key, float(value)))
+            if key.startswith("bad") and value:
+                result.problems.append(f"{role}: {int(value)} {key.replace('_', ' ')}")
+    for key in ("IMU_BAD", "IMU_GAPS", "BAD_COMMANDS"):
+        if result.fc_status.get(key, "0") not in ("0", ""):
+            result.problems.append(f"FC reports {key}={result.fc_status[key]}")

@@ -1,0 +1,134 @@
+"""The ``hil`` command: the bench's front door for engineers, technicians and CI.
+
+Every subcommand turns a ``HilError`` into one line on stderr naming the file, port or device
+at fault, and a non-zero exit status; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from hil import __version__
+from hil.errors import ConfigError, HilError, LinkError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_LINK = 3
+
+DEFAULT_BENCH = Path("fixtures/benches/sim.toml")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("hil: interrupted", file=sys.stderr)
+        return 130
+    except HilError as err:
+        if args.debug:
+            raise
+        print(f"hil: {err}", file=sys.stderr)
+        if isinstance(err, ConfigError):
+            return EXIT_CONFIG
+        if isinstance(err, LinkError):
+            return EXIT_LINK
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hil", description="Hardware-in-the-loop test bench for lunar lander avionics."
+    )
+    parser.add_argument("--version", action="version", version=f"hil {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    bench = commands.add_parser("bench", help="bench configuration and health")
+    bench_commands = bench.add_subparsers(title="bench commands", metavar="COMMAND")
+    check = bench_commands.add_parser(
+        "check", help="open every device, ping the FC, run BIT, show link statistics"
+    )
+    _bench_argument(check)
+    check.set_defaults(handler=_bench_check)
+
+    backends = bench_commands.add_parser("backends", help="list the registered backends")
+    backends.set_defaults(handler=_bench_backends)
+    return parser
+
+
+def _bench_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bench",
+        type=Path,
+        default=DEFAULT_BENCH,
+        help=f"bench configuration file (default: {DEFAULT_BENCH})",
+    )
+
+
+def _bench_backends(args: argparse.Namespace) -> int:
+    from hil.config import ROLES
+    from hil.drivers.registry import backend_names
+    from hil.report import table
+
+    print(table(["role", "backends"], [(role, ", ".join(backend_names(role))) for role in ROLES]))
+    return EXIT_OK
+
+
+def _bench_check(args: argparse.Namespace) -> int:
+    from hil.bench import Bench
+    from hil.bench_check import run_check
+    from hil.config import load_bench
+    from hil.report import table
+
+    config = load_bench(args.bench)
+    print(f"bench {config.name}: {config.description}")
+    with Bench(config) as bench:
+        result = run_check(bench)
+    print()
+    print(table(["role", "backend", "driver", "link"], result.devices, title="Devices"))
+    print()
+    ping = "no answer" if result.ping_s is None else f"{result.ping_s * 1000:.1f} ms"
+    print(f"FC PING round trip: {ping}")
+    if result.fc_status:
+        print("FC STATUS: " + " ".join(f"{k}={v}" for k, v in result.fc_status.items()))
+    if result.bit is not None:
+        rows = [(item, "PASS" if ok else "FAIL") for item, ok in result.bit.items.items()]
+        print()
+        print(table(["BIT item", "result"], rows, title="Built-in test"))
+    print()
+    print(
+        table(
+            ["message", "sent", "received", "rate Hz", "counter gaps", "CRC fail", "decode err"],
+            result.can_rows,
+            title="CAN link (bench node)",
+        )
+    )
+    print()
+    print(table(["device", "counter", "value"], result.serial_rows, title="Device links"))
+    print()
+    if result.ok:
+        print("bench check: PASS")
+        return EXIT_OK
+    print("bench check: FAIL")
+    for problem in result.problems:
+        print(f"  - {problem}")
+    return EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

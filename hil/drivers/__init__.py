@@ -1,0 +1,1 @@
+"""Links (CAN, serial) and device roles. Backends are found through ``hil.drivers.registry``."""

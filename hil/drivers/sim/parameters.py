@@ -1,0 +1,57 @@
+"""The simulated flight computer's parameter table (GET/SET on the maintenance port)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One FC parameter: its type, default, limits and whether SET may change it."""
+
+    name: str
+    default: str | float
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    writable: bool = True
+    unit: str = ""
+
+    def parse(self, text: str) -> str | float:
+        """Check and convert ``text``; raises ``ValueError`` saying what is allowed."""
+        if self.choices:
+            value = text.lower()
+            if value not in self.choices:
+                raise ValueError(f"{self.name} must be one of {'/'.join(self.choices)}")
+            return value
+        if isinstance(self.default, str):
+            return text
+        number = float(text)
+        if (self.minimum is not None and number < self.minimum) or (
+            self.maximum is not None and number > self.maximum
+        ):
+            raise ValueError(f"{self.name} must be within {self.minimum}..{self.maximum}")
+        return number
+
+
+PARAMETERS: dict[str, Parameter] = {
+    item.name: item
+    for item in (
+        Parameter("SERIAL", "SIM-FC-0001", writable=False),
+        Parameter("SW_VERSION", "fsw-sim-1.0", writable=False),
+        Parameter("GATE_POLICY", "recover", choices=("latch", "recover")),
+        Parameter("LRF_GATE_M", 100.0, 1.0, 10_000.0, unit="m"),
+        Parameter("LRF_GATE_FRACTION", 0.1, 0.0, 1.0),
+        Parameter("THROTTLE_MIN_PCT", 20.0, 0.0, 100.0, unit="%"),
+        Parameter("TEST_THROTTLE_PCT", 0.0, 0.0, 100.0, unit="%"),
+        Parameter("TEST_PITCH_DEG", 0.0, -30.0, 30.0, unit="deg"),
+        Parameter("TEST_YAW_DEG", 0.0, -30.0, 30.0, unit="deg"),
+        Parameter("IMU_MIN_RATE_HZ", 360.0, 0.0, 1000.0, unit="Hz"),
+        Parameter("TOUCHDOWN_RULE", "signature", choices=("signature", "altitude")),
+        Parameter("TERRAIN_MAP", "nominal"),
+    )
+}
+
+
+def format_value(value: str | float) -> str:
+    return value if isinstance(value, str) else f"{value:g}"

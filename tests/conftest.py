@@ -1,0 +1,98 @@
+"""Shared fixtures: simulated benches on private channels, and a guard against leaks.
+
+Every test gets its own python-can virtual channel, so tests never hear each other. The
+autouse ``no_leaks`` fixture fails a test that leaves a pseudo-terminal, a CAN bus or a
+thread open behind it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import can.interfaces.virtual as can_virtual
+import pytest
+
+from hil.bench import Bench
+from hil.clock import Clock
+from hil.config import BenchConfig, load_bench
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_BENCH = ROOT / "fixtures" / "benches" / "sim.toml"
+LAB_BENCH = ROOT / "fixtures" / "benches" / "lab-example.toml"
+
+
+def _open_ptys() -> set[str]:
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(("/dev/pts/", "/dev/ptmx")):
+            found.add(f"fd {fd} -> {target}")
+    return found
+
+
+def _virtual_buses() -> int:
+    return sum(len(queues) for queues in can_virtual.channels.values())
+
+
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    threads_before = set(threading.enumerate())
+    ptys_before = _open_ptys()
+    buses_before = _virtual_buses()
+    yield
+    deadline_s = time.monotonic() + 3.0
+    while True:
+        new_threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+        leaked_ptys = _open_ptys() - ptys_before
+        leaked_buses = _virtual_buses() - buses_before
+        if not (new_threads or leaked_ptys or leaked_buses) or time.monotonic() > deadline_s:
+            break
+        for thread in new_threads:
+            thread.join(timeout=0.1)
+    problems = []
+    if new_threads:
+        problems.append(f"threads left running: {[t.name for t in new_threads]}")
+    if leaked_ptys:
+        problems.append(f"pseudo-terminals left open: {sorted(leaked_ptys)}")
+    if leaked_buses > 0:
+        problems.append(f"{leaked_buses} python-can virtual bus(es) left open")
+    if problems:
+        pytest.fail("resource leak: " + "; ".join(problems), pytrace=False)
+
+
+def private_bench_config(path: Path, channel: str) -> BenchConfig:
+    """``path`` loaded, with its CAN channel replaced so the test has the bus to itself."""
+    config = load_bench(path)
+    return dataclasses.replace(config, can=dataclasses.replace(config.can, channel=channel))
+
+
+@pytest.fixture
+def channel(request: pytest.FixtureRequest) -> str:
+    """A CAN channel name nobody else uses."""
+    return f"test-{request.node.nodeid}-{time.monotonic_ns()}"
+
+
+@pytest.fixture
+def sim_config(channel: str) -> BenchConfig:
+    return private_bench_config(SIM_BENCH, channel)
+
+
+def open_bench(config: BenchConfig, clock: Clock | None = None) -> Bench:
+    return Bench(config, clock=clock).open()
+
+
+@pytest.fixture
+def sim_bench(sim_config: BenchConfig) -> Iterator[Bench]:
+    """The simulated bench, free-running on the wall clock."""
+    with Bench(sim_config) as bench:
+        yield bench
