@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hil.bench")
 
+
 class Bench:
     """Every device of one bench. A context manager; closing twice is harmless.
 

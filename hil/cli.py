@@ -66,6 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     _bench_argument(check)
     check.set_defaults(handler=_bench_check)
 
+    descent = commands.add_parser(
+        "descent", help="fly a closed-loop powered descent against the flight computer"
+    )
+    _bench_argument(descent)
+    descent.add_argument("--scenario", default="nominal", help="scenario name or .toml path")
+    pace = descent.add_mutually_exclusive_group()
+    pace.add_argument("--realtime", action="store_true", help="run on the wall clock")
+    pace.add_argument(
+        "--fast", action="store_true", help="lockstep, as fast as possible (the default)"
+    )
+    descent.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    descent.add_argument(
+        "--out", type=Path, default=None, help="output folder (default runs/descent-...)"
+    )
+    descent.set_defaults(handler=_descent)
+
     backends = bench_commands.add_parser("backends", help="list the registered backends")
     backends.set_defaults(handler=_bench_backends)
     return parser
@@ -128,6 +144,67 @@ def _bench_check(args: argparse.Namespace) -> int:
     for problem in result.problems:
         print(f"  - {problem}")
     return EXIT_FAILED
+
+
+def _descent(args: argparse.Namespace) -> int:
+    import time
+
+    from hil.config import load_bench
+    from hil.descent import DescentRun
+    from hil.progress import DescentProgress
+    from hil.report import table
+    from hil.scenario import load_scenario
+
+    config = load_bench(args.bench)
+    scenario = load_scenario(args.scenario)
+    out = args.out or Path("runs") / (
+        f"descent-{scenario.name}-seed{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    mode = "real time" if args.realtime else "lockstep"
+    print(f"descent: scenario {scenario.name} ({scenario.description}), seed {args.seed}, {mode}")
+    progress = DescentProgress(scenario.model.max_duration_s)
+    run = DescentRun(
+        config, scenario, seed=args.seed, realtime=args.realtime, out_dir=out, progress=progress
+    )
+    try:
+        result = run.run()
+    finally:
+        progress.close()
+    print()
+    print(
+        table(
+            ["t (s)", "event"], [(f"{t:8.2f}", text) for t, text in result.events], title="Timeline"
+        )
+    )
+    if result.checks:
+        print()
+        rows = [
+            (
+                c.quantity,
+                f"{c.value:.2f} {c.unit}",
+                c.limit + " " + c.unit,
+                "PASS" if c.passed else "FAIL",
+            )
+            for c in result.checks
+        ]
+        print(table(["touchdown", "value", "limit", "result"], rows, title="Touchdown report"))
+    if result.timing:
+        t = result.timing
+        print()
+        print(
+            f"simulated {t['simulated_s']:.1f} s in {t['wall_s']:.1f} s wall "
+            f"({t['real_time_factor']:.1f}x real time)"
+            + (
+                f"; lateness p50 {t['lateness_p50_ms']:.3f} ms, p99 {t['lateness_p99_ms']:.3f} ms, "
+                f"max {t['lateness_max_ms']:.2f} ms, overruns {t['overruns']:.0f}"
+                if args.realtime
+                else ""
+            )
+        )
+    print(f"outputs: {out}/ ({', '.join(result.files.values())})")
+    print()
+    print(result.verdict)
+    return EXIT_OK if result.passed else EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

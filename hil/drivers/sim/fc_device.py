@@ -95,6 +95,8 @@ class SimulatedFlightComputer:
         self._free_running = False
         self._next_due_s: dict[str, float] = {}
         self.thread_errors: list[BaseException] = []
+        self.hung = False
+        """True after ``hang()``: the FC has stopped, as a crashed computer would."""
         self.fsw: FlightSoftware | None = None
         """The flight software, loaded by a STATE uplink; None until then."""
         self._fsw_commands: Commands | None = None
@@ -144,6 +146,9 @@ class SimulatedFlightComputer:
         self._can.subscribe("ENG_Status", self._on_engine_status)
         self._can.subscribe("ENG_Propellant", self._on_propellant)
         self._free_running = free_running
+        # The maintenance port is served from its own thread in both modes: a command is
+        # asynchronous by nature, and the bench blocks on the reply.
+        self._start_thread("sim-fc-maintenance", self._serve_maintenance)
         if free_running:
             self._start_threads()
         return self
@@ -168,16 +173,23 @@ class SimulatedFlightComputer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def hang(self) -> None:
+        """Fault injection: stop sending and answering anything, as a crashed FC would."""
+        with self._lock:
+            self.hung = True
+        for task in self._periodic:
+            task.stop()
+        self._periodic.clear()
+
     # -- free-running ------------------------------------------------------------------------
 
+    def _start_thread(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=self._guarded(target), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
     def _start_threads(self) -> None:
-        for name, target in (
-            ("sim-fc-maintenance", self._serve_maintenance),
-            ("sim-fc-imu", self._serve_imu),
-        ):
-            thread = threading.Thread(target=self._guarded(target), name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._start_thread("sim-fc-imu", self._serve_imu)
         can = self.can
         self._periodic.append(
             can.start_periodic("FC_Heartbeat", HEARTBEAT_PERIOD_S, self._heartbeat_signals)
@@ -215,8 +227,9 @@ class SimulatedFlightComputer:
 
     def step(self, now_s: float) -> None:
         """Lockstep: handle what has arrived and send what is due at ``now_s``."""
+        if self.hung:
+            return
         self.can.pump()
-        self.poll_maintenance(timeout_s=0.0)
         for message, period_s, provider in self._schedule():
             due_s = self._next_due_s.get(message, now_s)
             if now_s + 1e-9 >= due_s:
@@ -329,7 +342,7 @@ class SimulatedFlightComputer:
             with self._lock:
                 self.counters.bad_commands += 1
             link.write_line("ERR", str(ERR["BAD_CHECKSUM"]), "BAD_CHECKSUM")
-        if line is not None:
+        if line is not None and not self.hung:
             reply = self.handle_command(line.command, line.args)
             link.write_line(*reply)
 
@@ -440,8 +453,10 @@ class SimulatedFlightComputer:
         )
         self.fsw = FlightSoftware(params, estimate, terrain_map, 1)
         self._fsw_time_s = t
-        self._next_guidance_s = t
-        self._fsw_commands = None
+        self._next_guidance_s = t + GUIDANCE_PERIOD_S
+        # From now on the flight software owns the engine and thrust direction, in every
+        # mode: before ignition it holds the uplinked attitude with the engine off.
+        self._fsw_commands = self.fsw.step(t)
         return ("LOADED",)
 
     def _cmd_arm(self) -> tuple[str, ...]:
@@ -531,7 +546,7 @@ class SimulatedFlightComputer:
 
     def _engine_command(self) -> Mapping[str, Any]:
         commands = self._fsw_commands
-        if commands is not None and self.mode in FLIGHT_MODES:
+        if commands is not None:
             return {
                 "ThrottleCmd": _clip(float(commands.throttle_pct[0]), 0.0, 100.0, 0.1),
                 "Arm": int(commands.arm[0]),
@@ -547,7 +562,7 @@ class SimulatedFlightComputer:
 
     def _acs_command(self) -> Mapping[str, Any]:
         commands = self._fsw_commands
-        if commands is not None and self.mode in FLIGHT_MODES:
+        if commands is not None:
             return {
                 "ThrustPitch": _clip(float(commands.pitch_deg[0]), -180.0, 180.0, 0.01),
                 "ThrustYaw": _clip(float(commands.yaw_deg[0]), -180.0, 180.0, 0.01),
