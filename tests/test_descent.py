@@ -1,0 +1,170 @@
+"""Closed-loop descents over the links: the bench flies the simulated FC and judges it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import LAB_BENCH, SIM_BENCH, private_bench_config
+
+from hil.cli import main
+from hil.config import load_bench
+from hil.descent import DescentResult, DescentRun
+from hil.errors import ConfigError
+from hil.scenario import Scenario, load_scenario
+
+pytestmark = pytest.mark.slow
+
+
+def short(scenario: Scenario, duration_s: float) -> Scenario:
+    return dataclasses.replace(
+        scenario, model=dataclasses.replace(scenario.model, max_duration_s=duration_s)
+    )
+
+
+def fly(
+    channel: str, seed: int = 0, out: Path | None = None, scenario: Scenario | None = None, **kw
+) -> DescentResult:
+    config = private_bench_config(SIM_BENCH, channel)
+    run = DescentRun(config, scenario or load_scenario("nominal"), seed=seed, out_dir=out, **kw)
+    return run.run()
+
+
+@pytest.fixture(scope="module")
+def nominal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DescentResult, Path]]:
+    out = tmp_path_factory.mktemp("nominal")
+    yield fly("module-nominal", seed=0, out=out), out
+
+
+def test_nominal_descent_lands_within_limits(nominal: tuple[DescentResult, Path]) -> None:
+    result, _ = nominal
+    assert result.passed, result.verdict
+    assert result.stop_reason == "landed" and result.fc_final_mode == "LANDED"
+    contact = result.contact
+    assert contact is not None
+    assert abs(contact.vertical_speed_mps) <= 2.0
+    assert contact.horizontal_speed_mps <= 1.0
+    assert contact.tilt_deg <= 10.0 and contact.propellant_kg > 0.0
+    # The LRF came in at its specified range and pulled the estimate onto the truth.
+    assert result.lrf_first_valid_range_m is not None
+    assert 2500.0 < result.lrf_first_valid_range_m <= 3000.0
+    assert result.landed_altitude_error_m is not None and abs(result.landed_altitude_error_m) < 5
+    assert result.timing["real_time_factor"] > 5.0
+
+
+def test_each_run_writes_its_record(nominal: tuple[DescentResult, Path]) -> None:
+    result, out = nominal
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["verdict"] == result.verdict and summary["passed"] is True
+    trajectory = np.load(out / "trajectory.npz")
+    time_s = trajectory["time_s"]
+    assert time_s[-1] == pytest.approx(result.events[-1][0], abs=0.2)
+    # Truth and the FC's estimate side by side, 10 Hz.
+    assert np.median(np.diff(time_s)) == pytest.approx(0.1)
+    error_m = trajectory["fc_altitude_m"] - trajectory["true_altitude_m"]
+    assert abs(error_m[(time_s > 20) & (time_s < 30)].mean() - 300.0) < 100  # uplink error
+    assert abs(error_m[-20:]).max() < 5.0
+    csv_header = (out / "trajectory.csv").read_text().splitlines()[0]
+    assert csv_header.startswith("time_s,true_x_m")
+    import can
+
+    frames = list(can.LogReader(str(out / "bus.blf")))
+    ids = {frame.arbitration_id for frame in frames}
+    assert {0x010, 0x100, 0x101, 0x102, 0x110, 0x200, 0x300} <= ids
+    assert len(frames) > 100_000
+    png = (out / "profile.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_nominal_lands_on_other_seeds(channel: str, seed: int) -> None:
+    result = fly(channel, seed=seed)
+    assert result.passed, result.verdict
+
+
+def test_same_seed_same_flight(channel: str) -> None:
+    scenario = short(load_scenario("nominal"), 40.0)
+    first = fly(channel + "a", seed=7, scenario=scenario)
+    second = fly(channel + "b", seed=7, scenario=scenario)
+    other = fly(channel + "c", seed=8, scenario=scenario)
+    assert first.events == second.events
+    assert first.stop_reason == "end of run"
+
+    def trace(channel_suffix: str, seed: int) -> np.ndarray:
+        run = DescentRun(
+            private_bench_config(SIM_BENCH, channel + channel_suffix), scenario, seed=seed
+        )
+        run.run()
+        return np.array(run.records)
+
+    a, b, c = trace("d", 7), trace("e", 7), trace("f", 8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert other.events[0] == first.events[0]
+
+
+def test_cutting_the_lrf_link_changes_what_the_fc_estimates(
+    channel: str, nominal: tuple[DescentResult, Path]
+) -> None:
+    """Proof the loop is closed over the wire: without LRF frames the FC never corrects its
+    300 m uplink error, and it touches down believing it is still far up."""
+
+    def cut(run: DescentRun, time_s: float) -> None:
+        run.lrf_cut = time_s >= 20.0  # after BIT (which would catch a dead LRF) and PDI
+
+    result = fly(channel, seed=0, injections=[cut])
+    nominal_result, _ = nominal
+    assert result.lrf_first_valid_range_m is None
+    assert not result.passed
+    assert nominal_result.passed
+    assert "did not declare LANDED" in result.verdict or "vertical speed" in result.verdict
+    assert result.landed_altitude_error_m is None or abs(result.landed_altitude_error_m) > 100
+
+
+def test_a_silent_fc_is_detected_within_three_periods(channel: str, tmp_path: Path) -> None:
+    hang_at_s = 5.0
+
+    def hang(run: DescentRun, time_s: float) -> None:
+        harness = run.bench.harness
+        if time_s >= hang_at_s and harness is not None and not harness.flight_computer.hung:
+            harness.flight_computer.hang()
+            run.event("fault injected: FC hung")
+
+    result = fly(
+        channel, out=tmp_path, scenario=short(load_scenario("nominal"), 30), injections=[hang]
+    )
+    assert result.stop_reason.startswith("FC stopped commanding the engine")
+    stopped_s = result.events[-1][0]
+    assert hang_at_s < stopped_s <= hang_at_s + 3 * 0.02 + 0.021
+    # What was recorded up to the fault is kept.
+    trajectory = np.load(tmp_path / "trajectory.npz")
+    assert trajectory["time_s"][-1] >= hang_at_s - 0.1
+    assert json.loads((tmp_path / "summary.json").read_text())["passed"] is False
+
+
+def test_real_time_run_keeps_its_deadlines(channel: str) -> None:
+    result = fly(channel, scenario=short(load_scenario("nominal"), 2.5), realtime=True)
+    assert result.stop_reason == "end of run"
+    timing = result.timing
+    assert timing["frames"] == pytest.approx(2500, abs=2)
+    assert timing["lateness_p50_ms"] < 1.0
+    assert timing["overruns"] / timing["frames"] < 0.01
+    assert any("BIT passed" in text for _, text in result.events)
+    assert any(text.startswith("FC armed") for _, text in result.events)
+
+
+def test_lockstep_is_refused_on_hardware_and_unknown_scenarios_are_named() -> None:
+    with pytest.raises(ConfigError, match=r"has hardware devices .*lockstep needs simulated"):
+        DescentRun(load_bench(LAB_BENCH), load_scenario("nominal"))
+    with pytest.raises(ConfigError, match=r"unknown scenario 'moonwalk'; scenarios: .*nominal"):
+        load_scenario("moonwalk")
+
+
+def test_cli_refuses_unknown_scenario_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["descent", "--scenario", "moonwalk", "--bench", str(SIM_BENCH)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hil: unknown scenario 'moonwalk'") and "\n" not in err
