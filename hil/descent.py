@@ -212,7 +212,7 @@ class DescentResult:
     contact: Contact | None
     checks: list[TouchdownCheck]
     events: list[tuple[float, str]]
-    timing: dict[str, float]
+    timing: dict[str, Any]
     fc_final_mode: str
     lrf_first_valid_range_m: float | None
     landed_altitude_error_m: float | None
@@ -612,7 +612,7 @@ class DescentRun:
             self.bench.signals.latest("FC_Heartbeat.Mode") if hasattr(self, "bench") else None
         )
         fc_mode = FC_MODES[int(heartbeat.value)] if heartbeat else "unknown"
-        timing_summary: dict[str, float] = {}
+        timing_summary: dict[str, Any] = {}
         if timing is not None:
             timing_summary = {
                 "simulated_s": timing.simulated_s,
@@ -625,6 +625,7 @@ class DescentRun:
                 "lateness_max_ms": 1000 * float(timing.lateness_s.max())
                 if timing.lateness_s.size
                 else 0.0,
+                "priority": timing.priority,
             }
         return DescentResult(
             scenario=self.scenario.name,

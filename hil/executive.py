@@ -13,11 +13,19 @@ for k instants at a time, and one code path serves both modes:
   Lockstep needs devices that can be stepped; the descent service refuses hardware benches.
 
 A task may stop the run by returning ``Stop(reason)``.
+
+In real time the executive's thread asks for the ``SCHED_FIFO`` real-time policy while it runs
+(as a hardware bench would; it needs root or ``CAP_SYS_NICE`` and is skipped politely
+without) and shortens the interpreter's thread switch interval, so the simulated FC's
+threads in the same process cannot hold it off for long. ``TimingReport.priority`` says
+which it got.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +69,7 @@ class TimingReport:
     lateness_s: np.ndarray = field(default_factory=lambda: np.empty(0))
     wall_s: float = 0.0
     simulated_s: float = 0.0
+    priority: str = "normal"
 
     def percentile_s(self, q: float) -> float:
         return float(np.percentile(self.lateness_s, q)) if self.lateness_s.size else 0.0
@@ -83,6 +92,7 @@ class Executive:
         tasks: list[Task],
         lockstep_frame_s: float = 0.02,
         on_frame: Callable[[float], None] | None = None,
+        realtime_priority: bool = True,
     ) -> None:
         if not tasks:
             raise ValueError("an executive needs at least one task")
@@ -91,12 +101,37 @@ class Executive:
         fastest_period_s = min(task.period_s for task in tasks)
         self.frame_s = lockstep_frame_s if clock.is_simulated else fastest_period_s
         self._on_frame = on_frame
+        self._realtime_priority = realtime_priority
         self._next_index = [0 for _ in tasks]
         self.timing = TimingReport()
         self.stop_reason: str | None = None
 
     def run(self, start_s: float, end_s: float) -> str:
         """Run frames from ``start_s``; returns the stop reason (``"end of run"`` at ``end_s``)."""
+        if self.clock.is_simulated:
+            return self._run(start_s, end_s)
+        switch_interval_s = sys.getswitchinterval()
+        restore = self._raise_priority() if self._realtime_priority else None
+        sys.setswitchinterval(0.0005)
+        try:
+            return self._run(start_s, end_s)
+        finally:
+            sys.setswitchinterval(switch_interval_s)
+            if restore is not None:
+                os.sched_setscheduler(0, *restore)
+
+    def _raise_priority(self) -> tuple[int, os.sched_param] | None:
+        try:
+            policy = os.sched_getscheduler(0)
+            param = os.sched_getparam(0)
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        except (AttributeError, OSError):
+            self.timing.priority = "normal (real-time policy not permitted)"
+            return None
+        self.timing.priority = "SCHED_FIFO 10"
+        return policy, param
+
+    def _run(self, start_s: float, end_s: float) -> str:
         frame_s = self.frame_s
         realtime = not self.clock.is_simulated
         lateness: list[float] = []
