@@ -172,3 +172,21 @@ class TestEngine:
             "ENG_Status.ThrottleActual", lambda pct: pct < 1.0, 2.0, description="throttle off"
         )
         assert int(fc.status()["ENG_FRAMES"]) > 20
+
+
+class TestFcSensorReadback:
+    def test_imu_statistics_reflect_what_the_emulator_sends(self, bench: Bench) -> None:
+        bench.imu.start_stream(bench.imu.rate_hz)
+        wait_heartbeats(bench, 3)
+        stats = bench.flight_computer.imu_statistics(100)
+        assert stats["N"] == 100
+        assert stats["MEAN_AZ"] == pytest.approx(1.62, abs=1e-6)
+        assert stats["STD_AZ"] == pytest.approx(0.0, abs=1e-9)
+
+    def test_lrf_reading_is_the_last_range_sent(self, bench: Bench) -> None:
+        with pytest.raises(ProtocolError, match="NO_LRF_DATA"):
+            bench.flight_computer.lrf_reading()
+        bench.range_finder.send_range(2999.9, valid=True, signal_strength_pct=42)
+        wait_heartbeats(bench, 1)
+        reading = bench.flight_computer.lrf_reading()
+        assert reading == {"RANGE": 2999.9, "VALID": 1.0, "STRENGTH": 42.0, "FRAMES": 1.0}

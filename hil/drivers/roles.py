@@ -193,6 +193,18 @@ class FlightComputer(Device):
         items = _key_values(reply[1:], self.describe_link(), "BIT")
         return BitReport(reply[0] == "PASS", {name: v == "PASS" for name, v in items.items()})
 
+    def imu_statistics(self, samples: int = 400) -> dict[str, float]:
+        """Mean and standard deviation of the last ``samples`` IMU samples the FC received:
+        ``MEAN_AX`` .. ``MEAN_WZ`` (m/s^2, rad/s), ``STD_AX`` .. ``STD_WZ`` and ``N``."""
+        values = _key_values(self.command("IMU", str(samples)), self.describe_link(), "IMU")
+        return {key: float(value) for key, value in values.items()}
+
+    def lrf_reading(self) -> dict[str, float]:
+        """The last LRF range the FC received: ``RANGE`` (m), ``VALID``, ``STRENGTH`` (%),
+        ``FRAMES``."""
+        values = _key_values(self.command("LRF"), self.describe_link(), "LRF")
+        return {key: float(value) for key, value in values.items()}
+
     def set_mode(self, mode: str) -> str:
         mode = mode.upper()
         if mode not in FC_MODES:

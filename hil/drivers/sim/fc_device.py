@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,9 @@ class FcCounters:
     last_engine_s: float = float("-inf")
     last_imu_sequence: int = -1
     imu_times_s: list[float] = field(default_factory=list)
+    imu_recent: deque[tuple[float, ...]] = field(default_factory=lambda: deque(maxlen=2000))
+    """The last IMU samples: specific force (3) and angular rate (3), for the IMU command."""
+    lrf_last: dict[str, float] = field(default_factory=dict)
 
 
 class SimulatedFlightComputer:
@@ -280,6 +284,9 @@ class SimulatedFlightComputer:
             counters.last_imu_s = now_s
             counters.imu_times_s.extend([now_s] * len(frames))
             del counters.imu_times_s[:-1000]
+            counters.imu_recent.extend(
+                (*frame.specific_force_mps2, *frame.angular_rate_radps) for frame in frames
+            )
             if self.fsw is not None:
                 self._feed_imu(frames)
 
@@ -310,6 +317,11 @@ class SimulatedFlightComputer:
         with self._lock:
             self.counters.lrf_frames += 1
             self.counters.last_lrf_s = self._clock.now_s()
+            self.counters.lrf_last = {
+                "RANGE": float(values["SlantRange"]),
+                "VALID": float(values["Valid"]),
+                "STRENGTH": float(values["SignalStrength"]),
+            }
             if self.fsw is not None:
                 self.fsw.on_lrf(
                     self._fsw_time_s,
@@ -377,6 +389,36 @@ class SimulatedFlightComputer:
             f"LRF_FRAMES={counters.lrf_frames}",
             f"ENG_FRAMES={counters.engine_status_frames}",
             f"BAD_COMMANDS={counters.bad_commands}",
+        )
+
+    def _cmd_imu(self, count: str = "400") -> tuple[str, ...]:
+        """IMU [n]: mean and standard deviation of the last n samples (default 400 = 1 s)."""
+        try:
+            n = int(count)
+        except ValueError as err:
+            raise _Refused("BAD_VALUE", "COUNT_NOT_AN_INTEGER") from err
+        recent = list(self.counters.imu_recent)[-n:]
+        if len(recent) < 2:
+            raise _Refused("NOT_ALLOWED", "NO_IMU_DATA")
+        samples = np.array(recent)
+        mean, std = samples.mean(axis=0), samples.std(axis=0, ddof=1)
+        names = ("AX", "AY", "AZ", "WX", "WY", "WZ")
+        return (
+            f"N={len(recent)}",
+            *(f"MEAN_{name}={value:.6g}" for name, value in zip(names, mean, strict=True)),
+            *(f"STD_{name}={value:.6g}" for name, value in zip(names, std, strict=True)),
+        )
+
+    def _cmd_lrf(self) -> tuple[str, ...]:
+        """LRF: the last range received, its valid flag and signal strength."""
+        last = self.counters.lrf_last
+        if not last:
+            raise _Refused("NOT_ALLOWED", "NO_LRF_DATA")
+        return (
+            f"RANGE={last['RANGE']:.1f}",
+            f"VALID={int(last['VALID'])}",
+            f"STRENGTH={last['STRENGTH']:.0f}",
+            f"FRAMES={self.counters.lrf_frames}",
         )
 
     def _cmd_bit(self) -> tuple[str, ...]:
