@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
+import sys
 import threading
 import time
 import uuid
@@ -147,6 +148,11 @@ def main() -> None:
     ok_ratio = ratio >= TARGET_RATIO
     print(f"target (b) >= {TARGET_FRAMES_PER_S:,.0f} frames/s: {_verdict(ok_rate)}")
     print(f"target (b)/(a) >= {TARGET_RATIO:.1f}: {_verdict(ok_ratio)}")
+    print()
+    # The serial half lives beside this file (run as a script, this folder is on sys.path).
+    import _serial_bench
+
+    _serial_bench.main(sys.argv[1:])
 
 
 if __name__ == "__main__":
