@@ -36,6 +36,10 @@ IntArray = NDArray[np.int8]
 
 TOUCHDOWN_RULES = ("signature", "altitude")
 
+_any = np.logical_or.reduce  # ndarray.any() without the Python wrapper
+_all = np.logical_and.reduce
+_FIRING = tuple(bool(f) for f in FIRING_MODES)  #: per mode value, as Python bools
+
 # plain ints: IntEnum attribute access is slow in the 50 Hz loop
 _ARMED, _BRAKING, _APPROACH, _TERMINAL = (
     int(Mode.ARMED),
@@ -223,8 +227,19 @@ class FlightSoftware:
         self.mass_est_kg = self.params.dry_mass_kg + np.asarray(propellant_kg, dtype=np.float64)
 
     # -- 50 Hz cycle ------------------------------------------------------------------------
+    def _uniform_mode(self, mode: IntArray) -> int | None:
+        """The mode every run is in, or None if the runs are in different modes."""
+        m0 = int(mode[0])
+        if self.n == 1 or _all(mode == m0):
+            return m0
+        return None
+
     def step(self, time_s: float) -> Commands:
-        """Run modes and guidance for ``time_s``; returns the commands for every run."""
+        """Run modes and guidance for ``time_s``; returns the commands for every run.
+
+        When every run is in the same mode (always for N = 1) the per-mode masks are skipped
+        and only that mode's guidance is evaluated; the results are the same.
+        """
         t0 = time.perf_counter()
         p = self.params
         g = p.guidance
@@ -235,70 +250,65 @@ class FlightSoftware:
         if not math.isfinite(float(np.add.reduce(nav.position_m + nav.velocity_mps, axis=None))):
             bad = np.asarray(~np.isfinite(nav.position_m + nav.velocity_mps).all(axis=1))
             mode = next_mode(mode, Event.FAULT, bad)
+        uniform = self._uniform_mode(mode)
         # gates
-        hg = (mode == _BRAKING) & (time_s >= self._high_gate_time_s)
-        if hg.any():
-            mode = next_mode(mode, Event.HIGH_GATE, hg)
-            self._low_gate_time_s = np.where(hg, time_s + g.approach_time_s, self._low_gate_time_s)
-        lg = (mode == _APPROACH) & (time_s >= self._low_gate_time_s)
-        if lg.any():
-            mode = next_mode(mode, Event.LOW_GATE, lg)
+        if uniform is None or uniform == _BRAKING:
+            hg = time_s >= self._high_gate_time_s
+            if uniform is None:
+                hg &= mode == _BRAKING
+            if _any(hg):
+                mode = next_mode(mode, Event.HIGH_GATE, hg)
+                self._low_gate_time_s = np.where(
+                    hg, time_s + g.approach_time_s, self._low_gate_time_s
+                )
+                uniform = self._uniform_mode(mode)
+        if uniform is None or uniform == _APPROACH:
+            lg = time_s >= self._low_gate_time_s
+            if uniform is None:
+                lg &= mode == _APPROACH
+            if _any(lg):
+                mode = next_mode(mode, Event.LOW_GATE, lg)
+                uniform = self._uniform_mode(mode)
         # touchdown
-        descending = FIRING_MODES[mode]
         altitude = nav.altitude_m()
-        if p.touchdown_rule == "altitude":
-            down = descending & (altitude <= p.landed_altitude_m)
-        else:
-            down = (
-                descending
-                & (altitude <= p.touchdown_window_m)
-                & (nav.peak_specific_force_mps2 > p.touchdown_spike_mps2)
-            )
-        if down.any():
-            mode = next_mode(mode, Event.TOUCHDOWN, down)
-            self.landed_time_s = np.where(down, time_s, self.landed_time_s)
+        if uniform is None or _FIRING[uniform]:
+            if p.touchdown_rule == "altitude":
+                down = altitude <= p.landed_altitude_m
+            else:
+                down = altitude <= p.touchdown_window_m
+            if uniform is None:
+                down &= FIRING_MODES[mode]
+            if p.touchdown_rule != "altitude" and _any(down):
+                down &= nav.peak_specific_force_mps2 > p.touchdown_spike_mps2
+            if _any(down):
+                mode = next_mode(mode, Event.TOUCHDOWN, down)
+                self.landed_time_s = np.where(down, time_s, self.landed_time_s)
+                uniform = self._uniform_mode(mode)
         self.mode = mode
-        firing = FIRING_MODES[mode]
         # guidance
         n = self.n
-        acc = np.zeros((n, 3))
-        tilt = np.full(n, self._tilt_brake)
         v = nav.velocity_mps
-        grav = (
-            v[:, 0] ** 2 + v[:, 1] ** 2
-        ) / nav.params.moon_radius_m - nav.params.moon_gravity_mps2
-        tgo = np.zeros(n)
-        braking = mode == _BRAKING
-        if braking.any():
-            tgo = np.where(braking, self._high_gate_time_s - time_s, tgo)
-            a = zem_zev_accel(
-                nav.position_m, v, self._hg_pos, self._hg_vel, np.maximum(tgo, g.tgo_floor_s), grav
-            )
-            acc = np.where(braking[:, None], a, acc)
-        approach = mode == _APPROACH
-        if approach.any():
-            tgo = np.where(approach, self._low_gate_time_s - time_s, tgo)
-            a = zem_zev_accel(
-                nav.position_m, v, self._lg_pos, self._lg_vel, np.maximum(tgo, g.tgo_floor_s), grav
-            )
-            acc = np.where(approach[:, None], a, acc)
-            tilt = np.where(approach, self._tilt_approach, tilt)
-        terminal = mode == _TERMINAL
-        if terminal.any():
-            a = terminal_accel(v, altitude, grav, g)
-            acc = np.where(terminal[:, None], a, acc)
-            tilt = np.where(terminal, self._tilt_terminal, tilt)
+        if uniform is not None and not _FIRING[uniform]:  # nobody fires: hold the direction
+            tgo = np.zeros(n)
+            thr = np.zeros(n)
+            pitch = np.radians(self._last_cmd.pitch_deg)
+            yaw = np.radians(self._last_cmd.yaw_deg)
+        else:
+            grav = np.square(v[:, :2].T)
+            grav = np.add(grav[0], grav[1])
+            grav *= 1.0 / nav.params.moon_radius_m
+            grav -= nav.params.moon_gravity_mps2
+            if uniform is not None:
+                acc, tgo, tilt = self._guide(uniform, time_s, altitude, grav)
+                thr, pitch, yaw = thrust_command(acc, self.mass_est_kg, p.max_thrust_n, tilt)
+                thr = np.minimum(np.maximum(thr, p.min_throttle), 1.0)
+            else:
+                thr, pitch, yaw, tgo = self._guide_mixed(mode, time_s, altitude, grav)
         self.time_to_go_s = np.maximum(tgo, 0.0)
-        thr, pitch, yaw = thrust_command(acc, self.mass_est_kg, p.max_thrust_n, tilt)
-        thr = np.where(firing, np.clip(thr, p.min_throttle, 1.0), 0.0)
-        hold = ~firing
-        if hold.any():  # keep the last direction when not firing
-            pitch = np.where(hold, np.radians(self._last_cmd.pitch_deg), pitch)
-            yaw = np.where(hold, np.radians(self._last_cmd.yaw_deg), yaw)
         cmd = Commands(
             throttle_pct=100.0 * thr,
             arm=ARMED_MODES[mode],
-            fire=firing,
+            fire=FIRING_MODES[mode],
             pitch_deg=np.degrees(pitch),
             yaw_deg=np.degrees(yaw),
         )
@@ -307,6 +317,90 @@ class FlightSoftware:
         self._cpu_load_pct = 100.0 * self._busy_s / p.period_s
         self._busy_s = 0.0
         return cmd
+
+    def _guide(
+        self, mode: int, time_s: float, altitude: FloatArray, grav: FloatArray
+    ) -> tuple[FloatArray, FloatArray, float]:
+        """Thrust acceleration, time to go and tilt limit when every run is in ``mode``."""
+        g = self.params.guidance
+        nav = self.nav
+        if mode == _BRAKING:
+            tgo = self._high_gate_time_s - time_s
+            acc = zem_zev_accel(
+                nav.position_m,
+                nav.velocity_mps,
+                self._hg_pos,
+                self._hg_vel,
+                np.maximum(tgo, g.tgo_floor_s),
+                grav,
+            )
+            return acc, tgo, self._tilt_brake
+        if mode == _APPROACH:
+            tgo = self._low_gate_time_s - time_s
+            acc = zem_zev_accel(
+                nav.position_m,
+                nav.velocity_mps,
+                self._lg_pos,
+                self._lg_vel,
+                np.maximum(tgo, g.tgo_floor_s),
+                grav,
+            )
+            return acc, tgo, self._tilt_approach
+        return (
+            terminal_accel(nav.velocity_mps, altitude, grav, g),
+            np.zeros(self.n),
+            (self._tilt_terminal),
+        )
+
+    def _guide_mixed(
+        self, mode: IntArray, time_s: float, altitude: FloatArray, grav: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Throttle, pitch, yaw, time to go for runs in different modes (masks per mode)."""
+        p = self.params
+        g = p.guidance
+        nav = self.nav
+        n = self.n
+        firing = FIRING_MODES[mode]
+        acc = np.zeros((n, 3))
+        tilt = np.full(n, self._tilt_brake)
+        tgo = np.zeros(n)
+        braking = mode == _BRAKING
+        if braking.any():
+            tgo = np.where(braking, self._high_gate_time_s - time_s, tgo)
+            a = zem_zev_accel(
+                nav.position_m,
+                nav.velocity_mps,
+                self._hg_pos,
+                self._hg_vel,
+                np.maximum(tgo, g.tgo_floor_s),
+                grav,
+            )
+            acc = np.where(braking[:, None], a, acc)
+        approach = mode == _APPROACH
+        if approach.any():
+            tgo = np.where(approach, self._low_gate_time_s - time_s, tgo)
+            a = zem_zev_accel(
+                nav.position_m,
+                nav.velocity_mps,
+                self._lg_pos,
+                self._lg_vel,
+                np.maximum(tgo, g.tgo_floor_s),
+                grav,
+            )
+            acc = np.where(approach[:, None], a, acc)
+            tilt = np.where(approach, self._tilt_approach, tilt)
+        terminal = mode == _TERMINAL
+        if terminal.any():
+            a = terminal_accel(nav.velocity_mps, altitude, grav, g)
+            acc = np.where(terminal[:, None], a, acc)
+            tilt = np.where(terminal, self._tilt_terminal, tilt)
+        thr, pitch, yaw = thrust_command(acc, self.mass_est_kg, p.max_thrust_n, tilt)
+        thr = np.where(firing, np.minimum(np.maximum(thr, p.min_throttle), 1.0), 0.0)
+        hold = ~firing
+        if hold.any():  # keep the last direction when not firing
+            pitch = np.where(hold, np.radians(self._last_cmd.pitch_deg), pitch)
+            yaw = np.where(hold, np.radians(self._last_cmd.yaw_deg), yaw)
+        return thr, pitch, yaw, tgo
 
     def telemetry(self) -> Telemetry:
         """Snapshot of the per-run state (copies)."""

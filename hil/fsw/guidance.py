@@ -90,18 +90,22 @@ def thrust_command(
     Tilt from vertical is limited to ``max_tilt_rad``; where limited, the horizontal part is
     shortened and the thrust set to keep the vertical acceleration.
     """
-    ax, ay, az = accel_mps2[:, 0], accel_mps2[:, 1], accel_mps2[:, 2]
+    ax, ay, az = accel_mps2.T
     horiz = np.hypot(ax, ay)
     tilt = np.arctan2(horiz, az)
     limited = tilt > max_tilt_rad
     mag = np.sqrt(horiz * horiz + az * az)
-    if limited.any():
-        tilt = np.minimum(tilt, max_tilt_rad)
-        cos_t = np.cos(tilt)
-        mag = np.where(limited & (az > 0), az / np.maximum(cos_t, 1e-6), mag)
+    if not np.logical_or.reduce(limited, axis=None):
+        # thrust along the acceleration: (pitch, yaw) straight from its components
+        pitch = np.arctan2(-ax, az)
+        yaw = np.arcsin(ay / np.maximum(mag, 1e-300))
+        return mag * mass_kg / max_thrust_n, pitch, yaw
+    tilt = np.minimum(tilt, max_tilt_rad)
+    cos_t = np.cos(tilt)
+    mag = np.where(limited & (az > 0), az / np.maximum(cos_t, 1e-6), mag)
     azimuth = np.arctan2(ay, ax)
     sin_t = np.sin(tilt)
-    ux, uy, uz = sin_t * np.cos(azimuth), sin_t * np.sin(azimuth), np.cos(tilt)
+    ux, uy, uz = sin_t * np.cos(azimuth), sin_t * np.sin(azimuth), cos_t
     pitch = np.arctan2(-ux, uz)
     yaw = np.arcsin(np.clip(uy, -1.0, 1.0))
     return mag * mass_kg / max_thrust_n, pitch, yaw

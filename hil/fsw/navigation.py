@@ -40,7 +40,6 @@ BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 
 GATE_POLICIES = ("latch", "recover")
-_accumulate = np.add.accumulate  # cumsum without the wrapper overhead
 
 
 @dataclass(frozen=True)
@@ -97,10 +96,12 @@ class Navigation:
         self._cal_sum = np.zeros((n, 3))
         self._cal_count = 0
         self.calibrating = np.zeros(n, dtype=bool)
-        # altitude / vertical-velocity covariance
-        self.p_zz = np.full(n, params.initial_altitude_sigma_m**2)
-        self.p_zv = np.zeros(n)
-        self.p_vv = np.full(n, params.initial_vertical_velocity_sigma_mps**2)
+        # altitude / vertical-velocity covariance: rows of one (3, N) array
+        self._cov_step: tuple[float, FloatArray, FloatArray] | None = None
+        cov = np.zeros((3, n))
+        cov[0] = params.initial_altitude_sigma_m**2
+        cov[2] = params.initial_vertical_velocity_sigma_mps**2
+        self._set_covariance(cov)
         # LRF bookkeeping
         self.lrf_accepted = np.zeros(n, dtype=np.int64)
         self.lrf_rejected = np.zeros(n, dtype=np.int64)
@@ -112,8 +113,10 @@ class Navigation:
         self._consecutive_rejects = np.zeros(n, dtype=np.int64)
         self._consistent = np.zeros(n, dtype=np.int64)
         self._last_offset_m = np.zeros(n)
-        #: largest |specific force| (bias removed) in the last IMU block, m/s^2
-        self.peak_specific_force_mps2 = np.zeros(n)
+        self._calibrating_seen: BoolArray | None = None
+        self._calibrating_any = False
+        self._peak_source = np.zeros((3, 1, n))
+        self._peak: FloatArray | None = np.zeros(n)
         self._cant_rad = math.radians(params.lrf_beam_cant_deg)
 
     # -- dead reckoning ---------------------------------------------------------------------
@@ -130,48 +133,108 @@ class Navigation:
             )
         self.calibrating = self.calibrating & ~where
 
+    @property
+    def peak_specific_force_mps2(self) -> FloatArray:
+        """Largest |specific force| (bias removed) in the last IMU block per run, m/s^2."""
+        if self._peak is None:
+            f = self._peak_source
+            self._peak = np.sqrt(np.maximum.reduce(np.add.reduce(f * f, axis=0), axis=0))
+        return self._peak
+
+    @peak_specific_force_mps2.setter
+    def peak_specific_force_mps2(self, value: FloatArray) -> None:
+        self._peak = np.asarray(value, dtype=np.float64)
+
+    def _covariance(self) -> FloatArray:
+        """(3, N) rows p_zz, p_zv, p_vv; the public arrays are views of it."""
+        views = self._cov_views
+        if self.p_zz is views[0] and self.p_zv is views[1] and self.p_vv is views[2]:
+            return self._cov
+        return np.array((self.p_zz, self.p_zv, self.p_vv))  # rebound from outside
+
+    def _set_covariance(self, cov: FloatArray) -> None:
+        self._cov = cov
+        self._cov_views = (cov[0], cov[1], cov[2])
+        self.p_zz, self.p_zv, self.p_vv = self._cov_views
+
+    def _covariance_step(self, dt_s: float) -> tuple[FloatArray, FloatArray]:
+        """Transition matrix (3, 3) and process noise (3, 1) for the covariance over dt_s."""
+        cached = self._cov_step
+        if cached is not None and cached[0] == dt_s:
+            return cached[1], cached[2]
+        q = self.params.accel_noise_psd
+        trans = np.array([[1.0, 2.0 * dt_s, dt_s * dt_s], [0.0, 1.0, dt_s], [0.0, 0.0, 1.0]])
+        noise = np.array([[q * dt_s**3 / 3], [q * dt_s**2 / 2], [q * dt_s]])
+        self._cov_step = (dt_s, trans, noise)
+        return trans, noise
+
     def propagate(
         self, time_s: FloatArray, specific_force_mps2: FloatArray, angular_rate_radps: FloatArray
     ) -> None:
-        """Integrate one block of k IMU samples: times (k,), f and w (N, k, 3) body axes."""
+        """Integrate one block of k IMU samples: times (k,), f and w (N, k, 3) body axes.
+
+        Works on the transposed (3, k, N) views, which are contiguous for the arrays that
+        :meth:`hil.models.sensors.ImuModel.sample` returns.
+        """
         t = np.asarray(time_s, dtype=np.float64)
-        dts = np.empty_like(t)  # (k,)
+        k = t.size
+        n = self.n
+        dts = np.empty(k)
         dts[0] = t[0] - self.time_s
         np.subtract(t[1:], t[:-1], out=dts[1:])
-        f = specific_force_mps2 - self.accel_bias_mps2[:, None, :]
-        w = angular_rate_radps
-        if self.calibrating.any():
-            self._cal_sum += specific_force_mps2.sum(axis=1) * self.calibrating[:, None]
+        dts_col = dts[:, None]
+        f = specific_force_mps2.T - self.accel_bias_mps2.T[:, None, :]  # (3, k, N)
+        w = angular_rate_radps.T
+        calibrating = self.calibrating
+        if calibrating is not self._calibrating_seen:
+            self._calibrating_seen = calibrating
+            self._calibrating_any = bool(calibrating.any())
+        if self._calibrating_any:
+            self._cal_sum += specific_force_mps2.sum(axis=1) * calibrating[:, None]
             self._cal_count += t.size
-            f = f * ~self.calibrating[:, None, None]
-        self.peak_specific_force_mps2 = np.sqrt(np.einsum("nkc,nkc->nk", f, f).max(axis=1))
-        yaw = self.yaw_rad[:, None] - _accumulate(w[:, :, 0] * dts, 1)
-        pitch = (
-            self.pitch_rad[:, None]
-            - _accumulate(w[:, :, 1] * dts, 1) / np.cos(self.yaw_rad)[:, None]
-        )
-        sp, cp = np.sin(pitch), np.cos(pitch)
-        sy, cy = np.sin(yaw), np.cos(yaw)
-        fx, fy, fz = f[:, :, 0], f[:, :, 1], f[:, :, 2]
-        acc = np.empty_like(f)
-        acc[:, :, 0] = fx * cp + (fy * sy - fz * cy) * sp
-        acc[:, :, 1] = fy * cy + fz * sy
-        v0 = self.velocity_mps
+            f = f * ~calibrating
+        self._peak_source = f
+        self._peak = None
+        # attitude (yaw, pitch) after each sample
+        att = w[:2] * dts_col  # (2, k, N): yaw, pitch increments (sign flipped below)
+        np.add.accumulate(att, axis=1, out=att)
+        att[1] /= np.cos(self.yaw_rad)
+        np.subtract(self.yaw_rad, att[0], out=att[0])
+        np.subtract(self.pitch_rad, att[1], out=att[1])
+        sy, sp = np.sin(att)
+        cy, cp = np.cos(att)
+        # specific force to ENU plus onboard gravity (at block start)
+        fx, fy, fz = f
+        acc = np.empty((3, k, n))
+        t1 = fy * sy
+        t1 -= fz * cy
+        np.multiply(fx, cp, out=acc[0])
+        acc[0] += t1 * sp
+        np.multiply(fy, cy, out=acc[1])
+        acc[1] += fz * sy
+        np.multiply(fx, sp, out=acc[2])
+        acc[2] -= t1 * cp
+        v0 = self.velocity_mps.T
         p = self.params
-        g = (v0[:, 0] ** 2 + v0[:, 1] ** 2) / p.moon_radius_m - p.moon_gravity_mps2
-        acc[:, :, 2] = fx * sp + (fz * cy - fy * sy) * cp + g[:, None]
-        dv = acc * dts[None, :, None]
-        vel = v0[:, None, :] + _accumulate(dv, 1)
-        self.position_m = self.position_m + np.einsum("nkc,k->nc", vel, dts)
-        self.velocity_mps = vel[:, -1]
-        self.pitch_rad = pitch[:, -1]
-        self.yaw_rad = yaw[:, -1]
+        vh2 = np.square(v0[:2])
+        g = np.add(vh2[0], vh2[1])
+        g *= 1.0 / p.moon_radius_m
+        g -= p.moon_gravity_mps2
+        acc[2] += g
+        # velocity after each sample, position summed semi-implicitly
+        acc *= dts_col
+        np.add.accumulate(acc, axis=1, out=acc)
+        acc += v0[:, None, :]
+        self.position_m = self.position_m + np.matmul(dts, acc).T
+        self.velocity_mps = acc[:, -1].T
+        self.pitch_rad = att[1, -1]
+        self.yaw_rad = att[0, -1]
         total = float(t[-1] - self.time_s)
         self.time_s = float(t[-1])
-        q = p.accel_noise_psd
-        self.p_zz = self.p_zz + total * (2.0 * self.p_zv + total * self.p_vv) + q * total**3 / 3
-        self.p_zv = self.p_zv + total * self.p_vv + q * total**2 / 2
-        self.p_vv = self.p_vv + q * total
+        trans, noise = self._covariance_step(total)
+        cov = np.matmul(trans, self._covariance())
+        cov += noise
+        self._set_covariance(cov)
 
     # -- LRF --------------------------------------------------------------------------------
     def altitude_m(self) -> FloatArray:

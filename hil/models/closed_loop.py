@@ -49,6 +49,8 @@ MAX_VERTICAL_SPEED_MPS = 2.0
 MAX_HORIZONTAL_SPEED_MPS = 1.0
 MAX_TILT_DEG = 10.0
 
+_any = np.logical_or.reduce  # ndarray.any() without the Python wrapper
+
 
 @dataclass(frozen=True)
 class InitialErrors:
@@ -208,23 +210,33 @@ def run_model_only(
     g_moon = lp.moon_gravity_mps2
     imu_period = 1.0 / p.imu.rate_hz
 
+    any_grounded = False  # Python mirrors of grounded.any() / finished
+    landed = int(Mode.LANDED)
+    dry = lp.dry_mass_kg
+    t_end = 0.0
     for b in range(n_blocks):
         t = b * block_s
         if not started and t >= p.coast_s - 1e-9:
             fsw.start_descent(t)
             started = True
         cmd = fsw.step(t)
-        cmd_arr[:, dyn.CMD_THROTTLE] = cmd.throttle_pct * (0.01 * cmd.fire)
-        cmd_arr[:, dyn.CMD_PITCH] = np.radians(cmd.pitch_deg)
-        cmd_arr[:, dyn.CMD_YAW] = np.radians(cmd.yaw_deg)
+        np.multiply(cmd.throttle_pct, 0.01 * cmd.fire, out=cmd_arr[:, dyn.CMD_THROTTLE])
+        np.radians(cmd.pitch_deg, out=cmd_arr[:, dyn.CMD_PITCH])
+        np.radians(cmd.yaw_deg, out=cmd_arr[:, dyn.CMD_YAW])
         state, samples = dyn.propagate(state, cmd_arr, lp, p.dt_s, p.steps_per_block)
         t_end = t + block_s
         imu_t, imu_f, imu_w = imu.sample(samples)
         # ground contact --------------------------------------------------------------------
-        flying = ~grounded
-        if (samples.position_m[:, :, 2].min(axis=1)[flying] <= h_max).any():
-            alt = samples.position_m[:, :, 2] - terrain.height_m(samples.position_m[:, :, 0])
-            hit = (alt <= 0.0) & flying[:, None]
+        z = samples.position_m[:, :, 2]
+        if not any_grounded:
+            near = np.minimum.reduce(z, axis=None) <= h_max
+        elif not grounded.all():
+            near = np.minimum.reduce(z[~grounded], axis=None) <= h_max
+        else:
+            near = False
+        if near:
+            alt = z - terrain.height_m(samples.position_m[:, :, 0])
+            hit = (alt <= 0.0) & ~grounded[:, None]
             new = hit.any(axis=1)
             if new.any():
                 rows = np.flatnonzero(new)
@@ -242,7 +254,8 @@ def run_model_only(
                 contact_speed[rows] = np.linalg.norm(v, axis=1)
                 grounded |= new
                 spike_pending |= new
-        if grounded.any():
+                any_grounded = True
+        if any_grounded:
             rest = np.zeros_like(imu_f)
             rest[:, :, 2] = g_moon
             rest[:, 0, 2] += np.where(spike_pending, contact_speed / imu_period, 0.0)
@@ -251,33 +264,42 @@ def run_model_only(
             spike_pending[:] = False
         fsw.on_imu(imu_t, imu_f, imu_w)
         # engine status, gauge --------------------------------------------------------------
-        prop = dyn.propellant_kg(state, lp)
+        prop = state[:, dyn.MASS] - dry
         if b % p.gauge_every_blocks == 0:
             gauge_reading = gauge.read(prop)
-        fsw.on_engine_status(t_end, 100.0 * state[:, dyn.THROTTLE] * (prop > 0), gauge_reading)
+        throttle_pct = state[:, dyn.THROTTLE] * 100.0
+        throttle_pct *= prop > 0
+        fsw.on_engine_status(t_end, throttle_pct, gauge_reading)
         # LRF -------------------------------------------------------------------------------
         if b % p.lrf_every_blocks == p.lrf_every_blocks - 1:
             rng, valid, _strength = lrf.measure(state)
-            valid = valid & ~grounded
+            if any_grounded:
+                valid &= ~grounded
             first = valid & np.isnan(lrf_first_range)
-            lrf_first_range[first] = rng[first]
-            lrf_first_t[first] = t_end
+            if _any(first):
+                lrf_first_range[first] = rng[first]
+                lrf_first_t[first] = t_end
             fsw.on_lrf(t_end, rng, valid)
         # bookkeeping -----------------------------------------------------------------------
         mode = fsw.mode
-        new_landed = (mode == Mode.LANDED) & np.isnan(landed_t)
-        if new_landed.any():
-            true_alt = np.where(grounded, 0.0, state[:, dyn.Z] - terrain.height_m(state[:, dyn.X]))
-            landed_t[new_landed] = t_end
-            landed_err[new_landed] = (fsw.nav.altitude_m() - true_alt)[new_landed]
+        is_landed = mode == landed
+        if _any(is_landed):
+            new_landed = is_landed & np.isnan(landed_t)
+            if new_landed.any():
+                true_alt = np.where(
+                    grounded, 0.0, state[:, dyn.Z] - terrain.height_m(state[:, dyn.X])
+                )
+                landed_t[new_landed] = t_end
+                landed_err[new_landed] = (fsw.nav.altitude_m() - true_alt)[new_landed]
         if record_history:
             _record(hist, t_end, state, fsw, terrain)
-        done = grounded & ((mode == Mode.LANDED) | (t_end - td["t"] >= p.post_contact_s))
-        newly = done & ~finished
-        end_t[newly] = t_end
-        finished |= done
-        if finished.all():
-            break
+        if any_grounded:
+            done = grounded & (is_landed | (t_end - td["t"] >= p.post_contact_s))
+            newly = done & ~finished
+            end_t[newly] = t_end
+            finished |= done
+            if finished.all():
+                break
     end_t = np.where(np.isnan(end_t), t_end, end_t)
     nav = fsw.nav
     return ModelRunResults(

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -100,6 +99,9 @@ class BlockSamples:
     pitch_rad: FloatArray  #: (N, n)
     yaw_rad: FloatArray  #: (N, n)
     mass_kg: FloatArray  #: (N, n)
+    #: optional (6, n, N) C-ordered stack [force, rate] whose transposes are the two arrays
+    #: above (set by :func:`propagate`; lets the IMU average a block with one matrix product)
+    force_rate_component_major: FloatArray | None = None
 
 
 def throttle_setpoint(command: FloatArray, params: LanderParams) -> FloatArray:
@@ -146,40 +148,74 @@ def initial_state(
     return state
 
 
-@lru_cache(maxsize=32)
-def _powers(n_steps: int, factor: float) -> FloatArray:
-    powers = factor ** np.arange(1, n_steps + 1, dtype=np.float64)
-    powers.setflags(write=False)
-    return powers
+@dataclass(frozen=True)
+class _BlockConstants:
+    """Per (params, dt, n_steps) constants of :func:`propagate`, built once."""
+
+    params: LanderParams
+    dt_s: float
+    n_steps: int
+    one_minus_powers: FloatArray  #: (3, n, 1): 1 - lag**j for throttle, pitch, yaw, j = 1..n
+    dir_lag: float
+    dir_gain: float
+    rate_step: float
+    step_index: FloatArray  #: (n, 1) j = 1..n
+    step_times: FloatArray  #: (n, 1) j * dt
+    horizontal_dt: FloatArray  #: (2, 1, 1) (-dt, dt): signs of the horizontal velocity steps
+    dm_per_throttle: float  #: mass change per step per unit throttle, kg
+    thrust_dt: float  #: T_max * dt
 
 
-@lru_cache(maxsize=8)
-def _step_index(n_steps: int) -> FloatArray:
-    idx = np.arange(1, n_steps + 1, dtype=np.float64)
-    idx.setflags(write=False)
-    return idx
+_CONSTANTS: dict[tuple[float, int], _BlockConstants] = {}
 
 
-_accumulate = np.add.accumulate  # cumsum without the wrapper overhead; sums in order
+def _constants(params: LanderParams, dt_s: float, n_steps: int) -> _BlockConstants:
+    key = (dt_s, n_steps)
+    c = _CONSTANTS.get(key)
+    if c is not None and c.params is params:
+        return c
+    j = np.arange(1, n_steps + 1, dtype=np.float64)
+    thr_lag = math.exp(-dt_s / params.throttle_tau_s)
+    dir_lag = math.exp(-dt_s / params.direction_tau_s)
+    powers = np.stack((thr_lag**j, dir_lag**j, dir_lag**j))[:, :, None]
+    c = _BlockConstants(
+        params=params,
+        dt_s=dt_s,
+        n_steps=n_steps,
+        one_minus_powers=1.0 - powers,
+        dir_lag=dir_lag,
+        dir_gain=1.0 - dir_lag,
+        rate_step=params.direction_rate_limit_radps * dt_s,
+        step_index=j[:, None],
+        step_times=(dt_s * j)[:, None],
+        horizontal_dt=np.array([-dt_s, dt_s])[:, None, None],
+        dm_per_throttle=-params.max_thrust_n * dt_s / params.exhaust_velocity_mps,
+        thrust_dt=params.max_thrust_n * dt_s,
+    )
+    for a in (c.one_minus_powers, c.step_index, c.step_times, c.horizontal_dt):
+        a.setflags(write=False)
+    if len(_CONSTANTS) > 16:
+        _CONSTANTS.clear()
+    _CONSTANTS[key] = c
+    return c
 
 
-def _direction_history(
-    angle0: FloatArray, command: FloatArray, params: LanderParams, dt_s: float, n_steps: int
-) -> FloatArray:
-    """Rate-limited first-order lag, closed form; angles after steps 1..n, shape (N, k, n)."""
-    lag = math.exp(-dt_s / params.direction_tau_s)
-    gain = 1.0 - lag
-    rate_step = params.direction_rate_limit_radps * dt_s
-    err0 = command - angle0  # (N, k)
-    if np.maximum.reduce(np.abs(err0), axis=None) * gain <= rate_step:  # no rate limiting
-        return command[..., None] - err0[..., None] * _powers(n_steps, lag)
+def _rate_limited_directions(
+    out: FloatArray, angle0: FloatArray, command: FloatArray, c: _BlockConstants
+) -> None:
+    """Rate-limited first-order lag in closed form; writes angles after steps 1..n to ``out``.
+
+    ``angle0`` and ``command`` are (2, 1, N) (pitch, yaw); ``out`` is (2, n, N).
+    """
+    rate_step = c.rate_step
+    err0 = command - angle0
     mag0 = np.abs(err0)
     # number of leading steps that hit the rate limit: those with |e_j| * gain > rate_step
-    n_lin = np.maximum(np.ceil((mag0 - rate_step / gain) / rate_step), 0.0)[..., None]
-    j = _step_index(n_steps)
-    mag_lin = mag0[..., None] - np.minimum(j, n_lin) * rate_step
-    err = np.sign(err0)[..., None] * mag_lin * lag ** np.maximum(j - n_lin, 0.0)
-    return command[..., None] - err
+    n_lin = np.maximum(np.ceil((mag0 - rate_step / c.dir_gain) / rate_step), 0.0)
+    j = c.step_index
+    mag_lin = mag0 - np.minimum(j, n_lin) * rate_step
+    err = np.sign(err0) * mag_lin * c.dir_lag ** np.maximum(j - n_lin, 0.0)
+    np.subtract(command, err, out=out)
 
 
 def propagate(
@@ -194,6 +230,12 @@ def propagate(
     ``state`` is ``(N, STATE_SIZE)``, ``command`` ``(N, COMMAND_SIZE)`` (throttle fraction,
     pitch rad, yaw rad). Returns the final state and the per-step :class:`BlockSamples`.
     Raises ValueError if the shapes do not match.
+
+    Implementation: the whole block lives in one history ``h`` of shape
+    ``(STATE_SIZE, n_steps + 1, N)`` (step 0 = the initial state), so each quantity is one
+    numpy call over all steps and runs on a contiguous block, and the running sums are
+    cumulative sums along the step axis seeded with the initial value (same order as the step
+    loop). The samples are (transposed) views of it.
     """
     if (
         state.ndim != 2
@@ -208,85 +250,87 @@ def propagate(
             f"propagate: state must be (N, {STATE_SIZE}) and command (N, {COMMAND_SIZE}); "
             f"got {state.shape} and {command.shape}"
         )
-    # lags -----------------------------------------------------------------------------------
+    c = _constants(params, dt_s, n_steps)
+    n = state.shape[0]
+    h = np.empty((STATE_SIZE, n_steps + 1, n))
+    h[:, 0] = state.T
+    # lags: throttle, pitch, yaw after each step = start + (target - start) * (1 - lag**j)
     cmd_thr = command[:, CMD_THROTTLE]
-    thr_set = np.minimum(np.maximum(cmd_thr, params.min_throttle), 1.0) * (cmd_thr > 0.0)
-    thr0 = state[:, THROTTLE]
-    thr = thr_set[:, None] + (thr0 - thr_set)[:, None] * _powers(
-        n_steps, math.exp(-dt_s / params.throttle_tau_s)
-    )  # (N, n) throttle after each step
-    ang0 = state[:, PITCH : YAW + 1]
-    ang = _direction_history(
-        ang0, command[:, CMD_PITCH : CMD_YAW + 1], params, dt_s, n_steps
-    )  # (N, 2, n)
-    # mass and thrust ------------------------------------------------------------------------
-    dm = thr * (-params.max_thrust_n * dt_s / params.exhaust_velocity_mps)
-    mass0 = state[:, MASS : MASS + 1]
-    m_seq = _accumulate(np.concatenate((mass0, dm), axis=1), 1)  # (N, n+1)
+    err0 = np.empty((3, 1, n))
+    thr_set = np.minimum(np.maximum(cmd_thr, params.min_throttle), 1.0)
+    thr_set *= cmd_thr > 0.0
+    start = h[THROTTLE : YAW + 1, :1]
+    np.subtract(thr_set, start[0, 0], out=err0[0, 0])
+    np.subtract(command.T[CMD_PITCH:, None], start[1:], out=err0[1:])
+    lagged = h[THROTTLE : YAW + 1, 1:]
+    np.multiply(err0, c.one_minus_powers, out=lagged)
+    lagged += start
+    if np.maximum.reduce(np.abs(err0[1:]), axis=None) * c.dir_gain > c.rate_step:
+        _rate_limited_directions(lagged[1:], start[1:], command.T[CMD_PITCH:, None], c)
+    np.add(h[TIME, 0], c.step_times, out=h[TIME, 1:])
+    # mass: cumulative sum of the per-step depletion, engine off once dry
+    mass = h[MASS]
+    thr = h[THROTTLE, 1:]
+    np.multiply(thr, c.dm_per_throttle, out=mass[1:])
+    np.add.accumulate(mass, axis=0, out=mass)
     dry = params.dry_mass_kg
     thr_on = thr
-    if not np.minimum.reduce(m_seq[:, -2]) > dry:
-        burning = m_seq[:, :-1] > dry
+    if np.minimum.reduce(mass[-1]) > dry:  # every run burned every step: nothing to fix
+        pass
+    elif not np.minimum.reduce(mass[-2]) > dry:
+        burning = mass[:-1] > dry
         thr_on = thr * burning
-        m_seq = _accumulate(np.concatenate((mass0, dm * burning), axis=1), 1)
-        np.maximum(m_seq, dry, out=m_seq)
-    elif not np.minimum.reduce(m_seq[:, -1]) >= dry:
-        np.maximum(m_seq, dry, out=m_seq)
-    m_prev = m_seq[:, :-1]
-    accel = thr_on * params.max_thrust_n / m_prev  # (N, n) specific force magnitude
-    # translation ----------------------------------------------------------------------------
-    sin_a, cos_a = np.sin(ang), np.cos(ang)
-    sp, sy = sin_a[:, 0], sin_a[:, 1]
-    cp, cy = cos_a[:, 0], cos_a[:, 1]
+        np.multiply(thr_on, c.dm_per_throttle, out=mass[1:])
+        np.add.accumulate(mass, axis=0, out=mass)
+        np.maximum(mass, dry, out=mass)
+    elif not np.minimum.reduce(mass[-1]) >= dry:
+        np.maximum(mass, dry, out=mass)
+    # specific force (body z) and body rates, one (6, n, N) array: f x, y, z, w x, y, z
+    fw = np.zeros((6, n_steps, n))
+    accel = fw[2]
+    np.multiply(thr_on, params.max_thrust_n, out=accel)
+    np.divide(accel, mass[:-1], out=accel)
+    angles = h[PITCH : YAW + 1, 1:]
+    sin_a, cos_a = np.sin(angles), np.cos(angles)
+    sp, sy = sin_a
+    cp, cy = cos_a
+    # velocity: horizontal first (it does not depend on the centrifugal term), then vertical
     acc_cy = accel * cy
-    n = state.shape[0]
-    dv = np.empty((n, n_steps + 1, 3))  # row 0 = initial velocity, then a * dt per step
-    dv[:, 0] = state[:, VEL]
-    dv[:, 1:, 0] = acc_cy * sp
-    dv[:, 1:, 0] *= -dt_s
-    dv[:, 1:, 1] = accel * sy
-    dv[:, 1:, 1] *= dt_s
-    _accumulate(dv[:, :, :2], 1, out=dv[:, :, :2])  # horizontal velocity history
-    vh_prev = dv[:, :-1, :2]
-    g_eff = np.einsum("ijk,ijk->ij", vh_prev, vh_prev)
+    vel_h = h[VX : VY + 1]
+    np.multiply(acc_cy, sp, out=vel_h[0, 1:])
+    np.multiply(accel, sy, out=vel_h[1, 1:])
+    vel_h[:, 1:] *= c.horizontal_dt
+    np.add.accumulate(vel_h, axis=1, out=vel_h)
+    vh2 = np.square(vel_h[:, :-1])
+    g_eff = np.add(vh2[0], vh2[1])
     g_eff *= 1.0 / params.moon_radius_m
     g_eff -= params.moon_gravity_mps2
-    g_eff += acc_cy * cp
-    g_eff *= dt_s
-    dv[:, 1:, 2] = g_eff
-    _accumulate(dv[:, :, 2], 1, out=dv[:, :, 2])
-    vel = dv[:, 1:]  # (N, n, 3)
-    dr = dv * dt_s
-    dr[:, 0] = state[:, POS]
-    pos = _accumulate(dr, 1)[:, 1:]
-    # samples --------------------------------------------------------------------------------
-    f_body = np.zeros((n, n_steps, 3))
-    f_body[:, :, 2] = accel
-    rates = np.diff(ang, axis=2, prepend=ang0[:, :, None])
-    rates *= 1.0 / dt_s
-    w_body = np.empty((n, n_steps, 3))
-    w_body[:, :, 0] = rates[:, 1]
-    w_body[:, :, 1] = rates[:, 0] * cy
-    w_body[:, :, 2] = rates[:, 0] * sy
-    np.negative(w_body, out=w_body)
-    t_steps = state[:, TIME : TIME + 1] + dt_s * _step_index(n_steps)
-    final = np.empty_like(state)
-    final[:, POS] = pos[:, -1]
-    final[:, VEL] = vel[:, -1]
-    final[:, MASS] = m_seq[:, -1]
-    final[:, THROTTLE] = thr[:, -1]
-    final[:, PITCH : YAW + 1] = ang[:, :, -1]
-    final[:, TIME] = t_steps[:, -1]
+    acc_cy *= cp
+    g_eff += acc_cy
+    np.multiply(g_eff, dt_s, out=h[VZ, 1:])
+    np.add.accumulate(h[VZ], axis=0, out=h[VZ])
+    # position: r_{j+1} = r_j + v_{j+1} dt
+    np.multiply(h[VX : VZ + 1, 1:], dt_s, out=h[X : Z + 1, 1:])
+    np.add.accumulate(h[X : Z + 1], axis=1, out=h[X : Z + 1])
+    # body rates from the angle steps: omega = -(yaw', pitch' cos y, pitch' sin y)
+    rates = np.subtract(angles, h[PITCH : YAW + 1, :-1])
+    rates *= -1.0 / dt_s
+    fw[3] = rates[1]
+    np.multiply(rates[0], cy, out=fw[4])
+    np.multiply(rates[0], sy, out=fw[5])
+    final = h[:, -1].T.copy()
+    steps = h[:, 1:]
     samples = BlockSamples(
         dt_s=dt_s,
-        time_s=t_steps,
-        specific_force_body_mps2=f_body,
-        angular_rate_body_radps=w_body,
-        position_m=pos,
-        velocity_mps=vel,
-        pitch_rad=ang[:, 0],
-        yaw_rad=ang[:, 1],
-        mass_kg=m_seq[:, 1:],
+        time_s=steps[TIME].T,
+        specific_force_body_mps2=fw[:3].T,
+        angular_rate_body_radps=fw[3:].T,
+        position_m=steps[X : Z + 1].T,
+        velocity_mps=steps[VX : VZ + 1].T,
+        pitch_rad=steps[PITCH].T,
+        yaw_rad=steps[YAW].T,
+        mass_kg=steps[MASS].T,
+        force_rate_component_major=fw,
     )
     return final, samples
 

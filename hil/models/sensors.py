@@ -96,24 +96,39 @@ class ImuModel:
         """IMU samples for one truth block: ``(time_s (k,), f (N, k, 3), w (N, k, 3))``.
 
         Sample i is stamped at the end of its interval. Raises ValueError if the IMU period
-        does not divide the block.
+        does not divide the block. ``f`` and ``w`` are views of one (6, k, N) array.
         """
         n_steps = samples.time_s.shape[1]
-        w = _averaging_matrix(n_steps, samples.dt_s, 1.0 / self.params.rate_hz)
-        k = w.shape[0]
-        both = np.concatenate(
-            (samples.specific_force_body_mps2, samples.angular_rate_body_radps), axis=2
-        )
-        avg = np.einsum("kj,njc->nkc", w, both)
-        noise = self.rng.standard_normal((self.n, k, 6))
         p = self.params
-        avg[:, :, :3] += (
-            self.accel_bias_mps2[:, None, :] + p.accel_noise_sigma_mps2 * noise[:, :, :3]
-        )
-        avg[:, :, 3:] += p.gyro_noise_sigma_radps * noise[:, :, 3:]
-        t_start = samples.time_s[0, 0] - samples.dt_s
-        times = t_start + (1.0 / p.rate_hz) * np.arange(1, k + 1)
-        return times, avg[:, :, :3], avg[:, :, 3:]
+        period = 1.0 / p.rate_hz
+        w = _averaging_matrix(n_steps, samples.dt_s, period)
+        k = w.shape[0]
+        both = samples.force_rate_component_major
+        if both is None:
+            both = np.concatenate(
+                (samples.specific_force_body_mps2, samples.angular_rate_body_radps), axis=2
+            ).T
+        avg = np.matmul(w, both)  # (6, k, N)
+        noise = self.rng.standard_normal((self.n, k, 6)).T
+        noise *= _noise_sigmas(p.accel_noise_sigma_mps2, p.gyro_noise_sigma_radps)
+        noise[:3] += self.accel_bias_mps2.T[:, None, :]
+        avg += noise
+        times = _sample_offsets(k, period) + (samples.time_s[0, 0] - samples.dt_s)
+        return times, avg[:3].T, avg[3:].T
+
+
+@lru_cache(maxsize=8)
+def _noise_sigmas(accel_sigma: float, gyro_sigma: float) -> FloatArray:
+    sig = np.array([accel_sigma] * 3 + [gyro_sigma] * 3)[:, None, None]
+    sig.setflags(write=False)
+    return sig
+
+
+@lru_cache(maxsize=8)
+def _sample_offsets(k: int, period_s: float) -> FloatArray:
+    offsets = period_s * np.arange(1, k + 1, dtype=np.float64)
+    offsets.setflags(write=False)
+    return offsets
 
 
 # --- LRF -----------------------------------------------------------------------------------

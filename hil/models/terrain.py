@@ -153,37 +153,118 @@ class TerrainProfile:
         NaN where the ray does not meet the terrain within ``max_range_m``. 0 where the origin
         is at or below the terrain. Features thinner than ``max_range_m / n_march`` along the
         ray may be stepped over.
+
+        Method: a march of ``n_march`` points brackets the first crossing; inside the bracket
+        the result is what ``n_bisect`` bisection steps return (the midpoint of the final
+        interval, resolution bracket / 2**n_bisect), computed in closed form: the terrain is
+        linear between grid nodes, so the crossing is found exactly from the few nodes inside
+        the bracket and then quantised to the bisection grid.
         """
         n = origin_m.shape[0]
-        out = np.full(n, np.nan)
         dz = direction[:, 2]
         z = origin_m[:, 2]
         down = dz < -1e-9
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s_lo = np.where(down, np.maximum((z - self.max_height_m) / -dz, 0.0), np.inf)
-            s_hi = np.where(down, (z - self.min_height_m) / -dz, np.inf)
-        s_hi = np.minimum(s_hi, max_range_m)
-        todo = np.flatnonzero(s_lo <= s_hi)
-        if todo.size == 0:
+        neg_dz = np.where(down, -dz, 1.0)
+        s_lo = np.maximum((z - self.max_height_m) / neg_dz, 0.0)
+        s_hi = np.minimum((z - self.min_height_m) / neg_dz, max_range_m)
+        todo = s_lo <= s_hi
+        todo &= down
+        out = np.full(n, np.nan)
+        if not np.logical_or.reduce(todo):
             return out
-        ox, oz = origin_m[todo, 0], z[todo]
-        dx, dzt = direction[todo, 0], dz[todo]
-        lo, hi = s_lo[todo], s_hi[todo]
-        frac = np.linspace(0.0, 1.0, n_march)
-        s = lo[:, None] + (hi - lo)[:, None] * frac  # (M, n_march)
-        f = oz[:, None] + s * dzt[:, None] - self.height_m(ox[:, None] + s * dx[:, None])
+        if np.logical_and.reduce(todo):
+            ox, oz, dx, dzt, lo, hi = origin_m[:, 0], z, direction[:, 0], dz, s_lo, s_hi
+            rows_todo: slice | NDArray[np.intp] = slice(None)
+        else:
+            rows_todo = np.nonzero(todo)[0]
+            ox, oz = origin_m[rows_todo, 0], z[rows_todo]
+            dx, dzt = direction[rows_todo, 0], dz[rows_todo]
+            lo, hi = s_lo[rows_todo], s_hi[rows_todo]
+        s = (hi - lo)[:, None] * _fractions(n_march)
+        s += lo[:, None]  # (M, n_march)
+        f = self._above(oz[:, None], ox[:, None], dzt[:, None], dx[:, None], s)
         below = f <= 0.0
-        hit = below.any(axis=1)
         first = np.argmax(below, axis=1)
-        rows = np.arange(todo.size)
-        a = s[rows, np.maximum(first - 1, 0)]
-        b = s[rows, first]
-        for _ in range(n_bisect):
-            mid = 0.5 * (a + b)
-            fm = oz + mid * dzt - self.height_m(ox + mid * dx)
-            under = fm <= 0.0
-            b = np.where(under, mid, b)
-            a = np.where(under, a, mid)
-        rng = np.where(first == 0, lo, 0.5 * (a + b))
-        out[todo] = np.where(hit, rng, np.nan)
+        hit = below[np.arange(first.size), first]
+        rng = np.where(hit, lo, np.nan)  # first == 0: the origin is already at/below ground
+        inner = np.nonzero(hit & (first > 0))[0]
+        if inner.size:
+            j = first[inner]
+            a, b = s[inner, j - 1], s[inner, j]
+            fa, fb = f[inner, j - 1], f[inner, j]
+            crossing = self._crossing(oz[inner], ox[inner], dzt[inner], dx[inner], a, b, fa, fb)
+            # quantise to the bisection grid: midpoint of the final bisection interval
+            cells = 2.0**n_bisect
+            width = (b - a) / cells
+            q = np.ceil((crossing - a) / width)
+            q -= 1.0
+            np.maximum(q, 0.0, out=q)
+            np.minimum(q, cells - 1.0, out=q)
+            q += 0.5
+            q *= width
+            rng[inner] = a + q
+        out[rows_todo] = rng
         return out
+
+    def _above(
+        self, oz: FloatArray, ox: FloatArray, dz: FloatArray, dx: FloatArray, s: FloatArray
+    ) -> FloatArray:
+        """Height of the ray point at distance ``s`` above the terrain, m."""
+        f = s * dz
+        f += oz
+        f -= self.height_m(ox + s * dx)
+        return f
+
+    def _crossing(
+        self,
+        oz: FloatArray,
+        ox: FloatArray,
+        dz: FloatArray,
+        dx: FloatArray,
+        a: FloatArray,
+        b: FloatArray,
+        fa: FloatArray,
+        fb: FloatArray,
+    ) -> FloatArray:
+        """First point in (a, b] where the ray meets the piecewise-linear terrain (f(a) > 0).
+
+        Splits the bracket at the grid nodes inside it; the crossing is then linear.
+        """
+        u_a = (ox + a * dx - self.x0_m) / self.dx_m  # grid coordinates of the bracket ends
+        u_b = (ox + b * dx - self.x0_m) / self.dx_m
+        i_lo = np.floor(np.minimum(u_a, u_b)) + 1.0
+        i_hi = np.ceil(np.maximum(u_a, u_b)) - 1.0
+        count = i_hi - i_lo + 1.0
+        k = int(np.maximum.reduce(count, initial=0.0))
+        if k > 0:
+            j = np.arange(k, dtype=np.float64)
+            safe_dx = np.where(dx == 0.0, 1.0, dx)  # rows with nodes inside have dx != 0
+            node_s = (i_lo[:, None] + j) * self.dx_m
+            node_s += (self.x0_m - ox)[:, None]
+            node_s /= safe_dx[:, None]
+            node_s = np.where(j < count[:, None], node_s, b[:, None])
+            np.maximum(node_s, a[:, None], out=node_s)
+            np.minimum(node_s, b[:, None], out=node_s)
+            node_s.sort(axis=1)
+            pts = np.concatenate((a[:, None], node_s, b[:, None]), axis=1)
+            fp = self._above(oz[:, None], ox[:, None], dz[:, None], dx[:, None], pts)
+            fp[:, 0] = fa
+            fp[:, -1] = fb
+            i = np.argmax(fp <= 0.0, axis=1)
+            rows = np.arange(i.size)
+            a, b = pts[rows, i - 1], pts[rows, i]
+            fa, fb = fp[rows, i - 1], fp[rows, i]
+        return a + (b - a) * (fa / (fa - fb))
+
+
+def _fractions(n: int) -> FloatArray:
+    """``linspace(0, 1, n)``, cached read-only."""
+    frac = _FRACTIONS.get(n)
+    if frac is None:
+        frac = np.linspace(0.0, 1.0, n)
+        frac.setflags(write=False)
+        _FRACTIONS[n] = frac
+    return frac
+
+
+_FRACTIONS: dict[int, FloatArray] = {}
