@@ -81,7 +81,7 @@ class BenchConfig:
 T = TypeVar("T")
 
 
-class _Table:
+class TomlTable:
     """A TOML table being read: every access is checked, every unread key is an error."""
 
     def __init__(self, path: Path, where: str, data: Mapping[str, Any]) -> None:
@@ -108,7 +108,7 @@ class _Table:
             raise self.error(key, f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
         return value
 
-    def table(self, key: str, required: bool = True) -> _Table | None:
+    def table(self, key: str, required: bool = True) -> TomlTable | None:
         self._read.add(key)
         value = self.data.get(key)
         if value is None:
@@ -117,7 +117,13 @@ class _Table:
             return None
         if not isinstance(value, dict):
             raise self.error(key, f"expected a table, got {type(value).__name__}")
-        return _Table(self.path, f"{self.where}.{key}" if self.where else key, value)
+        return TomlTable(self.path, f"{self.where}.{key}" if self.where else key, value)
+
+    def require(self, key: str) -> TomlTable:
+        """The sub-table ``key``; missing is an error naming it."""
+        table = self.table(key)
+        assert table is not None
+        return table
 
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self._read)
@@ -127,30 +133,32 @@ class _Table:
             )
 
 
+def read_toml(path: Path, kind: str) -> dict[str, Any]:
+    """Parse a TOML file; a missing file or bad TOML is a one-line ``ConfigError``."""
+    try:
+        with path.open("rb") as stream:
+            return tomllib.load(stream)
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: {kind} file not found") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+
+
 def load_bench(path: str | Path) -> BenchConfig:
     """Read a bench file. Raises ``ConfigError`` naming the file, table and key at fault."""
     path = Path(path)
-    try:
-        with path.open("rb") as stream:
-            data = tomllib.load(stream)
-    except FileNotFoundError as err:
-        raise ConfigError(f"{path}: bench file not found") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    return parse_bench(data, path)
+    return parse_bench(read_toml(path, "bench"), path)
 
 
 def parse_bench(data: Mapping[str, Any], path: Path) -> BenchConfig:
     """Build a ``BenchConfig`` from parsed TOML; relative paths resolve against ``path``."""
-    top = _Table(path, "", data)
-    bench = top.table("bench")
-    assert bench is not None
+    top = TomlTable(path, "", data)
+    bench = top.require("bench")
     name = bench.get("name", str)
     description = bench.get("description", str, "")
     bench.finish()
 
-    can_table = top.table("can")
-    assert can_table is not None
+    can_table = top.require("can")
     database = Path(can_table.get("database", str))
     if not database.is_absolute():
         database = (path.parent / database).resolve()
@@ -164,15 +172,12 @@ def parse_bench(data: Mapping[str, Any], path: Path) -> BenchConfig:
         raise can_table.error("database", f"file not found: {can.database}")
     can_table.finish()
 
-    devices_table = top.table("devices")
-    assert devices_table is not None
+    devices_table = top.require("devices")
     devices: dict[str, DeviceConfig] = {}
     for role in devices_table.data:
         if role not in ROLES:
             raise devices_table.error(role, f"unknown device role (roles: {', '.join(ROLES)})")
-        table = devices_table.table(role)
-        assert table is not None
-        devices[role] = _parse_device(role, table)
+        devices[role] = _parse_device(role, devices_table.require(role))
     missing = [role for role in ROLES if role not in devices]
     if missing:
         raise devices_table.error(missing[0], "missing device role")
@@ -181,7 +186,7 @@ def parse_bench(data: Mapping[str, Any], path: Path) -> BenchConfig:
     return BenchConfig(name, description, path, can, MappingProxyType(devices))
 
 
-def _parse_device(role: str, table: _Table) -> DeviceConfig:
+def _parse_device(role: str, table: TomlTable) -> DeviceConfig:
     backend = table.get("backend", str)
     serial: SerialConfig | None = None
     serial_table = table.table("serial", required=False)
@@ -211,7 +216,7 @@ def parse_options(device: DeviceConfig, schema: type[T], path: Path) -> T:
 
     if not dataclasses.is_dataclass(schema):
         raise TypeError(f"{schema!r} is not a dataclass")
-    table = _Table(path, f"devices.{device.role}.options", device.options)
+    table = TomlTable(path, f"devices.{device.role}.options", device.options)
     values: dict[str, Any] = {}
     for item in dataclasses.fields(schema):
         if item.name in device.options:

@@ -10,12 +10,11 @@ flight. Loading is strict, like bench files: an unknown key or a wrong type is a
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hil.config import _Table
+from hil.config import TomlTable, read_toml
 from hil.errors import ConfigError
 from hil.models.closed_loop import ClosedLoopParams, InitialErrors
 from hil.models.dynamics import LanderParams
@@ -53,20 +52,12 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             raise ConfigError(
                 f"unknown scenario {str(name_or_path)!r}; scenarios: {', '.join(scenario_names())}"
             )
-    try:
-        with path.open("rb") as stream:
-            data = tomllib.load(stream)
-    except FileNotFoundError as err:
-        raise ConfigError(f"{path}: scenario file not found") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    return _parse(data, path)
+    return _parse(read_toml(path, "scenario"), path)
 
 
 def _parse(data: dict[str, Any], path: Path) -> Scenario:
-    top = _Table(path, "", data)
-    head = top.table("scenario")
-    assert head is not None
+    top = TomlTable(path, "", data)
+    head = top.require("scenario")
     name = head.get("name", str)
     description = head.get("description", str, "")
     head.finish()
@@ -109,7 +100,7 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
     return Scenario(name, description, path, truth_terrain, fc_map, fc_parameters, model)
 
 
-def _dataclass(top: _Table, key: str, cls: type[T], default: T) -> T:
+def _dataclass(top: TomlTable, key: str, cls: type[T], default: T) -> T:
     """Override fields of ``default`` from table ``key``; unknown fields are errors."""
     table = top.table(key, required=False)
     if table is None:
