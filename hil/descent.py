@@ -295,6 +295,8 @@ class DescentRun:
         self._started_wall_s = 0.0
         self._procedure_done: set[str] = set()
         self._last_mode = ""
+        self._lrf_latched = False
+        self._propellant_exhausted = False
         self._run_start_clock_s = 0.0
 
     # -- public ---------------------------------------------------------------------------
@@ -494,6 +496,7 @@ class DescentRun:
                 f"({MISSED_PERIODS * HEARTBEAT_PERIOD_S:.1f} s)"
             )
         self._note_mode(mode, altitude_m, fc_altitude_m)
+        self._note_findings(signals, altitude_m, fc_altitude_m)
         contact = plant.contact
         if contact is not None:
             if mode == "LANDED":
@@ -512,6 +515,21 @@ class DescentRun:
         if mode == "LANDED" and self._landed_declared_s is None:
             self._landed_declared_s = self._now()
             self._landed_altitude_error_m = fc_altitude_m - altitude_m
+
+    def _note_findings(self, signals: Any, altitude_m: float, fc_altitude_m: float) -> None:
+        """Events an engineer reads the run by: LRF rejected for good, propellant gone."""
+        if not self._lrf_latched and signals.value("FC_Heartbeat.LrfRejected", 0.0) >= 0.5:
+            self._lrf_latched = True
+            self.event(
+                f"FC rejected the LRF for good at altitude {altitude_m:.0f} m "
+                f"(FC estimate {fc_altitude_m:.0f} m, error {fc_altitude_m - altitude_m:+.0f} m)"
+            )
+        if not self._propellant_exhausted and self.plant.propellant_kg() <= 0.0:
+            self._propellant_exhausted = True
+            self.event(
+                f"propellant exhausted at altitude {altitude_m:.0f} m "
+                f"(FC estimate {fc_altitude_m:.0f} m)"
+            )
 
     def _procedure_task(self, instants: np.ndarray) -> Stop | None:
         """The test conductor: configure, uplink the state vector, BIT, ARM, then PDI."""
@@ -660,6 +678,16 @@ class DescentRun:
         parts += [f"{c.quantity} {c.value:.2f} {c.unit} (limit {c.limit})" for c in failed]
         if contact is None:
             parts.append(f"no touchdown; truth altitude {self.plant.altitude_m():.0f} m")
+        else:
+            parts.append(f"impact {contact.speed_mps:.1f} m/s")
+        # The findings of the timeline, in the order they happened.
+        keys = (
+            "first valid LRF range",
+            "FC rejected the LRF",
+            "FC mode LANDED",
+            "propellant exhausted",
+        )
+        parts += [f"{text} (t={t:.1f} s)" for t, text in self.events if text.startswith(keys)]
         return "FAIL: " + "; ".join(parts)
 
     def _write_outputs(self, result: DescentResult) -> None:
