@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hil {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    from hil.cards.cli import add_commands as add_card_commands
+
+    add_card_commands(commands)
 
     bench = commands.add_parser("bench", help="bench configuration and health")
     bench_commands = bench.add_subparsers(title="bench commands", metavar="COMMAND")
@@ -81,6 +84,25 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="output folder (default runs/descent-...)"
     )
     descent.set_defaults(handler=_descent)
+
+    campaign = commands.add_parser(
+        "campaign", help="Monte Carlo dispersion campaign of a scenario: statistics and plots"
+    )
+    _bench_argument(campaign)
+    campaign.add_argument("--scenario", default="nominal", help="scenario name or .toml path")
+    campaign.add_argument("--runs", type=int, default=100, help="number of runs (default 100)")
+    campaign.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
+    campaign.add_argument(
+        "--full-stack", action="store_true", help="fly every run through the links (slower)"
+    )
+    campaign.add_argument(
+        "--workers", type=int, default=None, help="local worker processes (default: all cores)"
+    )
+    campaign.add_argument(
+        "--cluster", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786"
+    )
+    campaign.add_argument("--out", type=Path, default=None, help="output folder")
+    campaign.set_defaults(handler=_campaign)
 
     backends = bench_commands.add_parser("backends", help="list the registered backends")
     backends.set_defaults(handler=_bench_backends)
@@ -205,6 +227,73 @@ def _descent(args: argparse.Namespace) -> int:
     print()
     print(result.verdict)
     return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _campaign(args: argparse.Namespace) -> int:
+    import time
+
+    from hil.campaign import DaskPool, LocalPool, WorkerPool, run_campaign, summarise, write_outputs
+    from hil.progress import CountProgress
+    from hil.report import table
+    from hil.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    mode = "full-stack" if args.full_stack else "model-only"
+    out = args.out or Path("runs") / (
+        f"campaign-{scenario.name}-{mode}-{args.runs}runs-seed{args.seed}-"
+        f"{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    pool: WorkerPool = DaskPool(args.cluster) if args.cluster else LocalPool(args.workers)
+    where = args.cluster or f"{getattr(pool, 'workers', 1)} local worker(s)"
+    print(f"campaign: {scenario.name}, {args.runs} runs, seed {args.seed}, {mode}, {where}")
+    progress = CountProgress(args.runs)
+    started_s = time.perf_counter()
+    with pool:
+        try:
+            outcomes = run_campaign(
+                args.scenario,
+                args.runs,
+                args.seed,
+                pool,
+                args.full_stack,
+                str(args.bench),
+                progress,
+            )
+        finally:
+            progress.close()
+    summary = summarise(outcomes, scenario.name, args.seed, mode)
+    summary.wall_s = time.perf_counter() - started_s
+    files = write_outputs(outcomes, summary, out)
+    low, high = summary.success_interval_95
+    vertical = summary.vertical_speed_percentiles_mps
+    horizontal = summary.horizontal_speed_percentiles_mps
+    propellant = summary.propellant_margin_kg
+    rows = [
+        (
+            "within touchdown limits",
+            f"{summary.passed}/{summary.runs}",
+            f"{100 * summary.success_rate:.1f} % (95 % CI {100 * low:.1f} - {100 * high:.1f} %)",
+        ),
+        (
+            "vertical speed, m/s",
+            "p50 / p90 / p99",
+            f"{vertical['p50']:.2f} / {vertical['p90']:.2f} / {vertical['p99']:.2f}",
+        ),
+        (
+            "horizontal speed, m/s",
+            "p50 / p90 / p99",
+            f"{horizontal['p50']:.2f} / {horizontal['p90']:.2f} / {horizontal['p99']:.2f}",
+        ),
+        (
+            "propellant left, kg",
+            "min / p5 / p50",
+            f"{propellant['min']:.1f} / {propellant['p5']:.1f} / {propellant['p50']:.1f}",
+        ),
+    ]
+    print()
+    print(table(["quantity", "statistic", "value"], rows, title="Campaign summary"))
+    print(f"\n{summary.runs} runs in {summary.wall_s:.1f} s; outputs: {out}/ ({', '.join(files)})")
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

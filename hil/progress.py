@@ -43,3 +43,35 @@ class DescentProgress:
         if self._drawn and self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class CountProgress:
+    """Progress of a count of items: ``progress(done, total)``; ``close()`` ends the line."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = self.stream.isatty()
+        self._started_s = time.monotonic()
+        self._last_draw_s = 0.0
+        self._drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now_s = time.monotonic()
+        if done < total and now_s - self._last_draw_s < (0.2 if self.tty else 10.0):
+            return
+        self._last_draw_s = now_s
+        filled = round(self.width * done / total) if total else self.width
+        line = (
+            f"[{'#' * filled}{'-' * (self.width - filled)}] {done}/{total} runs "
+            f"({now_s - self._started_s:5.1f} s)"
+        )
+        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()

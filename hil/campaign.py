@@ -1,0 +1,345 @@
+"""Dispersion campaigns: many descents of one scenario, their statistics and plots.
+
+Two ways to fly the runs, behind one worker-pool interface:
+
+* **model-only** — the flight-software algorithms and models with no links
+  (``run_model_only``), a chunk of runs per task vectorised over the batch axis;
+* **full-stack** — every run through the links with the simulated FC (``DescentRun`` in
+  lockstep, each on its own virtual CAN channel), one run per task.
+
+Tasks go to a ``WorkerPool``: local processes by default (``LocalPool``), or a Dask
+distributed cluster (``DaskPool``, ``--cluster tcp://HOST:PORT``) for campaigns larger than
+one machine. Every run's seed is derived from the campaign seed and the run's index, and
+results are ordered by index, so a campaign gives the same numbers whatever the pool and
+however many workers it has.
+
+The summary gives the success rate with its Wilson score interval, touchdown-speed
+percentiles and the propellant margin; ``write_outputs`` writes ``results.csv``,
+``summary.json`` and PNG plots (touchdown-speed histogram, landing-error scatter).
+"""
+
+from __future__ import annotations
+
+import abc
+import concurrent.futures
+import csv
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hil.errors import ConfigError, HilError
+
+MODEL_CHUNK_RUNS = 50
+"""Runs per model-only task. Fixed, so results do not depend on the number of workers."""
+
+RESULT_FIELDS = (
+    "run",
+    "seed",
+    "passed",
+    "touched_down",
+    "vertical_speed_mps",
+    "horizontal_speed_mps",
+    "tilt_deg",
+    "propellant_kg",
+    "landing_error_m",
+    "lrf_first_valid_range_m",
+    "verdict",
+)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """One run of a campaign, as a row of the results file."""
+
+    run: int
+    seed: int
+    passed: bool
+    touched_down: bool
+    vertical_speed_mps: float
+    horizontal_speed_mps: float
+    tilt_deg: float
+    propellant_kg: float
+    landing_error_m: float
+    lrf_first_valid_range_m: float
+    verdict: str
+
+
+# -- the work, run inside a worker ----------------------------------------------------------
+
+
+def run_seed(campaign_seed: int, run: int) -> int:
+    """The seed of run ``run``: independent streams, the same whatever the pool."""
+    state = np.random.SeedSequence([campaign_seed, run]).generate_state(1)
+    return int(state[0])
+
+
+def model_chunk(
+    scenario_ref: str, campaign_seed: int, first_run: int, runs: int
+) -> list[RunOutcome]:
+    """Fly runs ``first_run`` .. ``first_run + runs - 1`` model-only, as one batch."""
+    from hil.models.closed_loop import run_model_only
+    from hil.scenario import load_scenario
+
+    scenario = load_scenario(scenario_ref)
+    seed = run_seed(campaign_seed, first_run)
+    results = run_model_only(runs, seed=seed, params=scenario.model, terrain=_truth(scenario))
+    outcomes = []
+    for i in range(runs):
+        touched = bool(results.touched_down[i])
+        outcomes.append(
+            RunOutcome(
+                run=first_run + i,
+                seed=seed,
+                passed=bool(results.passed[i]),
+                touched_down=touched,
+                vertical_speed_mps=float(abs(results.touchdown_vertical_speed_mps[i])),
+                horizontal_speed_mps=float(results.touchdown_horizontal_speed_mps[i]),
+                tilt_deg=float(results.touchdown_tilt_deg[i]),
+                propellant_kg=float(results.propellant_left_kg[i]),
+                landing_error_m=float(results.landing_error_m[i]),
+                lrf_first_valid_range_m=float(results.lrf_first_valid_range_m[i]),
+                verdict=results.verdict(i),
+            )
+        )
+    return outcomes
+
+
+def full_stack_run(
+    scenario_ref: str, campaign_seed: int, run: int, bench_path: str
+) -> list[RunOutcome]:
+    """Fly one run through the links with the simulated FC, on a private CAN channel."""
+    from hil.config import load_bench
+    from hil.descent import DescentRun
+    from hil.scenario import load_scenario
+
+    config = load_bench(bench_path)
+    channel = f"{config.can.channel}-campaign-{os.getpid()}-{run}"
+    config = dataclasses.replace(config, can=dataclasses.replace(config.can, channel=channel))
+    seed = run_seed(campaign_seed, run)
+    result = DescentRun(config, load_scenario(scenario_ref), seed=seed).run()
+    contact = result.contact
+    nan = math.nan
+    return [
+        RunOutcome(
+            run=run,
+            seed=seed,
+            passed=result.passed,
+            touched_down=contact is not None,
+            vertical_speed_mps=abs(contact.vertical_speed_mps) if contact else nan,
+            horizontal_speed_mps=contact.horizontal_speed_mps if contact else nan,
+            tilt_deg=contact.tilt_deg if contact else nan,
+            propellant_kg=contact.propellant_kg if contact else nan,
+            landing_error_m=contact.landing_error_m if contact else nan,
+            lrf_first_valid_range_m=result.lrf_first_valid_range_m or nan,
+            verdict=result.verdict,
+        )
+    ]
+
+
+def _truth(scenario: Any) -> Any:
+    builder = getattr(scenario, "truth_terrain_profile", None)
+    if builder is not None:
+        return builder()
+    from hil.models.terrain import TerrainProfile
+
+    return TerrainProfile.load(scenario.truth_terrain)
+
+
+# -- worker pools ----------------------------------------------------------------------------
+
+Job = tuple[Callable[..., list[RunOutcome]], tuple[Any, ...]]
+
+
+class WorkerPool(abc.ABC):
+    """Runs campaign jobs somewhere; yields each job's outcomes as it completes."""
+
+    @abc.abstractmethod
+    def run(self, jobs: Sequence[Job]) -> Iterator[list[RunOutcome]]: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the workers."""
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class LocalPool(WorkerPool):
+    """Local worker processes (``workers=1`` runs in this process, no pool at all)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[list[RunOutcome]]:
+        if self.workers == 1:
+            for function, args in jobs:
+                yield function(*args)
+            return
+        with concurrent.futures.ProcessPoolExecutor(self.workers) as executor:
+            futures = [executor.submit(function, *args) for function, args in jobs]
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+
+
+class DaskPool(WorkerPool):
+    """A Dask distributed cluster at ``address`` (``tcp://HOST:PORT``)."""
+
+    def __init__(self, address: str, timeout_s: float = 10.0) -> None:
+        try:
+            from dask.distributed import Client
+        except ImportError as err:
+            raise ConfigError(
+                "--cluster needs dask.distributed: pip install 'hil[cluster]'"
+            ) from err
+        try:
+            self.client = Client(address, timeout=timeout_s)
+        except OSError as err:
+            raise HilError(f"Dask cluster {address}: cannot connect: {err}") from err
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[list[RunOutcome]]:
+        from dask.distributed import as_completed
+
+        futures = [self.client.submit(function, *args, pure=False) for function, args in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# -- the campaign ---------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignSummary:
+    scenario: str
+    runs: int
+    seed: int
+    mode: str
+    passed: int
+    success_rate: float
+    success_interval_95: tuple[float, float]
+    vertical_speed_percentiles_mps: dict[str, float]
+    horizontal_speed_percentiles_mps: dict[str, float]
+    propellant_margin_kg: dict[str, float]
+    landing_error_percentiles_m: dict[str, float]
+    wall_s: float = 0.0
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (95 % by default)."""
+    if trials == 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    denominator = 1.0 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _percentiles(values: np.ndarray, points: Sequence[int] = (50, 90, 99)) -> dict[str, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return {f"p{q}": math.nan for q in points}
+    return {f"p{q}": float(np.percentile(finite, q)) for q in points}
+
+
+def summarise(
+    outcomes: Sequence[RunOutcome], scenario: str, seed: int, mode: str
+) -> CampaignSummary:
+    passed = sum(outcome.passed for outcome in outcomes)
+    runs = len(outcomes)
+    propellant = np.array([outcome.propellant_kg for outcome in outcomes])
+    finite = propellant[np.isfinite(propellant)]
+    return CampaignSummary(
+        scenario=scenario,
+        runs=runs,
+        seed=seed,
+        mode=mode,
+        passed=passed,
+        success_rate=passed / runs if runs else 0.0,
+        success_interval_95=wilson_interval(passed, runs),
+        vertical_speed_percentiles_mps=_percentiles(
+            np.array([outcome.vertical_speed_mps for outcome in outcomes])
+        ),
+        horizontal_speed_percentiles_mps=_percentiles(
+            np.array([outcome.horizontal_speed_mps for outcome in outcomes])
+        ),
+        propellant_margin_kg={
+            "min": float(finite.min()) if finite.size else math.nan,
+            **_percentiles(propellant, (5, 50)),
+        },
+        landing_error_percentiles_m=_percentiles(
+            np.array([outcome.landing_error_m for outcome in outcomes])
+        ),
+    )
+
+
+def jobs_for(
+    scenario_ref: str,
+    runs: int,
+    seed: int,
+    full_stack: bool,
+    bench_path: str,
+    chunk_runs: int = MODEL_CHUNK_RUNS,
+) -> list[Job]:
+    if runs < 1:
+        raise ConfigError(f"--runs must be at least 1 (got {runs})")
+    if full_stack:
+        return [(full_stack_run, (scenario_ref, seed, run, bench_path)) for run in range(runs)]
+    return [
+        (model_chunk, (scenario_ref, seed, first, min(chunk_runs, runs - first)))
+        for first in range(0, runs, chunk_runs)
+    ]
+
+
+def run_campaign(
+    scenario_ref: str,
+    runs: int,
+    seed: int,
+    pool: WorkerPool,
+    full_stack: bool = False,
+    bench_path: str = "fixtures/benches/sim.toml",
+    progress: Callable[[int, int], None] | None = None,
+    chunk_runs: int = MODEL_CHUNK_RUNS,
+) -> list[RunOutcome]:
+    """Fly the campaign; returns one outcome per run, ordered by run index."""
+    from hil.scenario import load_scenario
+
+    load_scenario(scenario_ref)  # an unknown scenario fails here, before any worker starts
+    jobs = jobs_for(scenario_ref, runs, seed, full_stack, bench_path, chunk_runs)
+    outcomes: list[RunOutcome] = []
+    for batch in pool.run(jobs):
+        outcomes.extend(batch)
+        if progress is not None:
+            progress(len(outcomes), runs)
+    return sorted(outcomes, key=lambda outcome: outcome.run)
+
+
+def write_outputs(outcomes: Sequence[RunOutcome], summary: CampaignSummary, out: Path) -> list[str]:
+    """``results.csv``, ``summary.json`` and the PNG plots; returns the file names."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "results.csv").open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(RESULT_FIELDS)
+        for outcome in outcomes:
+            writer.writerow([getattr(outcome, name) for name in RESULT_FIELDS])
+    (out / "summary.json").write_text(json.dumps(dataclasses.asdict(summary), indent=2) + "\n")
+    files = ["results.csv", "summary.json"]
+    from hil.plots import campaign_plots
+
+    files += campaign_plots(outcomes, summary, out)
+    return files
