@@ -1,0 +1,207 @@
+"""``hil run`` and ``hil cards list``: running one card at the bench, listing the card library.
+
+``hil.cli`` calls ``add_commands(subparsers)`` while building its parser. Handlers follow its
+conventions: a ``HilError`` propagates to ``hil.cli.main`` (one line, exit 2 for configuration
+and card errors, 3 for links), a run exits 0 only when the card PASSes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from hil.cards.record import AsRunRecord, AttemptRecord, TeardownRecord
+from hil.cards.runner import RunListener
+
+if TYPE_CHECKING:
+    from hil.cards.loader import LoadedCard
+    from hil.cards.model import Step
+
+DEFAULT_OUT = Path("runs/cards")
+DEFAULT_CARDS = Path("procedures")
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``run`` and ``cards list`` to the ``hil`` command's subparsers."""
+    from hil.cli import DEFAULT_BENCH
+
+    run = subparsers.add_parser("run", help="run a test card on the bench")
+    run.add_argument("card", type=Path, help="card module, e.g. procedures/fc_power_bit.py")
+    run.add_argument(
+        "--bench",
+        type=Path,
+        default=DEFAULT_BENCH,
+        help=f"bench configuration file (default: {DEFAULT_BENCH})",
+    )
+    run.add_argument("--lander", required=True, help="lander serial, e.g. HR-M3-SN002")
+    run.add_argument("--operator", required=True, help="operator identity, e.g. tech.ci")
+    run.add_argument(
+        "--answers", type=Path, default=None, help="scripted answers (TOML) instead of asking"
+    )
+    run.add_argument("--junit", type=Path, default=None, help="also write JUnit XML here")
+    run.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"record folder (default: {DEFAULT_OUT})"
+    )
+    run.add_argument(
+        "--pause-on-failure",
+        action="store_true",
+        help="after a failed attempt ask the operator: retry, continue or abort",
+    )
+    run.set_defaults(handler=run_command)
+
+    cards = subparsers.add_parser("cards", help="the test-card library")
+    cards_commands = cards.add_subparsers(title="cards commands", metavar="COMMAND")
+    listing = cards_commands.add_parser("list", help="number, title, revision, hash, interval")
+    listing.add_argument(
+        "--dir", type=Path, default=DEFAULT_CARDS, help=f"card folder (default: {DEFAULT_CARDS})"
+    )
+    listing.set_defaults(handler=list_command)
+
+
+class TableListener(RunListener):
+    """Prints the card header and one line per step attempt as it completes."""
+
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self.out = out or sys.stdout
+        self.record: AsRunRecord | None = None
+
+    def _say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def card_started(self, record: AsRunRecord) -> None:
+        self.record = record
+        self._say(f"{'step':>4}  {'kind':<11}  {'text':<44}  {'value / limits':<36}  outcome")
+
+    def attempt_started(self, step: Step, attempt: int) -> None: ...
+
+    def attempt_finished(self, entry: AttemptRecord) -> None:
+        number = f"{entry.step}" + (f".{entry.attempt}" if entry.attempt > 1 else "")
+        text = _fit(entry.text, 44)
+        result = _fit(entry.result_text(), 36)
+        self._say(f"{number:>4}  {entry.kind:<11}  {text:<44}  {result:<36}  {entry.outcome}")
+        if entry.error and not entry.outcome.passed:
+            self._say(f"{'':>4}  {'':<11}  ! {entry.error}")
+
+    def logged(self, step: Step | None, text: str) -> None:
+        where = f"step {step.number}" if step is not None else "teardown"
+        self._say(f"{'':>4}  {where:<11}  {text}")
+
+    def teardown_finished(self, teardown: TeardownRecord) -> None:
+        error = f": {teardown.error}" if teardown.error else ""
+        self._say(f"teardown: {teardown.outcome}{error}")
+
+    def finished(self, record: AsRunRecord) -> None:
+        self.record = record
+
+
+def _fit(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
+def _header(loaded: LoadedCard, out: IO[str]) -> None:
+    card = loaded.card
+    lines = [
+        f"{card.number} rev {card.revision}: {card.title}",
+        f"  file {loaded.source}  sha256 {loaded.short_hash}",
+        f"  effectivity {', '.join(card.effectivity)}; interval {card.interval or '-'}",
+    ]
+    if card.equipment:
+        lines.append(f"  equipment: {'; '.join(card.equipment)}")
+    for label, items in (("WARNING", card.warnings), ("CAUTION", card.cautions)):
+        for item in items:
+            lines.append(
+                textwrap.fill(item, 96, initial_indent=f"  {label}: ", subsequent_indent="    ")
+            )
+    for item in card.notes:
+        lines.append(textwrap.fill(item, 96, initial_indent="  NOTE: ", subsequent_indent="    "))
+    out.write("\n".join(lines) + "\n\n")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``hil run``: load (nothing runs on a load error), open the bench, run, write records."""
+    from hil.bench import Bench
+    from hil.cards.loader import load_card
+    from hil.cards.model import CardError
+    from hil.cards.operators import ConsoleOperator, Operator, ScriptedOperator
+    from hil.cards.runner import run_card
+    from hil.cli import EXIT_FAILED, EXIT_OK
+    from hil.config import load_bench
+
+    config = load_bench(args.bench)
+    loaded = load_card(args.card, config)
+    card = loaded.card
+    if not card.applies_to(args.lander):
+        raise CardError(
+            f"{card.source}: card {card.number} is not effective for lander {args.lander!r} "
+            f"(effectivity: {', '.join(card.effectivity)})"
+        )
+    operator: Operator
+    if args.answers is not None:
+        scripted = ScriptedOperator(args.answers)
+        scripted.check(card)
+        operator = scripted
+    else:
+        operator = ConsoleOperator()
+    out = sys.stdout
+    _header(loaded, out)
+    listener = TableListener(out)
+    try:
+        with Bench(config) as bench:
+            run_card(
+                loaded,
+                bench,
+                operator,
+                lander=args.lander,
+                operator_id=args.operator,
+                listener=listener,
+                pause_on_failure=args.pause_on_failure,
+            )
+    finally:
+        record = listener.record
+        if record is not None and record.finished_utc is not None:
+            path = record.save(Path(args.out) / record.default_name())
+            out.write(f"\nrecord: {path}\n")
+            if args.junit is not None:
+                out.write(f"junit: {record.to_junit(args.junit)}\n")
+    assert record is not None
+    out.write("\n" + record.summary() + "\n")
+    return EXIT_OK if record.outcome.value == "PASS" else EXIT_FAILED
+
+
+def list_command(args: argparse.Namespace) -> int:
+    """``hil cards list``: every card in the folder; load errors on stderr (exit 2)."""
+    from hil.cards.loader import card_files, load_card
+    from hil.cli import EXIT_CONFIG, EXIT_OK
+    from hil.errors import ConfigError
+    from hil.report import table
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: card folder not found")
+    rows = []
+    failed = 0
+    for path in card_files(folder):
+        try:
+            loaded = load_card(path)
+        except ConfigError as err:
+            print(f"hil: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        card = loaded.card
+        rows.append(
+            (card.number, card.title, card.revision, loaded.short_hash, card.interval, path.name)
+        )
+    rows.sort()
+    print(
+        table(
+            ["number", "title", "rev", "hash", "interval", "file"],
+            rows,
+            title=f"Test cards in {folder}",
+        )
+    )
+    return EXIT_CONFIG if failed else EXIT_OK

@@ -1,0 +1,126 @@
+"""Loading card modules: import a ``procedures/*.py`` file, find its ``CARD``, bind the content
+hash, and check it against the bench — all before any step runs.
+
+Every load error is a ``CardError`` that starts with ``file:line``: a syntax error, an import
+error, a missing ``CARD``, any error the model raises (unknown step kind, limit without unit,
+duplicate step number, bad card number, unknown role), or a role the bench does not have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from hil.cards.model import Card, CardError, display_path
+from hil.config import BenchConfig
+
+
+@dataclass(frozen=True)
+class LoadedCard:
+    """A card bound to the exact bytes it was loaded from."""
+
+    card: Card
+    path: Path
+    sha256: str
+    """SHA-256 of the card file's bytes: the content hash a run binds to."""
+
+    @property
+    def source(self) -> str:
+        return display_path(self.path)
+
+    @property
+    def short_hash(self) -> str:
+        return self.sha256[:12]
+
+
+def load_card(path: str | Path, bench_config: BenchConfig | None = None) -> LoadedCard:
+    """Import the card module at ``path``; check the card's roles against ``bench_config``.
+
+    Raises ``CardError`` naming file and line.
+    """
+    path = Path(path)
+    shown = display_path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as err:
+        raise CardError(f"{shown}: card file not found") from err
+    except OSError as err:
+        raise CardError(f"{shown}: cannot read card file: {err}") from err
+    digest = hashlib.sha256(data).hexdigest()
+    module = _import(path, shown, data)
+    card = getattr(module, "CARD", None)
+    if card is None:
+        raise CardError(f"{shown}:1: defines no module-level CARD = Card(...)")
+    if not isinstance(card, Card):
+        raise CardError(f"{shown}:1: CARD is a {type(card).__name__}, not hil.cards.Card")
+    if bench_config is not None:
+        for role in card.roles:
+            if role not in bench_config.devices:
+                raise CardError(
+                    f"{card.source}: card {card.number}: role {role!r} is not on bench "
+                    f"{bench_config.name} ({bench_config.path})"
+                )
+    return LoadedCard(card, path.resolve(), digest)
+
+
+def _import(path: Path, shown: str, data: bytes) -> object:
+    """Execute the card module from ``data`` under a name of its own."""
+    try:
+        code = compile(data, str(path), "exec")
+    except SyntaxError as err:
+        line = err.lineno or 0
+        raise CardError(f"{shown}:{line}: syntax error: {err.msg}") from None
+    folder = path.resolve().parent
+    # ``from procedures._common import x`` and ``from ._common import x`` work in a card
+    # module when the folder above the card folder is importable.
+    root = str(folder.parent)
+    if root not in sys.path:
+        sys.path.append(root)
+    package = folder.name if folder.name.isidentifier() else ""
+    name = f"{package}.{path.stem}" if package else f"hil_card_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:  # pragma: no cover - a .py path always has a spec
+        raise CardError(f"{shown}:1: cannot import")
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = package
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except CardError:
+        _restore(name, previous)
+        raise
+    except Exception as err:
+        _restore(name, previous)
+        line = _line_in(err, path)
+        raise CardError(f"{shown}:{line}: cannot load card: {type(err).__name__}: {err}") from err
+    return module
+
+
+def _restore(name: str, previous: object) -> None:
+    if previous is None:
+        sys.modules.pop(name, None)
+    else:
+        sys.modules[name] = previous  # type: ignore[assignment]
+
+
+def _line_in(err: BaseException, path: Path) -> int:
+    """The last line of ``path`` in the traceback of ``err`` (0 when it is not there)."""
+    line = 0
+    for frame in traceback.extract_tb(err.__traceback__):
+        try:
+            same = Path(frame.filename).resolve() == path.resolve()
+        except OSError:
+            same = False
+        if same and frame.lineno is not None:
+            line = frame.lineno
+    return line
+
+
+def card_files(folder: str | Path) -> list[Path]:
+    """The card modules in ``folder``: ``*.py`` files not starting with ``_``, sorted."""
+    return sorted(p for p in Path(folder).glob("*.py") if not p.name.startswith("_"))
