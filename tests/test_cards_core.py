@@ -767,3 +767,20 @@ def test_a_nan_reading_fails_and_the_json_stays_strict(sim_bench: Bench) -> None
     record = run(loaded, sim_bench)
     assert record.attempts[0].outcome == Outcome.FAIL
     assert json.loads(record.to_json())["attempts"][0]["value"] == "nan"
+
+
+def test_content_hash_covers_helpers_the_card_imports(tmp_path: Path) -> None:
+    folder = tmp_path / "procedures"
+    folder.mkdir()
+    (folder / "_shared.py").write_text("LIMIT_M = 100.0\n")
+    (folder / "card.py").write_text(
+        "from hil.cards import Card, action\n"
+        "from procedures._shared import LIMIT_M\n"
+        "CARD = Card(number='LL-31-10-00-740-999', revision='A', title='Helper hash',\n"
+        "            steps=(action(1, 'Do nothing.', run=lambda ctx: None),))\n"
+    )
+    first = load_card(folder / "card.py")
+    assert first.helpers == ((folder / "_shared.py").resolve(),)
+    (folder / "_shared.py").write_text("LIMIT_M = 150.0\n")
+    second = load_card(folder / "card.py")
+    assert second.sha256 != first.sha256

@@ -8,6 +8,7 @@ duplicate step number, bad card number, unknown role), or a role the bench does 
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import sys
@@ -26,7 +27,10 @@ class LoadedCard:
     card: Card
     path: Path
     sha256: str
-    """SHA-256 of the card file's bytes: the content hash a run binds to."""
+    """SHA-256 of the card file and of the helper modules it imports from its own folder
+    (``procedures/_common.py``): the content hash a run binds to."""
+    helpers: tuple[Path, ...] = ()
+    """The card folder's modules the card imports, covered by the hash."""
 
     @property
     def source(self) -> str:
@@ -50,8 +54,9 @@ def load_card(path: str | Path, bench_config: BenchConfig | None = None) -> Load
         raise CardError(f"{shown}: card file not found") from err
     except OSError as err:
         raise CardError(f"{shown}: cannot read card file: {err}") from err
-    digest = hashlib.sha256(data).hexdigest()
     module = _import(path, shown, data)
+    helpers = _local_imports(path, data)
+    digest = _content_hash(data, helpers)
     card = getattr(module, "CARD", None)
     if card is None:
         raise CardError(f"{shown}:1: defines no module-level CARD = Card(...)")
@@ -64,7 +69,33 @@ def load_card(path: str | Path, bench_config: BenchConfig | None = None) -> Load
                     f"{card.source}: card {card.number}: role {role!r} is not on bench "
                     f"{bench_config.name} ({bench_config.path})"
                 )
-    return LoadedCard(card, path.resolve(), digest)
+    return LoadedCard(card, path.resolve(), digest, helpers)
+
+
+def _local_imports(path: Path, data: bytes) -> tuple[Path, ...]:
+    """Modules of the card's own folder that the card imports (``from procedures._common
+    import x``, ``from ._common import x``), so that a change to them changes the hash."""
+    folder = path.resolve().parent
+    found: set[Path] = set()
+    for node in ast.walk(ast.parse(data)):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module if node.level == 0 else f"{folder.name}.{node.module}"]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            package, _, module = name.partition(".")
+            candidate = folder / f"{module.split('.')[0]}.py"
+            if package == folder.name and module and candidate.is_file():
+                found.add(candidate)
+    return tuple(sorted(found))
+
+
+def _content_hash(data: bytes, helpers: tuple[Path, ...]) -> str:
+    digest = hashlib.sha256(data)
+    for helper in helpers:
+        digest.update(b"\0" + helper.name.encode() + b"\0" + helper.read_bytes())
+    return digest.hexdigest()
 
 
 def _import(path: Path, shown: str, data: bytes) -> object:

@@ -1,0 +1,188 @@
+"""Card LL-22-10-00-730-801: closed-loop nominal descent rehearsal.
+
+Flies the nominal powered descent (PDI at 15 km, 1.68 km/s, healthy sensors) in lockstep: the
+bench's truth dynamics and sensor models feed the flight computer over the real links and
+its engine and thrust-direction commands close the loop. The descent runs on a bench of its
+own on a private CAN channel; the card then judges the touchdown against the DESIGN 5 limits
+(|v_vertical| <= 2 m/s, |v_horizontal| <= 1 m/s, tilt <= 10 deg, propellant left > 0),
+checks the FC declared LANDED and that the LRF gave its first valid range near 3 km.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hil.cards import Card, StepContext, action, measurement
+from hil.descent import DescentResult, DescentRun
+from hil.scenario import load_scenario
+from procedures._common import CheckFailed, require
+
+SCENARIO = "nominal"
+SEED = 0
+OUT_ROOT = Path("runs")
+
+
+def fly_descent(ctx: StepContext) -> None:
+    config = ctx.bench.config
+    private = dataclasses.replace(
+        config, can=dataclasses.replace(config.can, channel=config.can.channel + "-descent")
+    )
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out_dir = OUT_ROOT / f"descent-{SCENARIO}-seed{SEED}-{ctx.card.number}-{stamp}"
+    ctx.log(
+        f"descent: scenario {SCENARIO}, seed {SEED}, lockstep, CAN channel "
+        f"{private.can.channel}, output {out_dir.resolve()}"
+    )
+    result = DescentRun(private, load_scenario(SCENARIO), seed=SEED, out_dir=out_dir).run()
+    ctx.state["descent"] = result
+    for time_s, text in result.events:
+        ctx.log(f"t={time_s:7.1f} s  {text}")
+    ctx.log(f"verdict: {result.verdict}")
+    ctx.log(f"output folder: {out_dir.resolve()}")
+    if result.landed_altitude_error_m is not None:
+        ctx.record("landed_altitude_error", result.landed_altitude_error_m, "m")
+    ctx.record("descent_output", str(out_dir.resolve()), "")
+    require(result.contact is not None, f"no touchdown: {result.verdict}")
+
+
+def _result(ctx: StepContext) -> DescentResult:
+    result = ctx.state.get("descent")
+    if not isinstance(result, DescentResult):
+        raise CheckFailed("no descent result: step 1 did not complete")
+    return result
+
+
+def touchdown(quantity: str) -> Callable[[StepContext], float]:
+    def measure(ctx: StepContext) -> float:
+        result = _result(ctx)
+        contact = result.contact
+        if contact is None:
+            raise CheckFailed(f"no touchdown: {result.verdict}")
+        values = {
+            "vertical_speed": abs(contact.vertical_speed_mps),
+            "horizontal_speed": contact.horizontal_speed_mps,
+            "tilt": contact.tilt_deg,
+            "propellant_left": contact.propellant_kg,
+        }
+        return values[quantity]
+
+    measure.__name__ = f"touchdown_{quantity}"
+    return measure
+
+
+def first_valid_lrf_range_m(ctx: StepContext) -> float:
+    result = _result(ctx)
+    if result.lrf_first_valid_range_m is None:
+        raise CheckFailed("the LRF never gave a valid range during the descent")
+    return result.lrf_first_valid_range_m
+
+
+def landed_declared(ctx: StepContext) -> float:
+    result = _result(ctx)
+    ctx.log(f"stop reason: {result.stop_reason}; FC final mode {result.fc_final_mode}")
+    return 1.0 if result.stop_reason == "landed" and result.fc_final_mode == "LANDED" else 0.0
+
+
+CARD = Card(
+    number="LL-22-10-00-730-801",
+    revision="A",
+    title="Closed-loop nominal descent rehearsal",
+    effectivity=("HR-M3",),
+    interval="After FC software load or guidance/navigation parameter change; before every "
+    "descent campaign",
+    equipment=(
+        "HIL bench with simulated flight computer, sensors and engine (lockstep)",
+        "Scenario fixtures/scenarios/nominal.toml and terrain map 'nominal'",
+    ),
+    warnings=(),
+    cautions=(
+        "Lockstep runs need every device simulated. On a hardware bench use the real-time "
+        "descent (hil descent --realtime) under its own procedure; this card refuses to fly "
+        "a hardware bench.",
+    ),
+    notes=(
+        "The descent opens its own bench on the private CAN channel <bench channel>-descent, "
+        "so it never shares a bus with the bench the card runs on. It takes about 35 s.",
+        "The trajectory, bus log, profile plot and summary are written to "
+        "runs/descent-nominal-seed0-<card>-<UTC>; the folder is logged in step 1. Keep it "
+        "with the as-run record.",
+        "Touchdown limits (DESIGN 5): |v_vertical| <= 2 m/s, |v_horizontal| <= 1 m/s, tilt "
+        "<= 10 deg, propellant left > 0 (marginal below 10 kg).",
+        "Step 7: the LRF is specified valid from 3000 m slant range, so the first valid range "
+        "must come between 2500 and 3000 m. HAKUTO-R Mission 2 saw its first valid range "
+        "below 900 m; that descent would fail here.",
+    ),
+    roles=("flight_computer",),
+    steps=(
+        action(
+            1,
+            "Fly the nominal powered descent (seed 0, lockstep) on a private bench channel. "
+            "Record the verdict and the output folder.",
+            run=fly_descent,
+        ),
+        measurement(
+            2,
+            "Record the vertical speed at touchdown.",
+            name="touchdown_vertical_speed",
+            unit="m/s",
+            high=2.0,
+            marginal=0.2,
+            measure=touchdown("vertical_speed"),
+            on_fail="continue",
+        ),
+        measurement(
+            3,
+            "Record the horizontal speed at touchdown.",
+            name="touchdown_horizontal_speed",
+            unit="m/s",
+            high=1.0,
+            marginal=0.1,
+            measure=touchdown("horizontal_speed"),
+            on_fail="continue",
+        ),
+        measurement(
+            4,
+            "Record the tilt at touchdown.",
+            name="touchdown_tilt",
+            unit="deg",
+            high=10.0,
+            marginal=1.0,
+            measure=touchdown("tilt"),
+            on_fail="continue",
+        ),
+        measurement(
+            5,
+            "Record the propellant left at touchdown.",
+            name="touchdown_propellant_left",
+            unit="kg",
+            low=0.0,
+            marginal=10.0,
+            measure=touchdown("propellant_left"),
+            on_fail="continue",
+        ),
+        measurement(
+            6,
+            "Verify the FC declared LANDED after touchdown (1 = declared).",
+            name="landed_declared",
+            unit="flag",
+            low=1.0,
+            high=1.0,
+            measure=landed_declared,
+            on_fail="continue",
+        ),
+        measurement(
+            7,
+            "Record the first valid LRF range of the descent.",
+            name="lrf_first_valid_range",
+            unit="m",
+            low=2500.0,
+            high=3000.0,
+            marginal=100.0,
+            measure=first_valid_lrf_range_m,
+            on_fail="continue",
+        ),
+    ),
+)

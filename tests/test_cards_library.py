@@ -1,0 +1,44 @@
+"""Every card in ``procedures/`` runs and PASSes on the simulated bench, with the scripted CI
+answers (``fixtures/answers/ci.toml``): one test per card.
+
+The as-run record of each card is kept under ``artifacts/cards/`` (JSON and JUnit XML), so a CI
+job can publish what ran. Cards that fly a closed-loop descent are marked ``slow``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hil.bench import Bench
+from hil.cards import Outcome, ScriptedOperator, card_files, load_card, run_card
+from hil.config import BenchConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCEDURES = ROOT / "procedures"
+CI_ANSWERS = ROOT / "fixtures" / "answers" / "ci.toml"
+ARTIFACTS = ROOT / "artifacts" / "cards"
+CI_LANDER = "HR-M3-SN002"
+CI_OPERATOR = "tech.ci"
+
+
+def _params() -> list[object]:
+    params: list[object] = []
+    for path in card_files(PROCEDURES):
+        marks = [pytest.mark.slow] if "hil.descent" in path.read_text() else []
+        params.append(pytest.param(path, id=path.stem, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("path", _params())
+def test_card_passes_on_the_simulated_bench(path: Path, sim_config: BenchConfig) -> None:
+    loaded = load_card(path, sim_config)
+    operator = ScriptedOperator(CI_ANSWERS)
+    operator.check(loaded.card)
+    with Bench(sim_config) as bench:
+        record = run_card(loaded, bench, operator, lander=CI_LANDER, operator_id=CI_OPERATOR)
+    record.save(ARTIFACTS / f"{loaded.card.number}.json")
+    record.to_junit(ARTIFACTS / f"{loaded.card.number}.xml")
+    assert record.outcome == Outcome.PASS, record.summary()
+    assert record.card["content_sha256"] == loaded.sha256
