@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     from hil.cards.cli import add_commands as add_card_commands
 
     add_card_commands(commands)
+    from hil.records.cli import add_commands as add_record_commands
+
+    add_record_commands(commands)
 
     bench = commands.add_parser("bench", help="bench configuration and health")
     bench_commands = bench.add_subparsers(title="bench commands", metavar="COMMAND")

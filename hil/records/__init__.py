@@ -1,0 +1,65 @@
+"""Tamper-evident as-run records: a durable hash-chained event store, identities and sign-off.
+
+::
+
+    with SqliteStore(default_data_dir()) as store:
+        run_id = store.create_run({"card": {...}, "lander": "HR-2", "operator_id": "jdoe"})
+        store.append(run_id, "attempt", attempt.to_dict())
+        store.finish(run_id, "PASS")
+        sign(store, run_id, "jdoe", secret, "performed")
+        sign(store, run_id, "asmith", secret2, "inspected", covers=[4])
+        print(verify(store, run_id).describe())
+
+``RecordStore`` is the storage interface (``SqliteStore`` the embedded one), ``PeopleStore`` the
+identity registry it carries, ``StoreRecorder`` the adapter the card runner writes through.
+"""
+
+from __future__ import annotations
+
+from hil.records.canonical import GENESIS_HASH, canonical_json, event_hash
+from hil.records.errors import (
+    AuthenticationError,
+    RecordError,
+    SignoffRefused,
+    StorageError,
+    UnknownRecord,
+)
+from hil.records.export import export_html, export_json
+from hil.records.people import Authorization, Kdf, PeopleStore, Person, Role
+from hil.records.recorder import StoreRecorder
+from hil.records.signoff import correct, redline, sign
+from hil.records.sqlite import SqliteStore
+from hil.records.state import Meaning, RunState
+from hil.records.store import Event, RecordStore, RunInfo, default_data_dir
+from hil.records.verify import VerifyReport, verify
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuthenticationError",
+    "Authorization",
+    "Event",
+    "Kdf",
+    "Meaning",
+    "PeopleStore",
+    "Person",
+    "RecordError",
+    "RecordStore",
+    "Role",
+    "RunInfo",
+    "RunState",
+    "SignoffRefused",
+    "SqliteStore",
+    "StorageError",
+    "StoreRecorder",
+    "UnknownRecord",
+    "VerifyReport",
+    "canonical_json",
+    "correct",
+    "default_data_dir",
+    "event_hash",
+    "export_html",
+    "export_json",
+    "redline",
+    "sign",
+    "verify",
+]

@@ -1,0 +1,460 @@
+"""As-run records as an auditor meets them: tampering found by verify, sign-off rules refused,
+wrong secrets logged, and a record that survives a killed bench or a full disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hil.records import (
+    AuthenticationError,
+    Authorization,
+    Kdf,
+    RecordError,
+    SignoffRefused,
+    SqliteStore,
+    StorageError,
+    StoreRecorder,
+    correct,
+    event_hash,
+    export_html,
+    export_json,
+    redline,
+    sign,
+    verify,
+)
+from hil.records.canonical import event_hash_of
+from hil.records.sqlite import DB_NAME
+
+CARD = "LL-34-21-00-720-801"
+VALID = Authorization("LL-34-*", "CERT-1", date.today() + timedelta(days=365))
+SECRETS = {"tech": "tech-secret", "insp": "insp-secret", "eng": "eng-secret", "both": "both-secret"}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    with SqliteStore(tmp_path / "data", kdf=Kdf(n=2**10)) as opened:
+        people = opened.people
+        people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
+        people.add("insp", "Ian Spector", ["inspector"], SECRETS["insp"], [VALID])
+        people.add("eng", "Eve Engineer", ["engineer"], SECRETS["eng"], [VALID])
+        people.add("both", "Bo Th", ["technician", "inspector"], SECRETS["both"], [VALID])
+        yield opened
+
+
+def attempt(step: int, *, rii: bool = False, value: float = 10.0) -> dict[str, Any]:
+    return {
+        "step": step,
+        "kind": "measurement",
+        "text": f"Measure IMU rate (step {step})",
+        "attempt": 1,
+        "rii": rii,
+        "started_utc": "2025-06-05T10:00:00.000+00:00",
+        "finished_utc": "2025-06-05T10:00:01.000+00:00",
+        "outcome": "PASS",
+        "name": "imu_rate_hz",
+        "value": value,
+        "unit": "Hz",
+        "low": 9.5,
+        "high": 10.5,
+    }
+
+
+def new_run(store: SqliteStore, operator: str = "tech", finish: bool = True) -> str:
+    run_id = store.create_run(
+        {
+            "card": {"number": CARD, "revision": "B", "title": "IMU"},
+            "lander": "HR-2",
+            "operator_id": operator,
+        }
+    )
+    for step in (1, 2, 3):
+        store.append(run_id, "attempt", attempt(step, rii=step == 2))
+    if finish:
+        store.finish(run_id, "PASS")
+    return run_id
+
+
+def tamper(store: SqliteStore, sql: str, *args: Any) -> None:
+    """What someone with the database file and sqlite3 can do: drop the guards and edit."""
+    with sqlite3.connect(store.path) as db:
+        db.execute("DROP TRIGGER IF EXISTS events_append_only_update")
+        db.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
+        db.execute(sql, args)
+
+
+def signed_off(store: SqliteStore) -> str:
+    run_id = new_run(store)
+    sign(store, run_id, "tech", SECRETS["tech"], "performed")
+    sign(store, run_id, "insp", SECRETS["insp"], "inspected", [2])
+    sign(store, run_id, "eng", SECRETS["eng"], "approved")
+    return run_id
+
+
+# -- the chain --------------------------------------------------------------------------------
+
+
+def test_a_signed_off_record_verifies_after_reopening(store: SqliteStore) -> None:
+    run_id = signed_off(store)
+    store.close()
+    with SqliteStore(store.data_dir) as again:
+        report = verify(again, run_id)
+        assert report.ok, report.describe()
+        assert (report.events, report.signatures) == (8, 3)
+        info = again.run(run_id[:12])
+        assert (info.status, info.outcome, info.card_number) == ("finished", "PASS", CARD)
+        db = sqlite3.connect(again.path)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        db.close()
+
+
+def test_event_hash_is_sha256_over_the_canonical_event(store: SqliteStore) -> None:
+    event = store.events(new_run(store))[1]
+    body = {**event.to_dict()}
+    assert event_hash_of(body) == event.hash
+    assert (
+        event_hash(
+            event.run_id, event.seq, event.kind, event.utc, event.prev_hash, event.payload_json
+        )
+        == event.hash
+    )
+
+
+def test_the_store_refuses_edits_and_deletes(store: SqliteStore) -> None:
+    new_run(store)
+    with sqlite3.connect(store.path) as db, pytest.raises(sqlite3.IntegrityError):
+        db.execute("UPDATE events SET payload = '{}' WHERE seq = 2")
+    with sqlite3.connect(store.path) as db, pytest.raises(sqlite3.IntegrityError):
+        db.execute("DELETE FROM events WHERE seq = 2")
+
+
+def test_verify_names_an_edited_value(store: SqliteStore) -> None:
+    run_id = signed_off(store)
+    (payload,) = store._query("SELECT payload FROM events WHERE run_id=? AND seq=3", (run_id,))[0]
+    tamper(store, "UPDATE events SET payload=? WHERE seq=3", payload.replace("10.0", "10.4"))
+    report = verify(store, run_id)
+    assert not report.ok
+    assert report.first_bad_event == 3
+    assert "content does not match its hash" in report.reason
+
+
+def test_verify_names_an_edit_whose_hash_was_recomputed(store: SqliteStore) -> None:
+    run_id = new_run(store)
+    event = store.events(run_id)[2]
+    payload = event.payload_json.replace("10.0", "10.4")
+    digest = event_hash(run_id, 3, event.kind, event.utc, event.prev_hash, payload)
+    tamper(store, "UPDATE events SET payload=?, hash=? WHERE seq=3", payload, digest)
+    report = verify(store, run_id)
+    assert (report.ok, report.first_bad_event) == (False, 4)
+    assert "does not chain to event 3" in report.reason
+
+
+def test_verify_names_a_deleted_event(store: SqliteStore) -> None:
+    run_id = new_run(store)
+    tamper(store, "DELETE FROM events WHERE run_id=? AND seq=3", run_id)
+    report = verify(store, run_id)
+    assert (report.ok, report.first_bad_event) == (False, 3)
+    assert "missing" in report.reason
+
+
+def test_verify_finds_a_deleted_last_event(store: SqliteStore) -> None:
+    run_id = new_run(store)
+    tamper(store, "DELETE FROM events WHERE run_id=? AND seq=5", run_id)
+    report = verify(store, run_id)
+    assert (report.ok, report.first_bad_event) == (False, 5)
+    assert "head is event 5" in report.reason
+
+
+def test_verify_names_reordered_events(store: SqliteStore) -> None:
+    run_id = new_run(store)
+    tamper(store, "UPDATE events SET seq = -1 WHERE run_id=? AND seq=2", run_id)
+    tamper(store, "UPDATE events SET seq = 2 WHERE run_id=? AND seq=3", run_id)
+    tamper(store, "UPDATE events SET seq = 3 WHERE run_id=? AND seq=-1", run_id)
+    report = verify(store, run_id)
+    assert (report.ok, report.first_bad_event) == (False, 2)
+
+
+def test_verify_finds_a_signature_moved_to_another_record(store: SqliteStore) -> None:
+    signed = signed_off(store)
+    other = new_run(store)
+    stolen = next(e for e in store.events(signed) if e.kind == "signature")
+    moved = store.append(other, "signature", stolen.payload)
+    report = verify(store, other)
+    assert (report.ok, report.first_bad_event) == (False, moved.seq)
+    assert "moved from another record" in report.reason
+    assert verify(store, signed).ok
+
+
+def test_verify_finds_a_forged_signature_field(store: SqliteStore) -> None:
+    run_id = new_run(store)
+    event = sign(store, run_id, "tech", SECRETS["tech"], "performed")
+    forged = event.payload_json.replace('"meaning":"performed"', '"meaning":"approved"')
+    digest = event_hash(run_id, event.seq, event.kind, event.utc, event.prev_hash, forged)
+    tamper(store, "UPDATE events SET payload=?, hash=? WHERE seq=?", forged, digest, event.seq)
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE runs SET head_hash=? WHERE run_id=?", (digest, run_id))
+    report = verify(store, run_id)
+    assert (report.ok, report.first_bad_event) == (False, event.seq)
+    assert "does not verify" in report.reason
+
+
+# -- sign-off rules ---------------------------------------------------------------------------
+
+
+def test_rii_signed_by_its_performer_is_refused(store: SqliteStore) -> None:
+    run_id = new_run(store, operator="both")
+    sign(store, run_id, "both", SECRETS["both"], "performed")
+    with pytest.raises(SignoffRefused, match=r"Bo Th \(both\) performed step 2"):
+        sign(store, run_id, "both", SECRETS["both"], "inspected", [2])
+    other = new_run(store, operator="tech")
+    sign(store, other, "both", SECRETS["both"], "performed", [2])
+    with pytest.raises(SignoffRefused, match="performed step 2"):
+        sign(store, other, "both", SECRETS["both"], "inspected", [2])
+    assert not [s for s in store.events(other) if '"inspected"' in s.payload_json]
+
+
+def test_an_inspector_needs_the_role_and_a_performer_signature_first(store: SqliteStore) -> None:
+    run_id = new_run(store)
+    with pytest.raises(SignoffRefused, match="needs role inspector"):
+        sign(store, run_id, "eng", SECRETS["eng"], "inspected", [2])
+    with pytest.raises(SignoffRefused, match="no 'performed' signature"):
+        sign(store, run_id, "insp", SECRETS["insp"], "inspected", [2])
+
+
+def test_approval_waits_for_every_rii_step(store: SqliteStore) -> None:
+    run_id = new_run(store)
+    sign(store, run_id, "tech", SECRETS["tech"], "performed")
+    with pytest.raises(SignoffRefused, match="RII step 2 has no inspector signature"):
+        sign(store, run_id, "eng", SECRETS["eng"], "approved")
+
+
+def test_a_signature_only_after_the_signed_steps_are_complete(store: SqliteStore) -> None:
+    run_id = new_run(store, finish=False)
+    with pytest.raises(SignoffRefused, match="still running"):
+        sign(store, run_id, "tech", SECRETS["tech"], "performed")
+    store.append(run_id, "attempt", {**attempt(4), "attempt": 0, "outcome": "SKIPPED"})
+    with pytest.raises(SignoffRefused, match="step 4 is not complete"):
+        sign(store, run_id, "tech", SECRETS["tech"], "performed", [4])
+    event = sign(store, run_id, "tech", SECRETS["tech"], "performed", [1, 2])
+    assert event.payload["covers_seq"] == event.seq - 1
+    assert event.payload["covers_hash"] == event.prev_hash
+
+
+def test_an_expired_or_out_of_scope_authorization_is_refused(store: SqliteStore) -> None:
+    expired = Authorization("LL-34-*", "OLD-1", date.today() - timedelta(days=1))
+    store.people.add("old", "Olga Old", ["technician"], "old-secret", [expired])
+    elsewhere = Authorization("LL-72-*", "C-9", VALID.expires)
+    store.people.add("far", "Fay Far", ["technician"], "far-secret", [elsewhere])
+    run_id = new_run(store)
+    with pytest.raises(SignoffRefused, match="no authorization for card LL-34-21-00-720-801"):
+        sign(store, run_id, "old", "old-secret", "performed")
+    with pytest.raises(SignoffRefused, match="no authorization"):
+        sign(store, run_id, "far", "far-secret", "performed")
+
+
+def test_a_wrong_secret_is_refused_logged_and_locks_out(store: SqliteStore) -> None:
+    run_id = new_run(store)
+    with pytest.raises(AuthenticationError, match="'tech': wrong secret"):
+        sign(store, run_id, "tech", "not-the-secret", "performed")
+    failed = [e.payload for e in store.events(run_id) if e.kind == "auth_failed"]
+    assert failed and failed[0]["person_id"] == "tech"
+    log = store.people.auth_log("tech")
+    assert log[-1]["ok"] is False and "wrong secret" in log[-1]["detail"]
+    for _ in range(4):
+        with pytest.raises(AuthenticationError):
+            sign(store, run_id, "tech", "not-the-secret", "performed")
+    with pytest.raises(AuthenticationError, match="locked"):
+        sign(store, run_id, "tech", SECRETS["tech"], "performed")
+    store.people.unlock("tech")
+    sign(store, run_id, "tech", SECRETS["tech"], "performed")
+    assert verify(store, run_id).ok
+
+
+def test_a_revoked_person_cannot_sign_but_old_signatures_stand(store: SqliteStore) -> None:
+    run_id = new_run(store)
+    sign(store, run_id, "tech", SECRETS["tech"], "performed")
+    store.people.revoke("tech", "left the company")
+    with pytest.raises(AuthenticationError, match="revoked"):
+        sign(store, new_run(store), "tech", SECRETS["tech"], "performed")
+    assert verify(store, run_id).ok
+
+
+def test_secrets_and_private_keys_are_not_stored_in_the_clear(store: SqliteStore) -> None:
+    store.close()
+    raw = (store.data_dir / DB_NAME).read_bytes()
+    wal = store.data_dir / f"{DB_NAME}-wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    for secret in SECRETS.values():
+        assert secret.encode() not in raw
+
+
+def test_corrections_and_redlines_need_a_reason_and_erase_nothing(store: SqliteStore) -> None:
+    run_id = new_run(store)
+    with pytest.raises(SignoffRefused, match="needs a reason"):
+        correct(store, run_id, "tech", SECRETS["tech"], 3, " ", {"comment": "typo"})
+    correct(store, run_id, "tech", SECRETS["tech"], 3, "wrong unit typed", {"unit": "Hz"})
+    with pytest.raises(SignoffRefused, match="needs role engineer"):
+        redline(store, run_id, "tech", SECRETS["tech"], 2, "sensor swap", "high 11", major=True)
+    redline(store, run_id, "eng", SECRETS["eng"], 2, "sensor swap", "high 11 Hz", major=True)
+    events = store.events(run_id)
+    assert json.loads(events[2].payload_json)["value"] == 10.0
+    assert [e.kind for e in events[-2:]] == ["correction", "redline"]
+    assert verify(store, run_id).ok
+
+
+def test_exports_show_values_limits_and_signatures(store: SqliteStore, tmp_path: Path) -> None:
+    run_id = signed_off(store)
+    page = export_html(store, run_id, tmp_path / "card.html").read_text()
+    assert "imu_rate_hz = 10 Hz" in page and "9.5 .. 10.5 Hz" in page
+    for name, meaning in (("Jane Tech", "performed"), ("Ian Spector", "inspected")):
+        assert f"<td>{name}</td><td>{meaning}</td>" in page
+    assert f"run {run_id}: OK" in page
+    data = json.loads(export_json(store, run_id, tmp_path / "card.json").read_text())
+    assert data["verify"]["ok"] and len(data["events"]) == 8
+    assert all(event_hash_of(e) == e["hash"] for e in data["events"])
+
+
+# -- the runner's write path --------------------------------------------------------------------
+
+
+class _Obj:
+    def __init__(self, **data: Any) -> None:
+        self.data = data
+        self.__dict__.update(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def test_store_recorder_writes_a_card_run(store: SqliteStore, tmp_path: Path) -> None:
+    evidence = tmp_path / "photo.jpg"
+    evidence.write_bytes(b"\xff\xd8 a photo")
+    record = _Obj(
+        card={"number": CARD, "revision": "B", "title": "IMU"},
+        lander="HR-2",
+        operator_id="tech",
+        attempts=[],
+        outcome="PASS",
+    )
+    recorder = StoreRecorder(store)
+    run_id = recorder.card_started(record)
+    recorder.attempt_started(_Obj(number=1), 1)
+    first = _Obj(**attempt(1), evidence=str(evidence))
+    recorder.attempt_finished(first)
+    skipped = _Obj(**{**attempt(2), "attempt": 0, "outcome": "SKIPPED"})
+    recorder.teardown_finished(_Obj(outcome="PASS"))
+    # the runner adds steps skipped after a failure without notifying; finished() records them
+    recorder.finished(_Obj(**{**record.data, "finished_utc": "now", "attempts": [first, skipped]}))
+    kinds = [e.kind for e in store.events(run_id)]
+    assert kinds == [
+        "run_started",
+        "attempt_started",
+        "attachment",
+        "attempt",
+        "teardown",
+        "attempt",
+        "run_finished",
+    ]
+    assert store.run(run_id).status == "finished"
+    with pytest.raises(RecordError, match="is finished"):
+        store.append(run_id, "attempt", attempt(3))
+    assert verify(store, run_id).ok
+    path = store.attachment_path(store.events(run_id)[2].payload["sha256"])
+    assert path is not None
+    path.write_bytes(b"another photo")
+    report = verify(store, run_id)
+    assert (report.first_bad_event, "photo.jpg changed" in report.reason) == (3, True)
+
+
+# -- survival ---------------------------------------------------------------------------------
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from hil.records import SqliteStore
+    with SqliteStore(sys.argv[1]) as store:
+        run_id = store.create_run({"card": {"number": "LL-1"}, "operator_id": "tech"})
+        print(run_id, flush=True)
+        step = 0
+        while True:
+            step += 1
+            event = store.append(run_id, "attempt", {"step": step, "value": step * 0.5})
+            print(event.seq, flush=True)
+    """
+)
+
+
+def test_a_bench_killed_mid_card_leaves_an_interrupted_record_that_verifies(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(data)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        run_id = child.stdout.readline().strip()
+        for line in child.stdout:
+            if int(line) >= 200:
+                break
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+        if child.stdout:
+            child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    with SqliteStore(data) as store:
+        info = store.run(run_id)
+        assert info.status == "interrupted"
+        events = store.events(run_id)
+        assert events[-1].kind == "run_interrupted"
+        assert f"bench process {child.pid}" in events[-1].payload["reason"]
+        steps = [e.payload["step"] for e in events if e.kind == "attempt"]
+        assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 199
+        assert verify(store, run_id).ok
+
+
+def test_a_full_disk_is_one_clear_error_and_loses_nothing(store: SqliteStore) -> None:
+    run_id = new_run(store, finish=False)
+    (pages,) = store._query("PRAGMA page_count")[0]
+    store._conn().execute(f"PRAGMA max_page_count = {pages + 2}")
+    big = {"log": "x" * 50_000}
+    with pytest.raises(StorageError, match=r"records\.sqlite3: append attempt to run .*full"):
+        for _ in range(10):
+            store.append(run_id, "attempt", {**attempt(9), **big})
+    kept = store.run(run_id).event_count
+    store.close()
+    with SqliteStore(store.data_dir) as again:
+        assert len(again.events(run_id)) == kept >= 4
+        assert verify(again, run_id).ok
+
+
+def test_a_read_only_store_reads_and_refuses_writes_clearly(store: SqliteStore) -> None:
+    run_id = signed_off(store)
+    store.close()
+    with SqliteStore(store.data_dir, readonly=True) as reader:
+        assert verify(reader, run_id).ok
+        with pytest.raises(StorageError, match="opened read-only"):
+            reader.append(run_id, "attempt", attempt(4))
+    with pytest.raises(StorageError, match="not found"):
+        SqliteStore(store.data_dir / "nowhere", readonly=True).open()
+
+
+def test_a_newer_schema_is_refused(store: SqliteStore) -> None:
+    store.close()
+    with sqlite3.connect(store.path) as db:
+        db.execute("INSERT INTO schema_version VALUES (99, 'future')")
+    with pytest.raises(StorageError, match="schema version 99 is newer"):
+        SqliteStore(store.data_dir).open()
