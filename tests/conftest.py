@@ -86,6 +86,19 @@ def private_bench_config(path: Path, channel: str) -> BenchConfig:
     return dataclasses.replace(config, can=dataclasses.replace(config.can, channel=channel))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_records_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Card runs write their records store under the test session's temporary folder."""
+    data = tmp_path_factory.mktemp("hil-data")
+    previous = os.environ.get("HIL_DATA")
+    os.environ["HIL_DATA"] = str(data)
+    yield data
+    if previous is None:
+        os.environ.pop("HIL_DATA", None)
+    else:
+        os.environ["HIL_DATA"] = previous
+
+
 @pytest.fixture
 def channel(request: pytest.FixtureRequest) -> str:
     """A CAN channel name nobody else uses."""

@@ -43,6 +43,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     run.add_argument("--junit", type=Path, default=None, help="also write JUnit XML here")
     run.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="records store: every event is written there, durable, as it happens "
+        "(default: $HIL_DATA or ~/.local/share/hil)",
+    )
+    run.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"record folder (default: {DEFAULT_OUT})"
     )
     run.add_argument(
@@ -131,6 +138,9 @@ def run_command(args: argparse.Namespace) -> int:
     from hil.cards.runner import run_card
     from hil.cli import EXIT_FAILED, EXIT_OK
     from hil.config import load_bench
+    from hil.records.recorder import StoreRecorder
+    from hil.records.sqlite import SqliteStore
+    from hil.records.store import default_data_dir
 
     config = load_bench(args.bench)
     loaded = load_card(args.card, config)
@@ -150,6 +160,8 @@ def run_command(args: argparse.Namespace) -> int:
     out = sys.stdout
     _header(loaded, out)
     listener = TableListener(out)
+    store = SqliteStore(default_data_dir(args.data)).open()
+    recorder = StoreRecorder(store)
     try:
         with Bench(config) as bench:
             run_card(
@@ -159,9 +171,13 @@ def run_command(args: argparse.Namespace) -> int:
                 lander=args.lander,
                 operator_id=args.operator,
                 listener=listener,
+                recorder=recorder,
                 pause_on_failure=args.pause_on_failure,
             )
     finally:
+        store.close()
+        if recorder.run_id is not None:
+            out.write(f"\nrecords store: {store.data_dir} run {recorder.run_id}\n")
         record = listener.record
         if record is not None and record.finished_utc is not None:
             path = record.save(Path(args.out) / record.default_name())

@@ -20,7 +20,7 @@ import math
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hil.cards.context import StepContext
 from hil.cards.limits import MonitorWatch, judge, within
@@ -78,6 +78,18 @@ class _OperatorFailed(Exception):
     """An operator call raised (missing scripted answer, closed dialog): the run is aborted."""
 
 
+class RunRecorder(Protocol):
+    """The durable write path of a run (``hil.records.StoreRecorder``): the same events as a
+    ``RunListener``, but a failure to record stops the run."""
+
+    def card_started(self, record: AsRunRecord) -> Any: ...
+    def attempt_started(self, step: Step, attempt: int) -> Any: ...
+    def attempt_finished(self, entry: AttemptRecord) -> Any: ...
+    def logged(self, step: Step | None, text: str) -> Any: ...
+    def teardown_finished(self, teardown: TeardownRecord) -> Any: ...
+    def finished(self, record: AsRunRecord) -> Any: ...
+
+
 def run_card(
     loaded: LoadedCard,
     bench: Bench,
@@ -86,6 +98,7 @@ def run_card(
     lander: str,
     operator_id: str,
     listener: RunListener | None = None,
+    recorder: RunRecorder | None = None,
     pause_on_failure: bool = False,
 ) -> AsRunRecord:
     """Run ``loaded`` on the open ``bench``; return the finished as-run record.
@@ -93,7 +106,9 @@ def run_card(
     Raises ``CardError`` (before anything runs) when the card is not effective for ``lander``;
     re-raises ``KeyboardInterrupt`` and operator errors after the teardown ran.
     """
-    return _Run(loaded, bench, operator, lander, operator_id, listener, pause_on_failure).run()
+    return _Run(
+        loaded, bench, operator, lander, operator_id, listener, pause_on_failure, recorder
+    ).run()
 
 
 def new_record(loaded: LoadedCard, bench: Bench, lander: str, operator_id: str) -> AsRunRecord:
@@ -138,6 +153,7 @@ class _Run:
         operator_id: str,
         listener: RunListener | None,
         pause_on_failure: bool,
+        recorder: RunRecorder | None = None,
     ) -> None:
         self.card: Card = loaded.card
         if not self.card.applies_to(lander):
@@ -150,6 +166,8 @@ class _Run:
         self.lander = lander
         self.operator_id = operator_id
         self.listener = listener or RunListener()
+        self.recorder = recorder
+        self._recorder_error: Exception | None = None
         self.pause_on_failure = pause_on_failure
         self.state: dict[str, object] = {}
         self.record = new_record(loaded, bench, lander, operator_id)
@@ -158,7 +176,7 @@ class _Run:
 
     def run(self) -> AsRunRecord:
         record = self.record
-        self._notify(self.listener.card_started, record)
+        self._emit("card_started", record)
         start = getattr(self.operator, "start_card", None)
         if callable(start):
             start(self.card)
@@ -198,9 +216,11 @@ class _Run:
             else:
                 record.outcome = Outcome.PASS
             record.finished_utc = utc_now()
-            self._notify(self.listener.finished, record)
+            self._emit("finished", record, deferred=True)
         if pending is not None:
             raise pending
+        if self._recorder_error is not None:
+            raise self._recorder_error
         return record
 
     def _mark_rest(self, steps: tuple[Step, ...], outcome: Outcome, reason: str) -> None:
@@ -246,7 +266,7 @@ class _Run:
 
     def _context(self, item: Step | None, attempt: int) -> StepContext:
         def on_log(ctx: StepContext, text: str) -> None:
-            self._notify(self.listener.logged, ctx.step, text)
+            self._emit("logged", ctx.step, text)
 
         return StepContext(
             bench=self.bench,
@@ -272,7 +292,7 @@ class _Run:
         ctx = self._context(item, attempt)
         entry.logs = ctx.logs
         entry.values = ctx.values
-        self._notify(self.listener.attempt_started, item, attempt)
+        self._emit("attempt_started", item, attempt)
         clock = self.bench.clock
         started_s = clock.now_s()
         watch = MonitorWatch(item.monitors, self.bench.signals, started_s)
@@ -304,7 +324,7 @@ class _Run:
             entry.finished_utc = utc_now()
             entry.duration_s = max(0.0, clock.now_s() - started_s)
             self.record.attempts.append(entry)
-            self._notify(self.listener.attempt_finished, entry)
+            self._emit("attempt_finished", entry)
         return entry
 
     def _perform(self, item: Step, ctx: StepContext, entry: AttemptRecord) -> Outcome:
@@ -401,7 +421,24 @@ class _Run:
             raise
         finally:
             teardown.finished_utc = utc_now()
-            self._notify(self.listener.teardown_finished, teardown)
+            self._emit("teardown_finished", teardown, deferred=True)
+
+    def _emit(self, event: str, *args: object, deferred: bool = False) -> None:
+        """Tell the listener (its failures are logged) and the recorder (its failures stop
+        the run: an event that is not durable must not be followed by the next step).
+
+        ``deferred``: we are already ending the run (teardown, finish); a recorder failure is
+        kept and raised once the run has ended, so it cannot hide another error."""
+        self._notify(getattr(self.listener, event), *args)
+        if self.recorder is None:
+            return
+        try:
+            getattr(self.recorder, event)(*args)
+        except Exception as err:
+            if not deferred:
+                raise
+            log.exception("recording %s failed", event)
+            self._recorder_error = self._recorder_error or err
 
     def _notify(self, method: Callable[..., None], *args: object) -> None:
         try:
