@@ -1,10 +1,29 @@
 """Descent scenarios (``fixtures/scenarios/*.toml``): terrain, lander, sensors, FC settings.
 
-A scenario says what the bench flies: the truth terrain and the FC's onboard map, the
-sensor and lander parameters that differ from the model defaults, the error of the state
-vector uplinked to the FC, and the FC parameters set over the maintenance port before
-flight. Loading is strict, like bench files: an unknown key or a wrong type is a
-``ConfigError`` naming file, table and key.
+A scenario says what the bench flies: the truth terrain (a named profile plus features such
+as a crater-rim cliff, ``[[terrain.features]]``) and the FC's onboard map, the sensor and
+lander parameters that differ from the model defaults, the error of the state vector uplinked
+to the FC, and the FC parameters set over the maintenance port before flight. The FC
+parameters the simulated flight software reads (``GATE_POLICY``, ``LRF_GATE_M``,
+``LRF_GATE_FRACTION``, ``THROTTLE_MIN_PCT``, ``TOUCHDOWN_RULE``) are also applied to
+``Scenario.model.fsw``, so a model-only run flies the same flight software as the full stack.
+Loading is strict, like bench files: an unknown key or a wrong type is a ``ConfigError``
+naming file, table and key.
+
+Terrain features (applied in file order on top of ``[terrain] truth``)::
+
+    [[terrain.features]]
+    kind = "cliff"      # terrain downrange of x_m is height_m lower (negative: higher)
+    x_m = -40000.0
+    height_m = 3000.0
+    width_m = 200.0     # optional, default 200 m
+
+    [[terrain.features]]
+    kind = "crater"     # bowl with a raised rim
+    x_m = -80000.0      # centre
+    radius_m = 2000.0
+    depth_m = 400.0     # floor below the rim
+    rim_height_m = 160.0  # optional, default 4 % of the diameter
 """
 
 from __future__ import annotations
@@ -15,18 +34,51 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hil.config import TomlTable, read_toml
+from hil.drivers.sim.parameters import PARAMETERS
 from hil.errors import ConfigError
+from hil.fsw.flight_software import FswParams
 from hil.models.closed_loop import ClosedLoopParams, InitialErrors
 from hil.models.dynamics import LanderParams
 from hil.models.sensors import GaugeParams, ImuParams, LrfParams
+from hil.models.terrain import TerrainProfile
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
 
 T = TypeVar("T")
 
 
+FEATURE_KINDS = ("cliff", "crater")
+
+
+@dataclass(frozen=True)
+class TerrainFeature:
+    """One feature baked into the truth terrain; lengths in m, x along the track (site = 0).
+
+    ``cliff``: terrain downrange of ``x_m`` is ``height_m`` lower, smoothed over ``width_m``
+    (:meth:`TerrainProfile.with_step`). ``crater``: centre ``x_m``, ``radius_m``, floor
+    ``depth_m`` below the rim, rim ``rim_height_m`` (None: 4 % of the diameter)
+    (:meth:`TerrainProfile.with_crater`).
+    """
+
+    kind: str
+    x_m: float
+    height_m: float = 0.0
+    width_m: float = 200.0
+    radius_m: float = 0.0
+    depth_m: float = 0.0
+    rim_height_m: float | None = None
+
+    def apply(self, profile: TerrainProfile) -> TerrainProfile:
+        """``profile`` with this feature added (a new profile)."""
+        if self.kind == "cliff":
+            return profile.with_step(self.x_m, self.height_m, self.width_m)
+        return profile.with_crater(self.x_m, self.radius_m, self.depth_m, self.rim_height_m)
+
+
 @dataclass(frozen=True)
 class Scenario:
+    """A loaded scenario. ``truth_terrain`` names the base profile the features go on."""
+
     name: str
     description: str
     path: Path
@@ -34,6 +86,21 @@ class Scenario:
     fc_terrain_map: str
     fc_parameters: dict[str, str] = field(default_factory=dict)
     model: ClosedLoopParams = field(default_factory=ClosedLoopParams)
+    terrain_features: tuple[TerrainFeature, ...] = ()
+
+    def truth_terrain_profile(self) -> TerrainProfile:
+        """The terrain the lander really flies over: ``truth_terrain`` plus the features.
+
+        Raises ``ConfigError`` naming the file if the base profile is missing.
+        """
+        profile = TerrainProfile.load(self.truth_terrain)
+        for feature in self.terrain_features:
+            profile = feature.apply(profile)
+        return profile
+
+    def fc_terrain_map_profile(self) -> TerrainProfile:
+        """The FC's onboard map (``fixtures/terrain/<fc_terrain_map>.npz``)."""
+        return TerrainProfile.load(self.fc_terrain_map)
 
 
 def scenario_names() -> list[str]:
@@ -64,9 +131,11 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
 
     terrain = top.table("terrain", required=False)
     truth_terrain, fc_map = "nominal", "nominal"
+    features: tuple[TerrainFeature, ...] = ()
     if terrain is not None:
         truth_terrain = terrain.get("truth", str, "nominal")
         fc_map = terrain.get("fc_map", str, truth_terrain)
+        features = _features(terrain)
         terrain.finish()
 
     fc_parameters: dict[str, str] = {}
@@ -87,6 +156,7 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
         lrf=_dataclass(top, "lrf", LrfParams, defaults.lrf),
         gauge=_dataclass(top, "gauge", GaugeParams, defaults.gauge),
         errors=_dataclass(top, "uplink_error", InitialErrors, defaults.errors),
+        fsw=_fsw_params(fc, fc_parameters, defaults.fsw),
     )
     timeline = top.table("timeline", required=False)
     if timeline is not None:
@@ -97,7 +167,80 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
         )
         timeline.finish()
     top.finish()
-    return Scenario(name, description, path, truth_terrain, fc_map, fc_parameters, model)
+    return Scenario(name, description, path, truth_terrain, fc_map, fc_parameters, model, features)
+
+
+def _features(terrain: TomlTable) -> tuple[TerrainFeature, ...]:
+    """``[[terrain.features]]``: each a cliff or a crater; wrong or unknown keys are named."""
+    raw = terrain.get("features", list, [])
+    out: list[TerrainFeature] = []
+    for i, item in enumerate(raw):
+        where = f"features[{i}]"
+        if not isinstance(item, dict):
+            raise terrain.error(where, f"expected a table, got {type(item).__name__}")
+        table = TomlTable(terrain.path, f"{terrain.where}.{where}", item)
+        kind = table.get("kind", str)
+        if kind not in FEATURE_KINDS:
+            raise table.error("kind", f"{kind!r} is not one of {', '.join(FEATURE_KINDS)}")
+        x_m = table.get("x_m", float)
+        if kind == "cliff":
+            width_m = table.get("width_m", float, 200.0)
+            if not width_m > 0:
+                raise table.error("width_m", f"must be > 0, got {width_m}")
+            feature = TerrainFeature(
+                kind, x_m, height_m=table.get("height_m", float), width_m=width_m
+            )
+        else:
+            radius_m = table.get("radius_m", float)
+            if not radius_m > 0:
+                raise table.error("radius_m", f"must be > 0, got {radius_m}")
+            rim: float | None = None
+            if "rim_height_m" in table.data:
+                rim = table.get("rim_height_m", float)
+            feature = TerrainFeature(
+                kind, x_m, radius_m=radius_m, depth_m=table.get("depth_m", float), rim_height_m=rim
+            )
+        table.finish()
+        out.append(feature)
+    return tuple(out)
+
+
+def _fsw_params(fc: TomlTable | None, parameters: dict[str, str], default: FswParams) -> FswParams:
+    """The flight software the simulated FC builds from these parameters (as its STATE does).
+
+    Values are checked against the simulated FC's parameter table; raises ``ConfigError``
+    naming the ``[fc]`` key for a value the FC would refuse.
+    """
+    if fc is None:
+        return default
+    values: dict[str, str | float] = {}
+    for key in _FSW_KEYS:
+        if key in parameters:
+            try:
+                values[key] = PARAMETERS[key].parse(parameters[key])
+            except ValueError as err:
+                raise fc.error(key, str(err)) from None
+    policy = str(values.get("GATE_POLICY", default.gate_policy))
+    nav = dataclasses.replace(
+        default.nav,
+        gate_policy=policy,
+        gate_min_m=float(values.get("LRF_GATE_M", default.nav.gate_min_m)),
+        gate_fraction=float(values.get("LRF_GATE_FRACTION", default.nav.gate_fraction)),
+    )
+    min_throttle = default.min_throttle
+    if "THROTTLE_MIN_PCT" in values:
+        min_throttle = float(values["THROTTLE_MIN_PCT"]) / 100.0
+    return dataclasses.replace(
+        default,
+        gate_policy=policy,
+        touchdown_rule=str(values.get("TOUCHDOWN_RULE", default.touchdown_rule)),
+        min_throttle=min_throttle,
+        nav=nav,
+    )
+
+
+#: FC parameters the simulated flight software is built from (hil.drivers.sim.fc_device STATE).
+_FSW_KEYS = ("GATE_POLICY", "LRF_GATE_M", "LRF_GATE_FRACTION", "THROTTLE_MIN_PCT", "TOUCHDOWN_RULE")
 
 
 def _dataclass(top: TomlTable, key: str, cls: type[T], default: T) -> T:

@@ -47,3 +47,94 @@ def test_uplink_error_vector_is_read_as_floats(tmp_path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.model.errors.altitude_m == 900.0
     assert scenario.model.errors.velocity_mps == (0.0, 0.0, 2.0)
+
+
+def test_every_shipped_scenario_loads_and_builds_its_terrains() -> None:
+    for name in scenario_names():
+        scenario = load_scenario(name)
+        truth = scenario.truth_terrain_profile()
+        fc_map = scenario.fc_terrain_map_profile()
+        assert truth.heights_m.size > 2 and fc_map.heights_m.size > 2
+        # the model-only flight software is the one the simulated FC builds from [fc]
+        policy = scenario.fc_parameters.get("GATE_POLICY", "recover")
+        assert scenario.model.fsw.gate_policy == policy
+        assert scenario.model.fsw.nav.gate_policy == policy
+
+
+def test_f1_truth_has_the_crater_rim_cliff_the_onboard_map_lacks() -> None:
+    scenario = load_scenario("f1-crater-rim")
+    truth = scenario.truth_terrain_profile()
+    fc_map = scenario.fc_terrain_map_profile()
+    rim = scenario.terrain_features[0]
+    assert (rim.kind, rim.height_m) == ("cliff", 3000.0)
+    before, after = rim.x_m - 1000.0, rim.x_m + 1000.0
+    assert float(truth.height_m(before)) == pytest.approx(float(fc_map.height_m(before)))
+    assert float(fc_map.height_m(after) - truth.height_m(after)) == pytest.approx(3000.0)
+    assert scenario.truth_terrain == "nominal"  # the base profile keeps its name
+    assert scenario.model.fsw.gate_policy == "latch"
+    assert scenario.model.fsw.touchdown_rule == "signature"
+
+
+def test_features_cliff_and_crater_are_applied_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "features.toml"
+    path.write_text(
+        '[scenario]\nname = "f"\n[terrain]\ntruth = "nominal"\n'
+        '[[terrain.features]]\nkind = "cliff"\nx_m = -50000\nheight_m = -500\n'
+        '[[terrain.features]]\nkind = "crater"\nx_m = -100000\nradius_m = 1000\n'
+        "depth_m = 300\nrim_height_m = 50\n"
+    )
+    scenario = load_scenario(path)
+    assert [f.kind for f in scenario.terrain_features] == ["cliff", "crater"]
+    assert scenario.terrain_features[0].width_m == 200.0  # default
+    base = scenario.fc_terrain_map_profile()  # fc_map defaults to the truth name
+    truth = scenario.truth_terrain_profile()
+    rise = truth.height_m(-40000.0) - base.height_m(-40000.0)
+    assert float(rise) == pytest.approx(500.0)  # negative height: terrain rises
+    floor = truth.height_m(-100000.0) - base.height_m(-100000.0)
+    assert float(floor) == pytest.approx(50.0 - 300.0)  # uprange of the cliff: rim - depth
+
+
+def test_fc_parameters_configure_the_model_flight_software(tmp_path: Path) -> None:
+    path = tmp_path / "fc.toml"
+    path.write_text(
+        '[scenario]\nname = "fc"\n[fc]\nGATE_POLICY = "LATCH"\nLRF_GATE_M = 250\n'
+        'LRF_GATE_FRACTION = 0.2\nTHROTTLE_MIN_PCT = 30\nTOUCHDOWN_RULE = "altitude"\n'
+    )
+    fsw = load_scenario(path).model.fsw
+    assert (fsw.gate_policy, fsw.nav.gate_policy) == ("latch", "latch")
+    assert (fsw.nav.gate_min_m, fsw.nav.gate_fraction) == (250.0, 0.2)
+    assert fsw.min_throttle == pytest.approx(0.3)
+    assert fsw.touchdown_rule == "altitude"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[terrain]\n[[terrain.features]]\nkind = "volcano"\nx_m = 0\n',
+            r"\[terrain.features\[0\]\] kind: 'volcano' is not one of cliff, crater",
+        ),
+        (
+            '[terrain]\n[[terrain.features]]\nkind = "cliff"\nx_m = 0\n',
+            r"\[terrain.features\[0\]\] height_m: missing",
+        ),
+        (
+            '[terrain]\n[[terrain.features]]\nkind = "cliff"\nx_m = 0\nheight_m = 1\n'
+            "radius_m = 3\n",
+            r"\[terrain.features\[0\]\] radius_m: unknown key",
+        ),
+        (
+            '[terrain]\n[[terrain.features]]\nkind = "crater"\nx_m = 0\nradius_m = 0\n'
+            "depth_m = 1\n",
+            r"\[terrain.features\[0\]\] radius_m: must be > 0",
+        ),
+        ('[fc]\nGATE_POLICY = "sometimes"\n', r"\[fc\] GATE_POLICY: GATE_POLICY must be one of"),
+        ("[fc]\nLRF_GATE_M = 0\n", r"\[fc\] LRF_GATE_M: LRF_GATE_M must be within"),
+    ],
+)
+def test_feature_and_fc_mistakes_are_named(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[scenario]\nname = "bad"\n' + text)
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(str(path))

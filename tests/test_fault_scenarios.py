@@ -1,0 +1,100 @@
+"""Fault scenarios F1-F3 flown model-only: the real landing failures show on the bench.
+
+Each scenario is flown once (module fixtures) with its own parameters, truth terrain (with
+features) and onboard map, exactly as ``hil descent --scenario`` would configure the FC.
+These are whole descents (10-20 s of CPU each), hence ``slow``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hil.fsw.flight_software import FswParams
+from hil.models.closed_loop import ModelRunResults, run_model_only
+from hil.scenario import load_scenario
+
+pytestmark = pytest.mark.slow
+
+SEED = 1
+
+
+def _fly(name: str) -> ModelRunResults:
+    scenario = load_scenario(name)
+    return run_model_only(
+        1,
+        SEED,
+        params=scenario.model,
+        terrain=scenario.truth_terrain_profile(),
+        terrain_map=scenario.fc_terrain_map_profile(),
+        record_history=True,
+    )
+
+
+def _history(res: ModelRunResults) -> dict[str, np.ndarray]:
+    assert res.history is not None
+    return res.history
+
+
+@pytest.fixture(scope="module")
+def f1_latch() -> ModelRunResults:
+    return _fly("f1-crater-rim")
+
+
+@pytest.fixture(scope="module")
+def f2() -> ModelRunResults:
+    return _fly("f2-lrf-degraded")
+
+
+def test_f1_latch_believes_it_is_down_while_km_up_runs_dry_and_falls(
+    f1_latch: ModelRunResults,
+) -> None:
+    res = f1_latch
+    h = _history(res)
+    assert res.lrf_first_accept_time_s[0] < res.touchdown_time_s[0]  # good before the rim
+    assert res.lrf_latched[0], res.verdict()
+    # when the FC first believes it is in the touchdown window, truth is kilometres up
+    window = FswParams().touchdown_window_m
+    believed_down = int(np.argmax(h["altitude_est_m"] <= window))
+    assert h["altitude_est_m"][believed_down] <= window
+    assert h["altitude_m"][believed_down] - h["altitude_est_m"][believed_down] > 2000.0
+    # it waits for a contact that never comes until the tanks are dry, then falls
+    assert res.touched_down[0]
+    assert res.propellant_left_kg[0] < 0.1, res.verdict()
+    assert -res.touchdown_vertical_speed_mps[0] > 50.0, res.verdict()
+    assert not res.passed[0]
+
+
+def test_f1_recover_reanchors_on_the_crater_floor_and_lands() -> None:
+    res = _fly("f1-crater-rim-recover")
+    assert res.lrf_rejected_count[0] >= 5  # the jump at the rim was seen and rejected
+    assert not res.lrf_latched[0]
+    assert res.passed[0], res.verdict()
+    assert abs(res.landed_altitude_error_m[0]) < 2.0
+
+
+def test_f2_first_valid_range_comes_below_900_m_far_faster_than_nominal(
+    f2: ModelRunResults,
+) -> None:
+    res = f2
+    h = _history(res)
+    assert res.lrf_first_valid_range_m[0] < 900.0
+    i = int(np.searchsorted(h["time_s"], res.lrf_first_valid_time_s[0]))
+    altitude = h["altitude_m"][i]
+    speed = float(np.hypot(h["vx_mps"][i], h["vz_mps"][i]))
+    # until then the FC navigated on the IMU: its altitude estimate is far too high
+    assert h["altitude_est_m"][i - 1] - altitude > 500.0
+    nominal = _fly("nominal")
+    n = _history(nominal)
+    j = int(np.argmax(n["altitude_m"] <= altitude))  # nominal passing the same altitude
+    nominal_speed = float(np.hypot(n["vx_mps"][j], n["vz_mps"][j]))
+    assert speed > 1.2 * nominal_speed, (speed, nominal_speed)
+
+
+def test_f3_without_the_lrf_fails_the_touchdown_limits() -> None:
+    res = _fly("f3-lrf-disabled")
+    assert np.isnan(res.lrf_first_valid_range_m[0])
+    assert res.lrf_accepted_count[0] == 0
+    assert res.touched_down[0]
+    assert not res.passed[0], res.verdict()
+    assert -res.touchdown_vertical_speed_mps[0] > 2.0 or res.touchdown_tilt_deg[0] > 10.0
