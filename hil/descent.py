@@ -30,6 +30,7 @@ recorded up to then is always written.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -47,6 +48,7 @@ from hil.config import BenchConfig
 from hil.drivers.roles import FC_MODES, EngineStatus
 from hil.errors import ConfigError, HilError
 from hil.executive import Executive, Stop, Task, TimingReport
+from hil.faults import FaultInjector
 from hil.models import dynamics as dyn
 from hil.models.closed_loop import (
     MAX_HORIZONTAL_SPEED_MPS,
@@ -55,7 +57,6 @@ from hil.models.closed_loop import (
 )
 from hil.models.engine import engine_status
 from hil.models.sensors import ImuModel, LrfModel, PropellantGauge
-from hil.models.terrain import TerrainProfile
 from hil.scenario import Scenario
 
 BLOCK_S = 0.02
@@ -94,7 +95,7 @@ class Plant:
         params = scenario.model
         self.params = params
         self.lander = params.lander
-        self.terrain = TerrainProfile.load(scenario.truth_terrain)
+        self.terrain = scenario.truth_terrain_profile()
         imu_rng, lrf_rng, gauge_rng = np.random.default_rng(seed).spawn(3)
         self.imu = ImuModel(params.imu, 1, imu_rng)
         self.lrf = LrfModel(params.lrf, self.terrain, lrf_rng)
@@ -218,6 +219,8 @@ class DescentResult:
     landed_altitude_error_m: float | None
     out_dir: Path | None = None
     files: dict[str, str] = field(default_factory=dict)
+    fault_counts: dict[str, int] = field(default_factory=dict)
+    """Faults injected and what the FC detected of them (empty without injections)."""
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
@@ -284,6 +287,8 @@ class DescentRun:
         self.progress = progress
         self.injections = injections or []
         self.plant = Plant(scenario, seed)
+        self.faults = FaultInjector(scenario.injections, np.random.default_rng([seed, 0xFA17]))
+        self._base_lander = self.plant.lander
         self.events: list[tuple[float, str]] = []
         self.records: list[tuple[float, ...]] = []
         self.lrf_cut = False
@@ -295,6 +300,7 @@ class DescentRun:
         self._started_wall_s = 0.0
         self._procedure_done: set[str] = set()
         self._last_mode = ""
+        self.fault_counts: dict[str, int] = {}
         self._lrf_latched = False
         self._propellant_exhausted = False
         self._run_start_clock_s = 0.0
@@ -314,10 +320,12 @@ class DescentRun:
         try:
             with bench:
                 self._run_start_clock_s = clock.now_s()
+                self._attach_faults(bench)
                 self._uplink(bench)
                 executive = Executive(clock, self._tasks(bench), lockstep_frame_s=BLOCK_S)
                 self._started_wall_s = time.perf_counter()
                 stop_reason = executive.run(0.0, self.scenario.model.max_duration_s)
+                self._report_faults(bench)
         except KeyboardInterrupt:
             stop_reason = "interrupted by the operator"
             self.event("run interrupted by the operator")
@@ -384,6 +392,8 @@ class DescentRun:
         )
 
     def _imu_task(self, instants: np.ndarray) -> None:
+        if self.faults.is_on("unplug", "imu"):
+            return
         plant = self.plant
         index = np.rint((instants - plant.block_start_s) / 0.0025).astype(int) - 1
         index = index[(index >= 0) & (index < plant.imu_times_s.size)]
@@ -393,11 +403,13 @@ class DescentRun:
             )
 
     def _lrf_task(self, instants: np.ndarray) -> None:
-        if self.lrf_cut:
+        if self.lrf_cut or self.faults.is_on("unplug", "range_finder"):
             return
         plant = self.plant
         slant_range, valid, strength = plant.lrf.measure(plant.block_end_state)
         range_m, is_valid = float(slant_range[0]), bool(valid[0]) and plant.contact is None
+        lrf = plant.lrf.params
+        range_m = self.faults.lrf(range_m, is_valid, lrf.noise_m + lrf.noise_fraction * range_m)
         if is_valid and self._first_valid_range_m is None:
             self._first_valid_range_m = range_m
             self.event(
@@ -408,6 +420,8 @@ class DescentRun:
         self.bench.range_finder.send_range(range_m, is_valid, 100.0 * float(strength[0]))
 
     def _engine_task(self, instants: np.ndarray) -> None:
+        if self.faults.is_on("unplug", "engine"):
+            return
         plant = self.plant
         state = plant.block_end_state
         propellant_kg = np.array([plant.propellant_kg()])
@@ -432,6 +446,7 @@ class DescentRun:
             bench.can.pump()
         for injection in self.injections:
             injection(self, float(instants[-1]))
+        self._update_faults(float(instants[-1]))
         command = bench.engine.command()
         now_s = bench.clock.now_s()
         if instants[-1] > 0.1 and not now_s - command.engine_timestamp_s <= (
@@ -445,7 +460,12 @@ class DescentRun:
         firing = command.arm and command.fire
         plant.command[0, dyn.CMD_THROTTLE] = command.throttle_pct / 100.0 if firing else 0.0
         plant.command[0, dyn.CMD_PITCH] = math.radians(command.pitch_deg)
-        plant.command[0, dyn.CMD_YAW] = math.radians(command.yaw_deg)
+        thrust_scale, side_deg = self.faults.engine()
+        plant.command[0, dyn.CMD_YAW] = math.radians(command.yaw_deg + side_deg)
+        if plant.lander.max_thrust_n != self._base_lander.max_thrust_n * thrust_scale:
+            plant.lander = dataclasses.replace(
+                self._base_lander, max_thrust_n=self._base_lander.max_thrust_n * thrust_scale
+            )
         plant.advance(float(instants[-1]))
         return None
 
@@ -554,6 +574,63 @@ class DescentRun:
             self.event(f"powered descent initiated at altitude {self.plant.altitude_m():.0f} m")
         return None
 
+    def _attach_faults(self, bench: Bench) -> None:
+        """Hook the scenario's injections into the bench's links."""
+        kinds = {injection.kind for injection in self.faults.injections}
+        if kinds & {"can_loss", "can_corrupt", "bus_off"}:
+            bench.can.tx_fault = self.faults.can_tx
+        if kinds & {"serial_errors", "imu_drop"}:
+            link = getattr(bench.imu, "link", None)
+            if link is None:
+                raise ConfigError(f"{self.scenario.path}: IMU backend cannot inject line faults")
+            link.tx_fault = self.faults.serial_tx
+
+    def _update_faults(self, time_s: float) -> None:
+        if not self.faults.injections:
+            return
+        heartbeat = self.bench.signals.latest("FC_Heartbeat.Mode")
+        mode = FC_MODES[int(heartbeat.value)] if heartbeat else "STANDBY"
+        for change in self.faults.update(time_s, self.plant.altitude_m(), mode):
+            self.event(change)
+
+    def _report_faults(self, bench: Bench) -> None:
+        """Compare what was injected with what the FC says it detected (its STATUS)."""
+        if not self.faults.injections:
+            return
+        injected = self.faults.injected
+        can_lost = sum(v for k, v in injected.items() if k.startswith(("can_loss", "bus_off")))
+        can_corrupt = sum(v for k, v in injected.items() if k.startswith("can_corrupt"))
+        self.fault_counts = {
+            "injected_can_lost": can_lost,
+            "injected_can_corrupt": can_corrupt,
+            "injected_imu_corrupt": injected["serial_errors"],
+            "injected_imu_dropped": injected["imu_drop"],
+            "injected_lrf_outliers": injected["lrf_outlier"],
+        }
+        harness = bench.harness
+        if harness is not None and harness.flight_computer.hung:
+            self.event("faults: FC not answering, detection counts not read")
+            return
+        try:
+            status = bench.flight_computer.status()
+        except HilError as err:
+            self.event(f"faults: FC STATUS failed: {err}")
+            return
+        detected = {
+            "detected_can_gaps": int(status.get("CAN_GAPS", "-1")),
+            "detected_can_crc": int(status.get("CAN_CRC", "-1")),
+            "detected_imu_bad": int(status.get("IMU_BAD", "-1")),
+            "detected_imu_gaps": int(status.get("IMU_GAPS", "-1")),
+        }
+        self.fault_counts.update(detected)
+        self.event(
+            f"faults injected: {can_lost} CAN frames lost, {can_corrupt} CAN CRCs corrupted, "
+            f"{injected['serial_errors']} IMU frames corrupted, {injected['imu_drop']} IMU "
+            f"frames dropped; FC detected: {detected['detected_can_gaps']} CAN counter gaps, "
+            f"{detected['detected_can_crc']} CAN CRC failures, {detected['detected_imu_bad']} "
+            f"bad IMU frames, {detected['detected_imu_gaps']} IMU sequence gaps"
+        )
+
     def _uplink(self, bench: Bench) -> None:
         """Before the clock starts: FC parameters of the scenario, then the state vector."""
         fc = bench.flight_computer
@@ -658,6 +735,7 @@ class DescentRun:
             timing=timing_summary,
             fc_final_mode=fc_mode,
             lrf_first_valid_range_m=self._first_valid_range_m,
+            fault_counts=dict(self.fault_counts),
             landed_altitude_error_m=self._landed_altitude_error_m,
             out_dir=self.out_dir,
         )

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from hil.config import TomlTable, read_toml
 from hil.drivers.sim.parameters import PARAMETERS
 from hil.errors import ConfigError
+from hil.faults import Injection, parse_injections
 from hil.fsw.flight_software import FswParams
 from hil.models.closed_loop import ClosedLoopParams, InitialErrors
 from hil.models.dynamics import LanderParams
@@ -87,6 +88,8 @@ class Scenario:
     fc_parameters: dict[str, str] = field(default_factory=dict)
     model: ClosedLoopParams = field(default_factory=ClosedLoopParams)
     terrain_features: tuple[TerrainFeature, ...] = ()
+    injections: tuple[Injection, ...] = ()
+    """Faults the bench injects during the run (``[[injection]]`` tables, ``hil.faults``)."""
 
     def truth_terrain_profile(self) -> TerrainProfile:
         """The terrain the lander really flies over: ``truth_terrain`` plus the features.
@@ -166,8 +169,11 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
             max_duration_s=timeline.get("max_duration_s", float, model.max_duration_s),
         )
         timeline.finish()
+    injections = parse_injections(top)
     top.finish()
-    return Scenario(name, description, path, truth_terrain, fc_map, fc_parameters, model, features)
+    return Scenario(
+        name, description, path, truth_terrain, fc_map, fc_parameters, model, features, injections
+    )
 
 
 def _features(terrain: TomlTable) -> tuple[TerrainFeature, ...]:

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import cast
+from typing import Any, cast
 
 import can
 import can.util
@@ -218,12 +218,14 @@ class _Codec:
         "counter_shift",
         "crc_failures",
         "crc_index",
+        "cycle_time_s",
         "decode_errors",
         "fast",
         "fields",
         "frame_id",
         "is_extended",
         "last_counter",
+        "last_stamp_s",
         "latest",
         "length",
         "message",
@@ -333,6 +335,9 @@ class _Codec:
         self.crc_failures = 0
         self.last_counter = -1
         self.rx_times: deque[float] = deque(maxlen=_RATE_HISTORY)
+        self.last_stamp_s = 0.0
+        self.cycle_time_s = (message.cycle_time or 0) / 1000.0
+        """The message's period from the database (GenMsgCycleTime), 0 if it has none."""
         self.latest: dict[str, float] = {}
         """Published values (``"<Message>.<Signal>"``) of the last good frame."""
         self.subscribers: tuple[Subscriber, ...] = ()
@@ -605,6 +610,10 @@ class CanLink:
 
         self._frames_received = 0
         self._frames_sent = 0
+        self.tx_fault: Callable[[str, bytearray], bytearray | None] | None = None
+        """Fault injection on transmit: ``tx_fault(message, data)`` returns the data to put on
+        the wire (possibly corrupted) or None to lose the frame. The counter still advances,
+        as for a frame lost on a real bus. None (the default) sends every frame as encoded."""
         self._unknown_ids = 0
         self._malformed = 0
         self._error_frames = 0
@@ -642,11 +651,17 @@ class CanLink:
                 f"CAN interface {self.interface!r} is not known to python-can (available: {known})"
             )
         try:
+            # python-can's virtual bus stamps frames with the wall clock unless told to keep
+            # the sender's time; the bench's frames carry simulated time in lockstep.
+            extra: dict[str, Any] = (
+                {"preserve_timestamps": True} if self.interface == "virtual" else {}
+            )
             bus = can.Bus(
                 interface=self.interface,
                 channel=self.channel,
                 bitrate=self.bitrate,
                 receive_own_messages=self.receive_own_messages,
+                **extra,
             )
         except Exception as err:  # drivers raise anything from OSError to ImportError
             reason = " ".join(str(err).split()) or type(err).__name__
@@ -718,12 +733,18 @@ class CanLink:
         bus = self._require_bus()
         with self._tx_lock:
             counter = codec.tx_counter
+            data: bytearray | None = codec.frame_data(prepared, counter)
+            if self.tx_fault is not None:
+                data = self.tx_fault(message, data)  # type: ignore[arg-type]
+                if data is None:  # lost on the wire
+                    codec.tx_counter = (counter + 1) & codec.counter_mask
+                    return
             frame = can.Message(
                 arbitration_id=codec.frame_id,
                 is_extended_id=codec.is_extended,
-                data=codec.frame_data(prepared, counter),
+                data=data,
                 is_rx=False,
-                timestamp=time.time(),
+                timestamp=self._stamp_s(),
             )
             try:
                 bus.send(frame)
@@ -775,7 +796,7 @@ class CanLink:
             with self._tx_lock:
                 counter = codec.tx_counter
                 frame.data = codec.frame_data(prepared, counter)
-                frame.timestamp = time.time()
+                frame.timestamp = self._stamp_s()
                 codec.tx_counter = (counter + 1) & codec.counter_mask
                 codec.sent += 1
                 self._frames_sent += 1
@@ -929,6 +950,12 @@ class CanLink:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _stamp_s(self) -> float:
+        """A sent frame's timestamp: simulated time in lockstep (so bus logs and receivers see
+        the simulated schedule), else the epoch time python-can uses."""
+        clock = self._clock
+        return clock.now_s() if clock is not None and clock.is_simulated else time.time()
+
     def _now_s(self) -> float:
         return self._clock.now_s() if self._clock is not None else time.monotonic()
 
@@ -986,12 +1013,22 @@ class CanLink:
             self._bad_frame(codec, msg, f"cannot decode: {err}")
             return
 
+        clock = self._clock
+        now_s = clock.now_s() if clock is not None else time.monotonic()
         mask = codec.counter_mask
         if mask:
             counter = (int.from_bytes(data, "little") >> codec.counter_shift) & mask
             last = codec.last_counter
             if last >= 0:
                 step = (counter - last) & mask
+                period_s = codec.cycle_time_s
+                if period_s and step != 0:
+                    # A rolling counter aliases after 16 lost frames: past that, the frames'
+                    # own timestamps (the sender's, or the interface's) say how many laps of
+                    # the counter were lost. Receive stalls on this side do not matter.
+                    elapsed_periods = (msg.timestamp - codec.last_stamp_s) / period_s
+                    laps = max(0, round((elapsed_periods - step) / (mask + 1)))
+                    step += laps * (mask + 1)
                 if step != 1:
                     missed = 1 if step == 0 else step - 1
                     codec.counter_gaps += missed
@@ -1004,14 +1041,14 @@ class CanLink:
                         missed,
                     )
             codec.last_counter = counter
+            codec.last_stamp_s = msg.timestamp
 
-        clock = self._clock
-        timestamp_s = clock.now_s() if clock is not None else msg.timestamp
+        timestamp_s = now_s if clock is not None else msg.timestamp
         store = self._store
         if store is not None:
             store.publish_many(values, timestamp_s)
         codec.latest = values
-        codec.rx_times.append(clock.now_s() if clock is not None else time.monotonic())
+        codec.rx_times.append(now_s)
         codec.received += 1
         if self._waiters:
             with self._arrived:

@@ -31,10 +31,15 @@ class ImuEmulator(Imu):
         url, baudrate = self._port()
         return f"{url} @ {baudrate} Bd"
 
-    def _write_frames(self, frames: Sequence[ImuFrame]) -> None:
+    @property
+    def link(self) -> SerialLink:
+        """The serial link (for fault injection on the line)."""
         if self._link is None:
             raise ConfigError("IMU emulator is not open")
-        self._link.write_frames([frame.pack() for frame in frames])
+        return self._link
+
+    def _write_frames(self, frames: Sequence[ImuFrame]) -> Sequence[bool]:
+        return self.link.write_frames([frame.pack() for frame in frames])
 
     def statistics(self) -> dict[str, float]:
         if self._link is None:

@@ -365,6 +365,8 @@ class Imu(_StreamingDevice):
     def __init__(self, config: DeviceConfig, context: DeviceContext) -> None:
         super().__init__(config, context)
         self._next_sequence = 0
+        self.last_written_sequence = -1
+        """Sequence number of the last frame that went on the wire (a fault may lose some)."""
         self.stimulus = LUNAR_SURFACE_SAMPLE
         """What the free-running stream sends."""
 
@@ -398,7 +400,10 @@ class Imu(_StreamingDevice):
                 )
             )
             sequence += 1
-        self._write_frames(frames)
+        written = self._write_frames(frames)
+        for frame, on_wire in zip(frames, written, strict=True):
+            if on_wire:
+                self.last_written_sequence = frame.sequence
         self._next_sequence = sequence
         return (sequence - 1) & 0xFFFF
 
@@ -414,7 +419,8 @@ class Imu(_StreamingDevice):
         self.send_sample(now_s, self.stimulus)
 
     @abstractmethod
-    def _write_frames(self, frames: Sequence[ImuFrame]) -> None: ...
+    def _write_frames(self, frames: Sequence[ImuFrame]) -> Sequence[bool]:
+        """Write the frames; return, per frame, whether it went on the wire."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import struct
 import time
 import tty
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
@@ -608,6 +608,9 @@ class SerialLink:
         self._bytes_in = 0
         self._bytes_out = 0
         self._frames_out = 0
+        self.tx_fault: Callable[[bytes], bytes] | None = None
+        """Fault injection on transmit: ``tx_fault(encoded_frame)`` returns the bytes to write
+        (possibly corrupted, or b"" to lose the frame). None writes every frame as encoded."""
         self._lines_out = 0
         self._foreign_frames = 0
 
@@ -701,18 +704,25 @@ class SerialLink:
     def write_frame(self, payload: bytes) -> None:
         """Encode and write one frame. Raises ValueError for a bad payload size."""
         data = encode_frame(payload)
+        if self.tx_fault is not None:
+            data = self.tx_fault(data)
         self._open_transport().write_all(data, self._write_timeout_s)
         self._bytes_out += len(data)
         self._frames_out += 1
 
-    def write_frames(self, payloads: Iterable[bytes]) -> None:
-        """Encode several frames and write them in one go."""
+    def write_frames(self, payloads: Iterable[bytes]) -> list[bool]:
+        """Encode several frames and write them in one go. Returns, per frame, whether it
+        went on the wire (a ``tx_fault`` may lose frames)."""
         encoded = [encode_frame(payload) for payload in payloads]
+        if self.tx_fault is not None:
+            encoded = [self.tx_fault(frame) for frame in encoded]
         data = b"".join(encoded)
         if data:
             self._open_transport().write_all(data, self._write_timeout_s)
+        written = [bool(frame) for frame in encoded]
         self._bytes_out += len(data)
-        self._frames_out += len(encoded)
+        self._frames_out += sum(written)
+        return written
 
     def read_frames(self, timeout_s: float | None = None) -> list[bytes]:
         """Payloads of the frames received so far; waits up to ``timeout_s`` (default
@@ -734,19 +744,25 @@ class SerialLink:
         payloads.clear()
         return out
 
-    def read_until_sequence(self, sequence: int, timeout_s: float) -> list[ImuFrame]:
+    def read_until_sequence(
+        self, sequence: int, timeout_s: float, corrupted_quiet_s: float | None = None
+    ) -> list[ImuFrame]:
         """Lockstep handshake: IMU frames in order, up to the one numbered ``sequence``.
 
         Returns as soon as a frame with this sequence number, or a later one (modulo 2**16,
         meaning the awaited frame was lost), has arrived; frames after it stay queued for the
         next read. Frames that are valid but not IMU frames are counted in ``bad_frames``.
-        Raises DeviceTimeout naming the port and sequence; frames read until then are lost.
+        ``corrupted_quiet_s``: once a malformed frame has arrived during this call and the
+        line then stays quiet that long, the awaited frame was the corrupted one: return what
+        arrived. Raises DeviceTimeout naming the port and sequence; frames read until then
+        are lost.
         """
         target = sequence & 0xFFFF
         frames: list[ImuFrame] = []
         payloads = self._payloads
         unpack = ImuFrame.unpack
         deadline_s = 0.0
+        bad_before = self._frames.bad_frames
         while True:
             while payloads:
                 try:
@@ -766,7 +782,12 @@ class SerialLink:
                     f"{self._label}: IMU frame with sequence {target} did not arrive within "
                     f"{timeout_s:.3f} s (last sequence received in that time: {last})"
                 )
-            data = self._receive(deadline_s - now_s)
+            if corrupted_quiet_s is not None and self._frames.bad_frames > bad_before:
+                data = self._receive(min(corrupted_quiet_s, deadline_s - now_s))
+                if not data:
+                    return frames
+            else:
+                data = self._receive(deadline_s - now_s)
             if data:
                 payloads.extend(self._frames.feed(data))
 

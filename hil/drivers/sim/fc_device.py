@@ -45,6 +45,8 @@ FLIGHT_MODES = ("ARMED", "BRAKING", "APPROACH", "TERMINAL", "LANDED", "ABORT")
 """Modes in which the flight software, once loaded, owns the engine and the mode."""
 
 GUIDANCE_PERIOD_S = 0.02
+IMU_TIMEOUT_S = 0.05
+"""An IMU silent this long in powered flight leaves the navigation blind."""
 HEARTBEAT_PERIOD_S = 0.1
 NAV_PERIOD_S = 0.1
 COMMAND_PERIOD_S = 0.02
@@ -100,6 +102,7 @@ class SimulatedFlightComputer:
         self._next_due_s: dict[str, float] = {}
         self.thread_errors: list[BaseException] = []
         self.hung = False
+        self.abort_reason = ""
         """True after ``hang()``: the FC has stopped, as a crashed computer would."""
         self.fsw: FlightSoftware | None = None
         """The flight software, loaded by a STATE uplink; None until then."""
@@ -234,6 +237,7 @@ class SimulatedFlightComputer:
         if self.hung:
             return
         self.can.pump()
+        self._watchdog(now_s)
         for message, period_s, provider in self._schedule():
             due_s = self._next_due_s.get(message, now_s)
             if now_s + 1e-9 >= due_s:
@@ -241,9 +245,15 @@ class SimulatedFlightComputer:
                 self._next_due_s[message] = due_s + period_s
 
     def read_imu_until(self, sequence: int, timeout_s: float = 1.0) -> list[ImuFrame]:
-        """Lockstep: read IMU frames until ``sequence`` has arrived (the pty may lag a write)."""
+        """Lockstep: read IMU frames until ``sequence`` has arrived (the pty may lag a write).
+
+        Returns at once when that frame is already in (nothing new was written), and gives up
+        on it when it arrived corrupted (a malformed frame, then a quiet line)."""
         assert self._imu is not None
-        frames = self._imu.read_until_sequence(sequence, timeout_s)
+        last = self.counters.last_imu_sequence
+        if sequence < 0 or (last >= 0 and (last - sequence) & 0xFFFF < 0x8000):
+            return []
+        frames = self._imu.read_until_sequence(sequence, timeout_s, corrupted_quiet_s=0.02)
         self._on_imu_frames(frames)
         return frames
 
@@ -383,12 +393,13 @@ class SimulatedFlightComputer:
             f"UPTIME={self.uptime_s():.1f}",
             f"BIT={'PASS' if self.bit_passed else 'NONE' if not self.bit_items else 'FAIL'}",
             f"IMU_FRAMES={counters.imu_frames}",
-            f"IMU_BAD={counters.imu_bad_frames}",
+            f"IMU_BAD={self.imu_bad_frames()}",
             f"IMU_GAPS={counters.imu_sequence_gaps}",
             f"IMU_RATE_HZ={self.imu_rate_hz():.1f}",
             f"LRF_FRAMES={counters.lrf_frames}",
             f"ENG_FRAMES={counters.engine_status_frames}",
             f"BAD_COMMANDS={counters.bad_commands}",
+            *(f"{key}={value}" for key, value in self.can_errors().items()),
         )
 
     def _cmd_imu(self, count: str = "400") -> tuple[str, ...]:
@@ -534,6 +545,21 @@ class SimulatedFlightComputer:
                 log.info("mode %s -> %s", self.mode, mode)
             self.mode = mode
 
+    def imu_bad_frames(self) -> int:
+        """Malformed IMU frames: bad CRC, COBS or length on the line, or not an IMU frame."""
+        link_bad = self._imu.stats.bad_frames if self._imu is not None else 0
+        return link_bad + self.counters.imu_bad_frames
+
+    def can_errors(self) -> dict[str, int]:
+        """What the FC's CAN node has detected: frames lost (counter gaps), CRC failures,
+        malformed frames."""
+        stats = self.can.stats.values()
+        return {
+            "CAN_GAPS": sum(item.counter_gaps for item in stats),
+            "CAN_CRC": sum(item.crc_failures for item in stats),
+            "CAN_MALFORMED": self.can.link_stats.malformed,
+        }
+
     def uptime_s(self) -> float:
         return self._clock.now_s() - self._started_s
 
@@ -555,7 +581,7 @@ class SimulatedFlightComputer:
         items = {
             "IMU": now_s - counters.last_imu_s < 0.1
             and self.imu_rate_hz() >= minimum_imu_rate_hz
-            and counters.imu_bad_frames == 0,
+            and self.imu_bad_frames() == 0,
             "LRF": now_s - counters.last_lrf_s < 0.5,
             "ENGINE": now_s - counters.last_engine_s < 0.2,
             "CAN": can_stats.malformed == 0,
@@ -568,8 +594,23 @@ class SimulatedFlightComputer:
 
     # -- what goes on the bus ------------------------------------------------------------------
 
+    def _watchdog(self, now_s: float) -> None:
+        """In powered flight, an IMU silent for 50 ms leaves navigation blind: ABORT."""
+        fsw = self.fsw
+        if fsw is None or self.mode not in ("BRAKING", "APPROACH", "TERMINAL"):
+            return
+        if now_s - self.counters.last_imu_s > IMU_TIMEOUT_S:
+            with self._lock:
+                log.warning("IMU silent for %.0f ms in %s: ABORT", 1000 * IMU_TIMEOUT_S, self.mode)
+                fsw.fault()
+                self._fsw_commands = fsw.step(self._fsw_time_s)
+                self.mode = Mode(int(fsw.mode[0])).name
+                self.abort_reason = f"IMU silent for {1000 * IMU_TIMEOUT_S:.0f} ms"
+
     def _heartbeat_signals(self) -> Mapping[str, Any]:
         now_s = self._clock.now_s()
+        if self._free_running:
+            self._watchdog(now_s)
         counters = self.counters
         nav = self.fsw.nav if self.fsw is not None else None
         cpu_load_pct = self.fsw.telemetry().cpu_load_pct if self.fsw is not None else 5.0
