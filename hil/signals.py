@@ -41,8 +41,10 @@ class _Series:
 
     def __init__(self, unit: str, capacity: int) -> None:
         self.unit = unit
-        self.times_s = np.zeros(capacity)
-        self.values = np.zeros(capacity)
+        # Plain lists: a per-sample store into a list costs a fraction of a numpy item write,
+        # and every decoded CAN frame writes several. ``history`` hands out numpy arrays.
+        self.times_s: list[float] = [0.0] * capacity
+        self.values: list[float] = [0.0] * capacity
         self.count = 0
 
 
@@ -134,8 +136,11 @@ class SignalStore:
             first = max(since_index, series.count - self._capacity, 0)
             if first >= series.count:
                 return np.empty(0), np.empty(0)
-            slots = np.arange(first, series.count) % self._capacity
-            return series.times_s[slots].copy(), series.values[slots].copy()
+            start, stop = first % self._capacity, (series.count - 1) % self._capacity + 1
+            if start < stop:
+                return np.array(series.times_s[start:stop]), np.array(series.values[start:stop])
+            times = series.times_s[start:] + series.times_s[:stop]
+            return np.array(times), np.array(series.values[start:] + series.values[:stop])
 
     def wait_for(
         self,

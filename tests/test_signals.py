@@ -48,3 +48,14 @@ def test_listeners_receive_batches_until_removed() -> None:
     remove()
     store.publish("a", 3.0, 0.6)
     assert batches == [{"a": 1.0, "b": 2.0}]
+
+
+@pytest.mark.parametrize("published", [1, 3, 4, 5, 8, 11])
+@pytest.mark.parametrize("since", [0, 2, 6, 10])
+def test_history_from_any_index_across_the_ring_wrap(published: int, since: int) -> None:
+    store = SignalStore(capacity=4)
+    for i in range(published):
+        store.publish("x", float(i), timestamp_s=float(i))
+    times, values = store.history("x", since_index=since)
+    expected = [float(i) for i in range(max(since, published - 4), published)]
+    assert values.tolist() == expected and times.tolist() == expected
