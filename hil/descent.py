@@ -358,7 +358,7 @@ class DescentRun:
             device = harness.flight_computer
 
             def fc_task(instants: np.ndarray) -> None:
-                device.read_imu_until(bench.imu.last_sequence)
+                device.read_imu_until(bench.imu.last_written_sequence)
                 device.step(bench.clock.now_s())
 
             tasks.append(Task("fc", 50.0, fc_task))

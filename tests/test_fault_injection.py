@@ -69,3 +69,16 @@ def test_injections_are_checked_when_the_scenario_loads(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"device: must be one of imu, range_finder, engine"):
         load_scenario(path)
+
+
+def test_imu_frames_missed_by_the_fc_are_counted_as_sequence_gaps(channel: str) -> None:
+    scenario = dataclasses.replace(
+        load_scenario("f6-fc-overload"),
+        injections=(Injection("imu_drop", at_s=12.0, for_s=4.0, probability=0.1),),
+    )
+    result = fly(channel, scenario, 18.0)
+    counts = result.fault_counts
+    assert counts["injected_imu_dropped"] > 100  # 10 % of 1600 frames
+    assert counts["detected_imu_gaps"] == counts["injected_imu_dropped"]
+    assert counts["detected_imu_bad"] == 0
+    assert result.stop_reason == "end of run"
