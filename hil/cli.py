@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     from hil.records.cli import add_commands as add_record_commands
 
     add_record_commands(commands)
+    from hil.gui.cli import add_commands as add_gui_commands
+
+    add_gui_commands(commands)
 
     bench = commands.add_parser("bench", help="bench configuration and health")
     bench_commands = bench.add_subparsers(title="bench commands", metavar="COMMAND")

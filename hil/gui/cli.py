@@ -1,0 +1,79 @@
+"""``hil gui``: the bench GUI on a bench configuration.
+
+``hil.cli`` calls ``add_commands(subparsers)`` while building its parser. The handler opens the
+record store when ``--data`` (or ``$HIL_DATA``) names one, builds the ``BenchSession`` and the
+main window, and runs the Qt event loop; a ``HilError`` propagates to ``hil.cli.main`` as one
+line. ``--answers`` pre-answers every card question from a scripted answers file (the dialogs
+still open and show the answer), for demonstrations and CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CARDS = Path("procedures")
+DEFAULT_OUT = Path("runs/gui")
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add ``gui`` to the ``hil`` command's subparsers."""
+    from hil.cli import DEFAULT_BENCH
+
+    gui = subparsers.add_parser("gui", help="the bench GUI: status, live plots, cards, descents")
+    gui.add_argument(
+        "--bench",
+        type=Path,
+        default=DEFAULT_BENCH,
+        help=f"bench configuration file (default: {DEFAULT_BENCH})",
+    )
+    gui.add_argument(
+        "--cards", type=Path, default=DEFAULT_CARDS, help=f"card folder (default: {DEFAULT_CARDS})"
+    )
+    gui.add_argument(
+        "--data",
+        default=None,
+        help="records data directory for as-run records and sign-off (default: $HIL_DATA; "
+        "without either, no records are kept)",
+    )
+    gui.add_argument(
+        "--answers", type=Path, default=None, help="scripted answers (TOML) for card questions"
+    )
+    gui.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"
+    )
+    gui.set_defaults(handler=gui_command)
+
+
+def gui_command(args: argparse.Namespace) -> int:
+    """Run the GUI until its window closes; exit status 0."""
+    import contextlib
+    import os
+    import sys
+
+    from PySide6 import QtWidgets
+
+    from hil.cards.operators import ScriptedOperator
+    from hil.config import load_bench
+    from hil.gui.operator import GuiOperator
+    from hil.gui.session import BenchSession
+    from hil.gui.window import MainWindow
+
+    config = load_bench(args.bench)
+    script = ScriptedOperator(args.answers) if args.answers is not None else None
+    with contextlib.ExitStack() as stack:
+        store = None
+        data = args.data or os.environ.get("HIL_DATA")
+        if data:
+            from hil.records import SqliteStore
+
+            store = stack.enter_context(SqliteStore(Path(data).expanduser()))
+        app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+        session = stack.enter_context(
+            BenchSession(config, operator=GuiOperator(script), store=store, out_dir=args.out)
+        )
+        window = MainWindow(session, cards_dir=args.cards, store=store)
+        window.show()
+        app.exec()
+    return 0
