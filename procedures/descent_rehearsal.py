@@ -10,80 +10,11 @@ checks the FC declared LANDED and that the LRF gave its first valid range near 3
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from collections.abc import Callable
-from pathlib import Path
-
-from hil.cards import Card, StepContext, action, measurement
-from hil.descent import DescentResult, DescentRun
-from hil.scenario import load_scenario
-from procedures._common import CheckFailed, require
+from hil.cards import Card, action, measurement
+from procedures._descent import first_valid_lrf_range_m, fly, landed_declared, touchdown
 
 SCENARIO = "nominal"
 SEED = 0
-OUT_ROOT = Path("runs")
-
-
-def fly_descent(ctx: StepContext) -> None:
-    config = ctx.bench.config
-    private = dataclasses.replace(
-        config, can=dataclasses.replace(config.can, channel=config.can.channel + "-descent")
-    )
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    out_dir = OUT_ROOT / f"descent-{SCENARIO}-seed{SEED}-{ctx.card.number}-{stamp}"
-    ctx.log(
-        f"descent: scenario {SCENARIO}, seed {SEED}, lockstep, CAN channel "
-        f"{private.can.channel}, output {out_dir.resolve()}"
-    )
-    result = DescentRun(private, load_scenario(SCENARIO), seed=SEED, out_dir=out_dir).run()
-    ctx.state["descent"] = result
-    for time_s, text in result.events:
-        ctx.log(f"t={time_s:7.1f} s  {text}")
-    ctx.log(f"verdict: {result.verdict}")
-    ctx.log(f"output folder: {out_dir.resolve()}")
-    if result.landed_altitude_error_m is not None:
-        ctx.record("landed_altitude_error", result.landed_altitude_error_m, "m")
-    ctx.record("descent_output", str(out_dir.resolve()), "")
-    require(result.contact is not None, f"no touchdown: {result.verdict}")
-
-
-def _result(ctx: StepContext) -> DescentResult:
-    result = ctx.state.get("descent")
-    if not isinstance(result, DescentResult):
-        raise CheckFailed("no descent result: step 1 did not complete")
-    return result
-
-
-def touchdown(quantity: str) -> Callable[[StepContext], float]:
-    def measure(ctx: StepContext) -> float:
-        result = _result(ctx)
-        contact = result.contact
-        if contact is None:
-            raise CheckFailed(f"no touchdown: {result.verdict}")
-        values = {
-            "vertical_speed": abs(contact.vertical_speed_mps),
-            "horizontal_speed": contact.horizontal_speed_mps,
-            "tilt": contact.tilt_deg,
-            "propellant_left": contact.propellant_kg,
-        }
-        return values[quantity]
-
-    measure.__name__ = f"touchdown_{quantity}"
-    return measure
-
-
-def first_valid_lrf_range_m(ctx: StepContext) -> float:
-    result = _result(ctx)
-    if result.lrf_first_valid_range_m is None:
-        raise CheckFailed("the LRF never gave a valid range during the descent")
-    return result.lrf_first_valid_range_m
-
-
-def landed_declared(ctx: StepContext) -> float:
-    result = _result(ctx)
-    ctx.log(f"stop reason: {result.stop_reason}; FC final mode {result.fc_final_mode}")
-    return 1.0 if result.stop_reason == "landed" and result.fc_final_mode == "LANDED" else 0.0
 
 
 CARD = Card(
@@ -121,7 +52,7 @@ CARD = Card(
             1,
             "Fly the nominal powered descent (seed 0, lockstep) on a private bench channel. "
             "Record the verdict and the output folder.",
-            run=fly_descent,
+            run=fly(SCENARIO, SEED),
         ),
         measurement(
             2,

@@ -1,0 +1,103 @@
+"""Shared steps of the cards that fly a closed-loop descent on a bench of their own.
+
+A descent runs in lockstep on a private CAN channel (``<bench channel>-descent``), so it never
+shares a bus with the bench the card runs on; its result is kept in ``ctx.state["descent"]``
+for the measurement steps that follow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from hil.cards import StepContext
+from hil.descent import DescentResult, DescentRun
+from hil.scenario import load_scenario
+from procedures._common import CheckFailed, require
+
+OUT_ROOT = Path("runs")
+
+
+def fly(
+    scenario_name: str, seed: int = 0, fc_parameters: Mapping[str, str] | None = None
+) -> Callable[[StepContext], None]:
+    """A step that flies ``scenario_name``; ``fc_parameters`` override the scenario's."""
+
+    def fly_descent(ctx: StepContext) -> None:
+        config = ctx.bench.config
+        private = dataclasses.replace(
+            config, can=dataclasses.replace(config.can, channel=config.can.channel + "-descent")
+        )
+        scenario = load_scenario(scenario_name)
+        overrides = dict(fc_parameters or ctx.state.get("fc_parameters", {}))
+        if overrides:
+            scenario = dataclasses.replace(
+                scenario, fc_parameters={**scenario.fc_parameters, **overrides}
+            )
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        out_dir = OUT_ROOT / f"descent-{scenario_name}-seed{seed}-{ctx.card.number}-{stamp}"
+        ctx.log(
+            f"descent: scenario {scenario_name}, seed {seed}, lockstep, FC parameters "
+            f"{scenario.fc_parameters}, CAN channel {private.can.channel}, output "
+            f"{out_dir.resolve()}"
+        )
+        result = DescentRun(private, scenario, seed=seed, out_dir=out_dir).run()
+        ctx.state["descent"] = result
+        for time_s, text in result.events:
+            ctx.log(f"t={time_s:7.1f} s  {text}")
+        ctx.log(f"verdict: {result.verdict}")
+        if result.landed_altitude_error_m is not None:
+            ctx.record("landed_altitude_error", result.landed_altitude_error_m, "m")
+        ctx.record("descent_output", str(out_dir.resolve()), "")
+        require(result.contact is not None, f"no touchdown: {result.verdict}")
+
+    return fly_descent
+
+
+def _result(ctx: StepContext) -> DescentResult:
+    result = ctx.state.get("descent")
+    if not isinstance(result, DescentResult):
+        raise CheckFailed("no descent result: step 1 did not complete")
+    return result
+
+
+def touchdown(quantity: str) -> Callable[[StepContext], float]:
+    def measure(ctx: StepContext) -> float:
+        result = _result(ctx)
+        contact = result.contact
+        if contact is None:
+            raise CheckFailed(f"no touchdown: {result.verdict}")
+        values = {
+            "vertical_speed": abs(contact.vertical_speed_mps),
+            "horizontal_speed": contact.horizontal_speed_mps,
+            "tilt": contact.tilt_deg,
+            "propellant_left": contact.propellant_kg,
+        }
+        return values[quantity]
+
+    measure.__name__ = f"touchdown_{quantity}"
+    return measure
+
+
+def first_valid_lrf_range_m(ctx: StepContext) -> float:
+    result = _result(ctx)
+    if result.lrf_first_valid_range_m is None:
+        raise CheckFailed("the LRF never gave a valid range during the descent")
+    return result.lrf_first_valid_range_m
+
+
+def landed_declared(ctx: StepContext) -> float:
+    result = _result(ctx)
+    ctx.log(f"stop reason: {result.stop_reason}; FC final mode {result.fc_final_mode}")
+    return 1.0 if result.stop_reason == "landed" and result.fc_final_mode == "LANDED" else 0.0
+
+
+def lrf_rejected_for_good(ctx: StepContext) -> float:
+    """1 if the FC rejected the LRF for the rest of the descent (HAKUTO-R Mission 1), else 0."""
+    result = _result(ctx)
+    latched = [text for _, text in result.events if text.startswith("FC rejected the LRF")]
+    for text in latched:
+        ctx.log(text)
+    return 1.0 if latched else 0.0

@@ -1,0 +1,124 @@
+"""Card LL-22-10-00-730-802: crater-rim regression (HAKUTO-R Mission 1).
+
+Reads the navigation settings the flight computer under test is configured with (innovation
+gate policy and size, touchdown rule) and flies the F1 crater-rim scenario with them: a
+~3 km cliff under the ground track that the onboard map does not show. The LRF range jumps
+by the height of the cliff at the rim. A flight computer that rejects the LRF for good
+there (the `latch` policy of Mission 1) believes it has landed while kilometres up, hovers
+until its propellant is gone and falls; this card fails it. One that re-anchors on the
+crater floor (`recover`) lands.
+"""
+
+from __future__ import annotations
+
+from hil.cards import Card, StepContext, action, measurement
+from procedures._descent import fly, landed_declared, lrf_rejected_for_good, touchdown
+
+SCENARIO = "f1-crater-rim"
+SEED = 0
+SETTINGS = ("GATE_POLICY", "LRF_GATE_M", "LRF_GATE_FRACTION", "TOUCHDOWN_RULE")
+
+
+def read_fc_settings(ctx: StepContext) -> None:
+    settings = {name: ctx.fc.get_param(name) for name in SETTINGS}
+    ctx.state["fc_parameters"] = settings
+    for name, value in settings.items():
+        ctx.record(name.lower(), value, "")
+    ctx.log(
+        "FC navigation settings under test: " + ", ".join(f"{k}={v}" for k, v in settings.items())
+    )
+
+
+CARD = Card(
+    number="LL-22-10-00-730-802",
+    revision="A",
+    title="Crater-rim regression: LRF range jump at a 3 km cliff (HAKUTO-R Mission 1)",
+    effectivity=("HR-M3",),
+    interval="After FC software load or any navigation parameter change; before every "
+    "descent to a new landing site",
+    equipment=(
+        "HIL bench with simulated flight computer, sensors and engine (lockstep)",
+        "Scenario fixtures/scenarios/f1-crater-rim.toml (truth: nominal terrain with a 3 km "
+        "cliff 12 km before the site; onboard map: nominal)",
+    ),
+    cautions=(
+        "The descent is flown with the settings read from the FC in step 1. Do not change FC "
+        "parameters while the card runs.",
+    ),
+    notes=(
+        "HAKUTO-R Mission 1 (April 2023): passing a ~3 km crater-rim cliff made the LRF "
+        "reading jump; the navigation judged the sensor faulty and rejected it for the rest "
+        "of the descent, believed it was at 0 m while at ~5 km, hovered until the propellant "
+        "was gone and fell. The landing site had changed after design review, so that "
+        "terrain was never simulated. This card is that simulation.",
+        "The descent runs on its own bench on the private CAN channel <bench>-descent and "
+        "takes about 45 s with a recovering gate (longer when the FC hovers until dry).",
+    ),
+    roles=("flight_computer",),
+    steps=(
+        action(
+            1,
+            "Read the FC's navigation settings (GATE_POLICY, LRF_GATE_M, LRF_GATE_FRACTION, "
+            "TOUCHDOWN_RULE) from the maintenance port and record them.",
+            run=read_fc_settings,
+        ),
+        action(
+            2,
+            "Fly the F1 crater-rim descent (seed 0, lockstep) with those settings. Record the "
+            "verdict and the output folder.",
+            run=fly(SCENARIO, SEED),
+        ),
+        measurement(
+            3,
+            "Verify the FC kept the LRF after the range jump at the rim (1 = rejected it for "
+            "good, as on Mission 1).",
+            name="lrf_rejected_for_good",
+            unit="flag",
+            low=0.0,
+            high=0.0,
+            measure=lrf_rejected_for_good,
+            rii=True,
+            on_fail="continue",
+        ),
+        measurement(
+            4,
+            "Record the vertical speed at touchdown.",
+            name="touchdown_vertical_speed",
+            unit="m/s",
+            high=2.0,
+            marginal=0.2,
+            measure=touchdown("vertical_speed"),
+            on_fail="continue",
+        ),
+        measurement(
+            5,
+            "Record the horizontal speed at touchdown.",
+            name="touchdown_horizontal_speed",
+            unit="m/s",
+            high=1.0,
+            marginal=0.1,
+            measure=touchdown("horizontal_speed"),
+            on_fail="continue",
+        ),
+        measurement(
+            6,
+            "Record the propellant left at touchdown.",
+            name="touchdown_propellant_left",
+            unit="kg",
+            low=0.0,
+            marginal=10.0,
+            measure=touchdown("propellant_left"),
+            on_fail="continue",
+        ),
+        measurement(
+            7,
+            "Verify the FC declared LANDED after touchdown (1 = declared).",
+            name="landed_declared",
+            unit="flag",
+            low=1.0,
+            high=1.0,
+            measure=landed_declared,
+            on_fail="continue",
+        ),
+    ),
+)
