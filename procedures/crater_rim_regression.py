@@ -105,7 +105,7 @@ CARD = Card(
             "Record the propellant left at touchdown.",
             name="touchdown_propellant_left",
             unit="kg",
-            low=0.0,
+            low=0.1,
             marginal=10.0,
             measure=touchdown("propellant_left"),
             on_fail="continue",

@@ -41,7 +41,8 @@ CARD = Card(
         "runs/descent-nominal-seed0-<card>-<UTC>; the folder is logged in step 1. Keep it "
         "with the as-run record.",
         "Touchdown limits (DESIGN 5): |v_vertical| <= 2 m/s, |v_horizontal| <= 1 m/s, tilt "
-        "<= 10 deg, propellant left > 0 (marginal below 10 kg).",
+        "<= 10 deg, propellant left > 0 (at least 0.1 kg, the gauge resolution; marginal below "
+        "10 kg).",
         "Step 7: the LRF is specified valid from 3000 m slant range, so the first valid range "
         "must come between 2500 and 3000 m. HAKUTO-R Mission 2 saw its first valid range "
         "below 900 m; that descent would fail here.",
@@ -89,7 +90,7 @@ CARD = Card(
             "Record the propellant left at touchdown.",
             name="touchdown_propellant_left",
             unit="kg",
-            low=0.0,
+            low=0.1,
             marginal=10.0,
             measure=touchdown("propellant_left"),
             on_fail="continue",
