@@ -30,6 +30,7 @@ recorded up to then is always written.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import math
@@ -300,6 +301,8 @@ class DescentRun:
         self._started_wall_s = 0.0
         self._procedure_done: set[str] = set()
         self._last_mode = ""
+        self._procedure_worker: concurrent.futures.ThreadPoolExecutor | None = None
+        self._procedure_pending: concurrent.futures.Future[Stop | None] | None = None
         self.fault_counts: dict[str, int] = {}
         self._lrf_latched = False
         self._propellant_exhausted = False
@@ -322,9 +325,17 @@ class DescentRun:
                 self._run_start_clock_s = clock.now_s()
                 self._attach_faults(bench)
                 self._uplink(bench)
+                if self.realtime:
+                    self._procedure_worker = concurrent.futures.ThreadPoolExecutor(
+                        1, thread_name_prefix="hil-procedure"
+                    )
                 executive = Executive(clock, self._tasks(bench), lockstep_frame_s=BLOCK_S)
                 self._started_wall_s = time.perf_counter()
-                stop_reason = executive.run(0.0, self.scenario.model.max_duration_s)
+                try:
+                    stop_reason = executive.run(0.0, self.scenario.model.max_duration_s)
+                finally:
+                    if self._procedure_worker is not None:
+                        self._procedure_worker.shutdown(wait=True, cancel_futures=True)
                 self._report_faults(bench)
         except KeyboardInterrupt:
             stop_reason = "interrupted by the operator"
@@ -552,27 +563,52 @@ class DescentRun:
             )
 
     def _procedure_task(self, instants: np.ndarray) -> Stop | None:
-        """The test conductor: configure, uplink the state vector, BIT, ARM, then PDI."""
+        """The test conductor: BIT, ARM, then PDI over the maintenance port.
+
+        In lockstep each command runs here, at its simulated time. In real time a command
+        goes to a worker thread, so the 1 kHz loop never waits on the maintenance port; its
+        outcome is taken up on a later tick.
+        """
         t = float(instants[-1])
+        pending = self._procedure_pending
+        if pending is not None:
+            if not pending.done():
+                return None
+            self._procedure_pending = None
+            stop = pending.result()
+            if stop is not None:
+                return stop
+        for step, due_s, action in self._procedure_steps():
+            if t >= due_s and step not in self._procedure_done:
+                self._procedure_done.add(step)
+                if self._procedure_worker is None:
+                    return action()
+                self._procedure_pending = self._procedure_worker.submit(action)
+                return None
+        return None
+
+    def _procedure_steps(self) -> list[tuple[str, float, Callable[[], Stop | None]]]:
         fc = self.bench.flight_computer
-        if t >= BIT_TIME_S and "bit" not in self._procedure_done:
-            self._procedure_done.add("bit")
+
+        def bit() -> Stop | None:
             report = fc.run_bit()
-            self.event(
-                "BIT "
-                + ("passed" if report.passed else "FAILED: " + ", ".join(report.failed_items))
-            )
-            if not report.passed:
-                return self._stop("BIT failed: " + ", ".join(report.failed_items))
-        if t >= ARM_TIME_S and "arm" not in self._procedure_done:
-            self._procedure_done.add("arm")
+            failed = ", ".join(report.failed_items)
+            self.event("BIT " + ("passed" if report.passed else f"FAILED: {failed}"))
+            return None if report.passed else self._stop(f"BIT failed: {failed}")
+
+        def arm() -> None:
             fc.arm()
             self.event("FC armed")
-        if t >= self.scenario.model.coast_s and "pdi" not in self._procedure_done:
-            self._procedure_done.add("pdi")
+
+        def pdi() -> None:
             fc.set_mode("BRAKING")
             self.event(f"powered descent initiated at altitude {self.plant.altitude_m():.0f} m")
-        return None
+
+        return [
+            ("bit", BIT_TIME_S, bit),
+            ("arm", ARM_TIME_S, arm),
+            ("pdi", self.scenario.model.coast_s, pdi),
+        ]
 
     def _attach_faults(self, bench: Bench) -> None:
         """Hook the scenario's injections into the bench's links."""
