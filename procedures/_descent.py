@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from hil.cards import StepContext
+from hil.cards import StepContext, measurement
+from hil.cards.model import Step
 from hil.descent import DescentResult, DescentRun
 from hil.scenario import load_scenario
 from procedures._common import CheckFailed, require
@@ -101,3 +102,42 @@ def lrf_rejected_for_good(ctx: StepContext) -> float:
     for text in latched:
         ctx.log(text)
     return 1.0 if latched else 0.0
+
+
+def touchdown_steps(first: int) -> tuple[Step, ...]:
+    """The touchdown checks against the DESIGN 5 limits, numbered from ``first``: vertical
+    speed, horizontal speed, tilt, propellant left (above the 0.1 kg gauge resolution), and
+    the FC's LANDED declaration."""
+    checks = (
+        ("vertical speed", "vertical_speed", "m/s", None, 2.0, 0.2),
+        ("horizontal speed", "horizontal_speed", "m/s", None, 1.0, 0.1),
+        ("tilt", "tilt", "deg", None, 10.0, 1.0),
+        ("propellant left", "propellant_left", "kg", 0.1, None, 10.0),
+    )
+    steps = [
+        measurement(
+            first + index,
+            f"Record the {text} at touchdown.",
+            name=f"touchdown_{quantity}",
+            unit=unit,
+            low=low,
+            high=high,
+            marginal=marginal,
+            measure=touchdown(quantity),
+            on_fail="continue",
+        )
+        for index, (text, quantity, unit, low, high, marginal) in enumerate(checks)
+    ]
+    steps.append(
+        measurement(
+            first + len(checks),
+            "Verify the FC declared LANDED after touchdown (1 = declared).",
+            name="landed_declared",
+            unit="flag",
+            low=1.0,
+            high=1.0,
+            measure=landed_declared,
+            on_fail="continue",
+        )
+    )
+    return tuple(steps)

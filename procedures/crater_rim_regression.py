@@ -12,7 +12,7 @@ crater floor (`recover`) lands.
 from __future__ import annotations
 
 from hil.cards import Card, StepContext, action, measurement
-from procedures._descent import fly, landed_declared, lrf_rejected_for_good, touchdown
+from procedures._descent import fly, lrf_rejected_for_good, touchdown_steps
 
 SCENARIO = "f1-crater-rim"
 SEED = 0
@@ -80,45 +80,6 @@ CARD = Card(
             rii=True,
             on_fail="continue",
         ),
-        measurement(
-            4,
-            "Record the vertical speed at touchdown.",
-            name="touchdown_vertical_speed",
-            unit="m/s",
-            high=2.0,
-            marginal=0.2,
-            measure=touchdown("vertical_speed"),
-            on_fail="continue",
-        ),
-        measurement(
-            5,
-            "Record the horizontal speed at touchdown.",
-            name="touchdown_horizontal_speed",
-            unit="m/s",
-            high=1.0,
-            marginal=0.1,
-            measure=touchdown("horizontal_speed"),
-            on_fail="continue",
-        ),
-        measurement(
-            6,
-            "Record the propellant left at touchdown.",
-            name="touchdown_propellant_left",
-            unit="kg",
-            low=0.1,
-            marginal=10.0,
-            measure=touchdown("propellant_left"),
-            on_fail="continue",
-        ),
-        measurement(
-            7,
-            "Verify the FC declared LANDED after touchdown (1 = declared).",
-            name="landed_declared",
-            unit="flag",
-            low=1.0,
-            high=1.0,
-            measure=landed_declared,
-            on_fail="continue",
-        ),
+        *touchdown_steps(4),
     ),
 )

@@ -11,7 +11,7 @@ checks the FC declared LANDED and that the LRF gave its first valid range near 3
 from __future__ import annotations
 
 from hil.cards import Card, action, measurement
-from procedures._descent import first_valid_lrf_range_m, fly, landed_declared, touchdown
+from procedures._descent import first_valid_lrf_range_m, fly, touchdown_steps
 
 SCENARIO = "nominal"
 SEED = 0
@@ -55,56 +55,7 @@ CARD = Card(
             "Record the verdict and the output folder.",
             run=fly(SCENARIO, SEED),
         ),
-        measurement(
-            2,
-            "Record the vertical speed at touchdown.",
-            name="touchdown_vertical_speed",
-            unit="m/s",
-            high=2.0,
-            marginal=0.2,
-            measure=touchdown("vertical_speed"),
-            on_fail="continue",
-        ),
-        measurement(
-            3,
-            "Record the horizontal speed at touchdown.",
-            name="touchdown_horizontal_speed",
-            unit="m/s",
-            high=1.0,
-            marginal=0.1,
-            measure=touchdown("horizontal_speed"),
-            on_fail="continue",
-        ),
-        measurement(
-            4,
-            "Record the tilt at touchdown.",
-            name="touchdown_tilt",
-            unit="deg",
-            high=10.0,
-            marginal=1.0,
-            measure=touchdown("tilt"),
-            on_fail="continue",
-        ),
-        measurement(
-            5,
-            "Record the propellant left at touchdown.",
-            name="touchdown_propellant_left",
-            unit="kg",
-            low=0.1,
-            marginal=10.0,
-            measure=touchdown("propellant_left"),
-            on_fail="continue",
-        ),
-        measurement(
-            6,
-            "Verify the FC declared LANDED after touchdown (1 = declared).",
-            name="landed_declared",
-            unit="flag",
-            low=1.0,
-            high=1.0,
-            measure=landed_declared,
-            on_fail="continue",
-        ),
+        *touchdown_steps(2),
         measurement(
             7,
             "Record the first valid LRF range of the descent.",
