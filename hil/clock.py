@@ -7,7 +7,6 @@ Everything that needs time takes a ``Clock``; nothing calls ``time.monotonic`` b
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Protocol, runtime_checkable
 
@@ -48,13 +47,13 @@ class WallClock:
 
 
 class SimulatedClock:
-    """A clock that only moves when told to (or slept on). Thread-safe."""
+    """A clock that only moves when told to (or slept on) by the one thread that drives it;
+    other threads may read it."""
 
     is_simulated = True
 
     def __init__(self, start_s: float = 0.0) -> None:
         self._now_s = start_s
-        self._changed = threading.Condition()
 
     def now_s(self) -> float:
         return self._now_s
@@ -63,9 +62,7 @@ class SimulatedClock:
         """Move time forward to ``time_s``. Moving backwards raises ``ValueError``."""
         if time_s < self._now_s:
             raise ValueError(f"simulated clock cannot go back from {self._now_s} s to {time_s} s")
-        with self._changed:
-            self._now_s = time_s
-            self._changed.notify_all()
+        self._now_s = time_s
 
     def advance(self, dt_s: float) -> None:
         self.advance_to(self._now_s + dt_s)
@@ -74,8 +71,3 @@ class SimulatedClock:
         """Jump to ``deadline_s`` at once: whoever sleeps on a simulated clock drives it."""
         if deadline_s > self._now_s:
             self.advance_to(deadline_s)
-
-    def wait_until(self, deadline_s: float, timeout_s: float | None = None) -> bool:
-        """Block another thread until the driver advances past ``deadline_s``; True if it did."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self._now_s >= deadline_s, timeout_s)

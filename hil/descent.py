@@ -292,8 +292,6 @@ class DescentRun:
         self._base_lander = self.plant.lander
         self.events: list[tuple[float, str]] = []
         self.records: list[tuple[float, ...]] = []
-        self.lrf_cut = False
-        """Set to stop the LRF emulator sending (a cut link): the FC then flies without it."""
         self._lrf_last = (0.0, False)
         self._first_valid_range_m: float | None = None
         self._landed_altitude_error_m: float | None = None
@@ -414,7 +412,7 @@ class DescentRun:
             )
 
     def _lrf_task(self, instants: np.ndarray) -> None:
-        if self.lrf_cut or self.faults.is_on("unplug", "range_finder"):
+        if self.faults.is_on("unplug", "range_finder"):
             return
         plant = self.plant
         slant_range, valid, strength = plant.lrf.measure(plant.block_end_state)

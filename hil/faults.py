@@ -23,7 +23,6 @@ import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -223,11 +222,3 @@ class FaultInjector:
             scale *= injection.thrust_scale
             side_deg += injection.side_deg
         return scale, side_deg
-
-
-def load_injections_only(path: Path) -> tuple[Injection, ...]:
-    """Parse just the injections of a TOML file (for tools and tests)."""
-    from hil.config import read_toml
-
-    top = TomlTable(path, "", read_toml(path, "scenario"))
-    return parse_injections(top)

@@ -9,20 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hil.drivers.roles import FC_MODES
+
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
-
-MODE_NAMES = (
-    "SAFE",
-    "STANDBY",
-    "BIT",
-    "ARMED",
-    "BRAKING",
-    "APPROACH",
-    "TERMINAL",
-    "LANDED",
-    "ABORT",
-)
 
 
 def _application() -> QApplication:
@@ -88,8 +78,8 @@ def descent_profile_png(
             plot.setXLink(first)
         if name == "FC mode":
             axis = plot.getAxis("left")
-            axis.setTicks([list(enumerate(MODE_NAMES))])
-            plot.setYRange(0, len(MODE_NAMES) - 1, padding=0.05)
+            axis.setTicks([list(enumerate(FC_MODES))])
+            plot.setYRange(0, len(FC_MODES) - 1, padding=0.05)
     last = layout.getItem(len(panels), 0)
     last.setLabel("bottom", "time", units="s")
     layout.show()

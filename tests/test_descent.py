@@ -15,6 +15,7 @@ from hil.cli import main
 from hil.config import load_bench
 from hil.descent import DescentResult, DescentRun
 from hil.errors import ConfigError
+from hil.faults import Injection
 from hil.scenario import Scenario, load_scenario
 
 pytestmark = pytest.mark.slow
@@ -113,10 +114,12 @@ def test_cutting_the_lrf_link_changes_what_the_fc_estimates(
     """Proof the loop is closed over the wire: without LRF frames the FC never corrects its
     300 m uplink error, and it touches down believing it is still far up."""
 
-    def cut(run: DescentRun, time_s: float) -> None:
-        run.lrf_cut = time_s >= 20.0  # after BIT (which would catch a dead LRF) and PDI
-
-    result = fly(channel, seed=0, injections=[cut])
+    # Unplugged after BIT (which would catch a dead LRF) and PDI.
+    scenario = dataclasses.replace(
+        load_scenario("nominal"),
+        injections=(Injection("unplug", at_s=20.0, device="range_finder"),),
+    )
+    result = fly(channel, seed=0, scenario=scenario)
     nominal_result, _ = nominal
     assert result.lrf_first_valid_range_m is None
     assert not result.passed

@@ -8,10 +8,13 @@ receives.
 
 Two ways to run, one set of handlers:
 
-* free-running (wall clock): threads serve the maintenance port and the IMU line; CAN frames
-  are sent by python-can's ``send_periodic`` with counter and CRC filled per frame;
-* lockstep (simulated clock): nothing runs by itself; the executive calls ``step(now_s)``
+* free-running (wall clock): threads read the IMU line; CAN frames are sent by python-can's
+  ``send_periodic`` with counter and CRC filled per frame;
+* lockstep (simulated clock): the executive calls ``read_imu_until`` and ``step(now_s)``,
   and the device reads what has arrived and sends what is due at that instant.
+
+In both, a thread serves the maintenance port: a command is asynchronous by nature, and the
+bench blocks on the reply.
 """
 
 from __future__ import annotations
@@ -226,9 +229,10 @@ class SimulatedFlightComputer:
     def _serve_imu(self) -> None:
         assert self._imu is not None
         while not self._stop.is_set():
-            payloads = self._imu.read_frames(timeout_s=0.05)
+            payloads = self._imu.read_frames(timeout_s=IMU_TIMEOUT_S / 2)
             if payloads:
                 self._on_imu_payloads(payloads)
+            self._watchdog(self._clock.now_s())  # the IMU reader is the one to notice silence
 
     # -- lockstep ----------------------------------------------------------------------------
 
@@ -609,8 +613,6 @@ class SimulatedFlightComputer:
 
     def _heartbeat_signals(self) -> Mapping[str, Any]:
         now_s = self._clock.now_s()
-        if self._free_running:
-            self._watchdog(now_s)
         counters = self.counters
         nav = self.fsw.nav if self.fsw is not None else None
         cpu_load_pct = self.fsw.telemetry().cpu_load_pct if self.fsw is not None else 5.0
