@@ -12,6 +12,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from hil.cards import measurement
+from hil.cards.model import Step
 from hil.drivers.roles import FC_MODES, LUNAR_SURFACE_SAMPLE, RangeStimulus
 
 if TYPE_CHECKING:
@@ -139,3 +141,32 @@ def teardown(*, zero_test_parameters: bool = False) -> Callable[[StepContext], N
         ctx.log("teardown: streams stopped, FC SAFE then STANDBY")
 
     return run
+
+
+def imu_input_rate_step(number: int) -> Step:
+    """The standard step: wait until the FC sees the full 400 Hz IMU input (380 .. 420 Hz)."""
+    return measurement(
+        number,
+        "Wait until the FC reports the full IMU input rate (STATUS IMU_RATE_HZ).",
+        name="fc_imu_input_rate",
+        unit="Hz",
+        low=380.0,
+        high=420.0,
+        marginal=4.0,
+        measure=fc_imu_rate_hz,
+        wait_until_s=3.0,
+        poll_s=0.2,
+    )
+
+
+def bit_before_arm_step(number: int) -> Step:
+    """The standard step before an ARM: the FC's BIT must pass."""
+    return measurement(
+        number,
+        "Run the FC BIT. Record the overall result (1 = PASS); ARM needs a passed BIT.",
+        name="bit_overall",
+        unit="flag",
+        low=1.0,
+        high=1.0,
+        measure=bit_overall,
+    )

@@ -13,7 +13,7 @@ from hil.cards import Card, Monitor, StepContext, action, inspection, measuremen
 from procedures._common import (
     CheckFailed,
     bit_overall,
-    fc_imu_rate_hz,
+    imu_input_rate_step,
     ping_ms,
     require,
     start_emulators,
@@ -143,18 +143,7 @@ CARD = Card(
             "emulators.",
             run=start_emulators,
         ),
-        measurement(
-            7,
-            "Wait until the FC reports the full IMU input rate (STATUS IMU_RATE_HZ).",
-            name="fc_imu_input_rate",
-            unit="Hz",
-            low=380.0,
-            high=420.0,
-            marginal=4.0,
-            measure=fc_imu_rate_hz,
-            wait_until_s=3.0,
-            poll_s=0.2,
-        ),
+        imu_input_rate_step(7),
         measurement(
             8,
             "Run the FC BIT from the maintenance port. Record the overall result (1 = PASS).",

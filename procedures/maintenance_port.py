@@ -13,7 +13,7 @@ from hil.drivers.roles import FC_MODES
 from hil.drivers.serial import encode_line
 from procedures._common import (
     fc_counter,
-    fc_imu_rate_hz,
+    imu_input_rate_step,
     ping_ms,
     require,
     start_emulators,
@@ -148,18 +148,7 @@ CARD = Card(
             "Start the IMU, LRF and engine emulators so the FC has live inputs.",
             run=start_emulators,
         ),
-        measurement(
-            2,
-            "Wait until the FC reports the full IMU input rate (STATUS IMU_RATE_HZ).",
-            name="fc_imu_input_rate",
-            unit="Hz",
-            low=380.0,
-            high=420.0,
-            marginal=4.0,
-            measure=fc_imu_rate_hz,
-            wait_until_s=3.0,
-            poll_s=0.2,
-        ),
+        imu_input_rate_step(2),
         measurement(
             3,
             "Send PING and measure the round-trip time.",

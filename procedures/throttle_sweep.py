@@ -16,8 +16,8 @@ import numpy as np
 from hil.cards import Card, Monitor, Step, StepContext, action, measurement, prompt
 from procedures._common import (
     CheckFailed,
-    bit_overall,
-    fc_imu_rate_hz,
+    bit_before_arm_step,
+    imu_input_rate_step,
     require,
     start_emulators,
     teardown,
@@ -170,27 +170,8 @@ CARD = Card(
             "Start the IMU, LRF and engine emulators.",
             run=start_emulators,
         ),
-        measurement(
-            3,
-            "Wait until the FC reports the full IMU input rate (STATUS IMU_RATE_HZ).",
-            name="fc_imu_input_rate",
-            unit="Hz",
-            low=380.0,
-            high=420.0,
-            marginal=4.0,
-            measure=fc_imu_rate_hz,
-            wait_until_s=3.0,
-            poll_s=0.2,
-        ),
-        measurement(
-            4,
-            "Run the FC BIT. Record the overall result (1 = PASS); ARM needs a passed BIT.",
-            name="bit_overall",
-            unit="flag",
-            low=1.0,
-            high=1.0,
-            measure=bit_overall,
-        ),
+        imu_input_rate_step(3),
+        bit_before_arm_step(4),
         action(
             5,
             "Set TEST_THROTTLE_PCT, TEST_PITCH_DEG and TEST_YAW_DEG to 0, then ARM the FC. "

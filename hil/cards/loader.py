@@ -74,20 +74,25 @@ def load_card(path: str | Path, bench_config: BenchConfig | None = None) -> Load
 
 def _local_imports(path: Path, data: bytes) -> tuple[Path, ...]:
     """Modules of the card's own folder that the card imports (``from procedures._common
-    import x``, ``from ._common import x``), so that a change to them changes the hash."""
+    import x``, ``from ._common import x``), and those they import in turn, so that a change
+    to any of them changes the hash."""
     folder = path.resolve().parent
     found: set[Path] = set()
-    for node in ast.walk(ast.parse(data)):
-        names: list[str] = []
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module if node.level == 0 else f"{folder.name}.{node.module}"]
-        elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        for name in names:
-            package, _, module = name.partition(".")
-            candidate = folder / f"{module.split('.')[0]}.py"
-            if package == folder.name and module and candidate.is_file():
-                found.add(candidate)
+    queue = [data]
+    while queue:
+        for node in ast.walk(ast.parse(queue.pop())):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module if node.level == 0 else f"{folder.name}.{node.module}"]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                package, _, module = name.partition(".")
+                candidate = folder / f"{module.split('.')[0]}.py"
+                new = candidate not in found and candidate != path.resolve()
+                if package == folder.name and module and new and candidate.is_file():
+                    found.add(candidate)
+                    queue.append(candidate.read_bytes())
     return tuple(sorted(found))
 
 
