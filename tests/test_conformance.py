@@ -8,6 +8,7 @@ is the simulated one (simulated FC over a python-can virtual bus and ptys); with
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -40,6 +41,19 @@ def stream_everything(bench: Bench) -> None:
     bench.engine.start_stream(bench.engine.rate_hz)
 
 
+def wait_full_imu_rate(bench: Bench, timeout_s: float = 5.0) -> None:
+    """Wait, as a technician does before BIT, until the FC reports the full IMU input rate
+    over its last second (the bench's stream threads may start late on a loaded host)."""
+    deadline_s = time.monotonic() + timeout_s
+    rate_hz = 0.0
+    while time.monotonic() < deadline_s:
+        rate_hz = float(bench.flight_computer.status()["IMU_RATE_HZ"])
+        if rate_hz >= 0.95 * bench.imu.rate_hz:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"FC IMU input rate stayed at {rate_hz:.0f} Hz for {timeout_s:g} s")
+
+
 def wait_heartbeats(bench: Bench, count: int) -> None:
     for _ in range(count):
         bench.flight_computer.wait_heartbeat(timeout_s=1.0)
@@ -68,6 +82,7 @@ class TestFlightComputer:
         assert {"IMU", "LRF", "ENGINE"} <= set(report.failed_items)
         stream_everything(bench)
         wait_heartbeats(bench, 12)  # > 1 s of traffic: the FC measures the IMU rate over 1 s
+        wait_full_imu_rate(bench)
         report = fc.run_bit()
         assert report.passed, report.failed_items
         assert set(report.items) >= {"IMU", "LRF", "ENGINE", "CAN", "PARAMETERS"}
@@ -91,6 +106,7 @@ class TestFlightComputer:
             fc.arm()
         stream_everything(bench)
         wait_heartbeats(bench, 12)
+        wait_full_imu_rate(bench)
         assert fc.run_bit().passed
         assert fc.arm() == "ARMED"
         bench.signals.wait_for("FC_Heartbeat.Mode", lambda m: m == FC_MODES.index("ARMED"), 1.0)
@@ -156,6 +172,7 @@ class TestEngine:
         fc = bench.flight_computer
         stream_everything(bench)
         wait_heartbeats(bench, 12)
+        wait_full_imu_rate(bench)
         assert fc.run_bit().passed
         fc.set_param("TEST_THROTTLE_PCT", 60)
         fc.set_param("TEST_PITCH_DEG", 5)

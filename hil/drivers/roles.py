@@ -275,6 +275,11 @@ def _key_values(words: Sequence[str], where: str, command: str) -> dict[str, str
 # -- sensor and actuator emulators ---------------------------------------------------------------
 
 
+MAX_CATCH_UP_S = 0.25
+"""A free-running stream that wakes late (a loaded host) sends the frames it owes, each with
+its own time, up to this far back; beyond that it drops them and starts again from now."""
+
+
 class _Stream:
     """A free-running sender: calls ``tick(now_s)`` at ``rate_hz`` on the bench clock, in a thread.
 
@@ -284,6 +289,7 @@ class _Stream:
 
     def __init__(self, name: str, rate_hz: float, clock: Clock, tick: Callable[[float], None]):
         self._period_s = 1.0 / rate_hz
+        self._catch_up_s = max(10 * self._period_s, MAX_CATCH_UP_S)
         self._clock = clock
         self._tick = tick
         self._stop = threading.Event()
@@ -298,7 +304,7 @@ class _Stream:
                 self._tick(next_s)
                 next_s += self._period_s
                 now_s = self._clock.now_s()
-                if next_s < now_s - 10 * self._period_s:  # fell far behind: do not burst
+                if next_s < now_s - self._catch_up_s:  # fell far behind: do not burst
                     next_s = now_s
                 self._stop.wait(max(0.0, next_s - now_s))
         except BaseException as err:  # kept for stop(); a stream must not die unseen
