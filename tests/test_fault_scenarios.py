@@ -7,11 +7,13 @@ These are whole descents (10-20 s of CPU each), hence ``slow``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from hil.fsw.flight_software import FswParams
-from hil.models.closed_loop import ModelRunResults, run_model_only
+from hil.models.closed_loop import ClosedLoopParams, ModelRunResults, run_model_only
 from hil.scenario import load_scenario
 
 pytestmark = pytest.mark.slow
@@ -19,12 +21,12 @@ pytestmark = pytest.mark.slow
 SEED = 1
 
 
-def _fly(name: str) -> ModelRunResults:
+def _fly(name: str, params: ClosedLoopParams | None = None) -> ModelRunResults:
     scenario = load_scenario(name)
     return run_model_only(
         1,
         SEED,
-        params=scenario.model,
+        params=params or scenario.model,
         terrain=scenario.truth_terrain_profile(),
         terrain_map=scenario.fc_terrain_map_profile(),
         record_history=True,
@@ -89,6 +91,21 @@ def test_f2_first_valid_range_comes_below_900_m_far_faster_than_nominal(
     j = int(np.argmax(n["altitude_m"] <= altitude))  # nominal passing the same altitude
     nominal_speed = float(np.hypot(n["vx_mps"][j], n["vz_mps"][j]))
     assert speed > 1.2 * nominal_speed, (speed, nominal_speed)
+
+
+def test_f2_crashes_where_the_specified_3_km_lrf_lands(f2: ModelRunResults) -> None:
+    assert f2.touched_down[0], f2.verdict()
+    assert not f2.passed[0], f2.verdict()
+    # a hard impact or a touchdown at a speed that tips the lander, not a marginal miss
+    assert max(-f2.touchdown_vertical_speed_mps[0], f2.touchdown_horizontal_speed_mps[0]) > 10.0
+    # the control: the same flight and navigation error with the LRF as specified
+    model = load_scenario("f2-lrf-degraded").model
+    control = dataclasses.replace(
+        model, lrf=dataclasses.replace(model.lrf, max_valid_range_m=3000.0)
+    )
+    res = _fly("f2-lrf-degraded", control)
+    assert res.lrf_first_valid_range_m[0] > 2500.0
+    assert res.passed[0], res.verdict()
 
 
 def test_f3_without_the_lrf_fails_the_touchdown_limits() -> None:

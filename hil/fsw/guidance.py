@@ -87,8 +87,11 @@ def thrust_command(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Throttle fraction (unclamped, >= 0), pitch and yaw (rad) for thrust accelerations (N, 3).
 
-    Tilt from vertical is limited to ``max_tilt_rad``; where limited, the horizontal part is
-    shortened and the thrust set to keep the vertical acceleration.
+    Tilt from vertical is limited to ``max_tilt_rad``. Where limited and the request points
+    up, the horizontal part is shortened and the thrust set to keep the vertical acceleration.
+    Where it points level or down (the engine cannot pull), the thrust is the part of the
+    request along the tilt-limited direction, and none if that part is negative: an engine
+    asked to help the lander down must never push it up at full thrust.
     """
     ax, ay, az = accel_mps2.T
     horiz = np.hypot(ax, ay)
@@ -102,9 +105,10 @@ def thrust_command(
         return mag * mass_kg / max_thrust_n, pitch, yaw
     tilt = np.minimum(tilt, max_tilt_rad)
     cos_t = np.cos(tilt)
-    mag = np.where(limited & (az > 0), az / np.maximum(cos_t, 1e-6), mag)
-    azimuth = np.arctan2(ay, ax)
     sin_t = np.sin(tilt)
+    along_limit = np.maximum(horiz * sin_t + az * cos_t, 0.0)
+    mag = np.where(limited, np.where(az > 0, az / np.maximum(cos_t, 1e-6), along_limit), mag)
+    azimuth = np.arctan2(ay, ax)
     ux, uy, uz = sin_t * np.cos(azimuth), sin_t * np.sin(azimuth), cos_t
     pitch = np.arctan2(-ux, uz)
     yaw = np.arcsin(np.clip(uy, -1.0, 1.0))
