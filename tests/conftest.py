@@ -119,3 +119,8 @@ def sim_bench(sim_config: BenchConfig) -> Iterator[Bench]:
     """The simulated bench, free-running on the wall clock."""
     with Bench(sim_config) as bench:
         yield bench
+
+
+# A real PostgreSQL server for the record-store tests (session scope; skipped when the Debian
+# server binaries are not installed), and a fresh schema URL per test.
+from pg_server import pg_server, pg_url  # noqa: E402, F401

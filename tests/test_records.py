@@ -1,8 +1,11 @@
 """As-run records as an auditor meets them: tampering found by verify, sign-off rules refused,
-wrong secrets logged, and a record that survives a killed bench or a full disk."""
+wrong secrets logged, and a record that survives a killed bench, a full disk, a lost server or
+two benches appending at once. Every store test runs on SQLite and on a real PostgreSQL server
+(``tests/pg_server.py``; skipped where none is installed)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_server import PgServer
 
 from hil.records import (
     AuthenticationError,
     Authorization,
     Kdf,
+    PostgresStore,
     RecordError,
     SignoffRefused,
     SqliteStore,
@@ -35,21 +40,110 @@ from hil.records import (
     verify,
 )
 from hil.records.canonical import event_hash_of
+from hil.records.postgres import to_psycopg
 from hil.records.sqlite import DB_NAME
+from hil.records.sqlstore import SqlRecordStore
 
 CARD = "LL-34-21-00-720-801"
 VALID = Authorization("LL-34-*", "CERT-1", date.today() + timedelta(days=365))
 SECRETS = {"tech": "tech-secret", "insp": "insp-secret", "eng": "eng-secret", "both": "both-secret"}
 
 
+class Backend:
+    """One kind of store under test: opens stores on one location, and reaches past the store
+    into the database the way someone with the file or a superuser login could."""
+
+    name = ""
+    url = ""
+    integrity_error: type[Exception] = Exception
+
+    def open(self, *, readonly: bool = False, kdf: Kdf | None = None) -> SqlRecordStore:
+        raise NotImplementedError
+
+    def raw(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Run SQL directly (``?`` placeholders), the append-only triggers still in place."""
+        raise NotImplementedError
+
+    def tamper(self, sql: str, *args: Any) -> None:
+        """Drop (or disable) the append-only guards, then edit."""
+        raise NotImplementedError
+
+
+class SqliteBackend(Backend):
+    name = "sqlite"
+    integrity_error: type[Exception] = sqlite3.IntegrityError
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.url = str(data)
+
+    def open(self, *, readonly: bool = False, kdf: Kdf | None = None) -> SqlRecordStore:
+        return SqliteStore(self.data, readonly=readonly, kdf=kdf)
+
+    def raw(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with contextlib.closing(sqlite3.connect(self.data / DB_NAME)) as db, db:
+            return db.execute(sql, args).fetchall()
+
+    def tamper(self, sql: str, *args: Any) -> None:
+        with contextlib.closing(sqlite3.connect(self.data / DB_NAME)) as db, db:
+            db.execute("DROP TRIGGER IF EXISTS events_append_only_update")
+            db.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
+            db.execute(sql, args)
+
+
+class PostgresBackend(Backend):
+    name = "postgresql"
+
+    def __init__(self, server: PgServer, cache: Path) -> None:
+        import psycopg
+
+        self.integrity_error = psycopg.errors.IntegrityError
+        self.server = server
+        self.schema = server.new_schema()
+        self.url = server.url(self.schema)
+        self.cache = cache
+
+    def open(self, *, readonly: bool = False, kdf: Kdf | None = None) -> SqlRecordStore:
+        return PostgresStore(self.url, cache_dir=self.cache, readonly=readonly, kdf=kdf)
+
+    def raw(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with self.server.admin(self.schema) as db:
+            cursor = db.execute(to_psycopg(sql), args)
+            return cursor.fetchall() if cursor.description else []
+
+    def tamper(self, sql: str, *args: Any) -> None:
+        with self.server.admin(self.schema) as db:
+            db.execute("ALTER TABLE events DISABLE TRIGGER USER")
+            db.execute("ALTER TABLE attachments DISABLE TRIGGER USER")
+            db.execute(to_psycopg(sql), args)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        return SqliteBackend(tmp_path / "data")
+    return PostgresBackend(request.getfixturevalue("pg_server"), tmp_path / "cache")
+
+
+def _with_people(opened: SqlRecordStore) -> SqlRecordStore:
+    people = opened.people
+    people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
+    people.add("insp", "Ian Spector", ["inspector"], SECRETS["insp"], [VALID])
+    people.add("eng", "Eve Engineer", ["engineer"], SECRETS["eng"], [VALID])
+    people.add("both", "Bo Th", ["technician", "inspector"], SECRETS["both"], [VALID])
+    return opened
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
+def store(backend: Backend) -> Iterator[SqlRecordStore]:
+    with backend.open(kdf=Kdf(n=2**10)) as opened:
+        yield _with_people(opened)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
     with SqliteStore(tmp_path / "data", kdf=Kdf(n=2**10)) as opened:
-        people = opened.people
-        people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
-        people.add("insp", "Ian Spector", ["inspector"], SECRETS["insp"], [VALID])
-        people.add("eng", "Eve Engineer", ["engineer"], SECRETS["eng"], [VALID])
-        people.add("both", "Bo Th", ["technician", "inspector"], SECRETS["both"], [VALID])
+        _with_people(opened)
         yield opened
 
 
@@ -71,7 +165,7 @@ def attempt(step: int, *, rii: bool = False, value: float = 10.0) -> dict[str, A
     }
 
 
-def new_run(store: SqliteStore, operator: str = "tech", finish: bool = True) -> str:
+def new_run(store: SqlRecordStore, operator: str = "tech", finish: bool = True) -> str:
     run_id = store.create_run(
         {
             "card": {"number": CARD, "revision": "B", "title": "IMU"},
@@ -86,15 +180,7 @@ def new_run(store: SqliteStore, operator: str = "tech", finish: bool = True) -> 
     return run_id
 
 
-def tamper(store: SqliteStore, sql: str, *args: Any) -> None:
-    """What someone with the database file and sqlite3 can do: drop the guards and edit."""
-    with sqlite3.connect(store.path) as db:
-        db.execute("DROP TRIGGER IF EXISTS events_append_only_update")
-        db.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
-        db.execute(sql, args)
-
-
-def signed_off(store: SqliteStore) -> str:
+def signed_off(store: SqlRecordStore) -> str:
     run_id = new_run(store)
     sign(store, run_id, "tech", SECRETS["tech"], "performed")
     sign(store, run_id, "insp", SECRETS["insp"], "inspected", [2])
@@ -105,21 +191,22 @@ def signed_off(store: SqliteStore) -> str:
 # -- the chain --------------------------------------------------------------------------------
 
 
-def test_a_signed_off_record_verifies_after_reopening(store: SqliteStore) -> None:
+def test_a_signed_off_record_verifies_after_reopening(
+    store: SqlRecordStore, backend: Backend
+) -> None:
     run_id = signed_off(store)
     store.close()
-    with SqliteStore(store.data_dir) as again:
+    with backend.open() as again:
         report = verify(again, run_id)
         assert report.ok, report.describe()
         assert (report.events, report.signatures) == (8, 3)
         info = again.run(run_id[:12])
         assert (info.status, info.outcome, info.card_number) == ("finished", "PASS", CARD)
-        db = sqlite3.connect(again.path)
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        db.close()
+    if backend.name == "sqlite":
+        assert backend.raw("PRAGMA journal_mode") == [("wal",)]
 
 
-def test_event_hash_is_sha256_over_the_canonical_event(store: SqliteStore) -> None:
+def test_event_hash_is_sha256_over_the_canonical_event(store: SqlRecordStore) -> None:
     event = store.events(new_run(store))[1]
     body = {**event.to_dict()}
     assert event_hash_of(body) == event.hash
@@ -131,61 +218,70 @@ def test_event_hash_is_sha256_over_the_canonical_event(store: SqliteStore) -> No
     )
 
 
-def test_the_store_refuses_edits_and_deletes(store: SqliteStore) -> None:
+def test_the_store_refuses_edits_and_deletes(store: SqlRecordStore, backend: Backend) -> None:
     new_run(store)
-    with sqlite3.connect(store.path) as db, pytest.raises(sqlite3.IntegrityError):
-        db.execute("UPDATE events SET payload = '{}' WHERE seq = 2")
-    with sqlite3.connect(store.path) as db, pytest.raises(sqlite3.IntegrityError):
-        db.execute("DELETE FROM events WHERE seq = 2")
+    store.people.unlock("tech")  # logged in the authentication log
+    with pytest.raises(backend.integrity_error, match="events are append-only"):
+        backend.raw("UPDATE events SET payload = '{}' WHERE seq = 2")
+    with pytest.raises(backend.integrity_error, match="events are append-only"):
+        backend.raw("DELETE FROM events WHERE seq = 2")
+    with pytest.raises(backend.integrity_error, match="append-only"):
+        backend.raw("DELETE FROM auth_log")
+    if backend.name == "postgresql":
+        with pytest.raises(backend.integrity_error, match="events are append-only"):
+            backend.raw("TRUNCATE events")
+    assert len(store.events(store.runs()[0].run_id)) == 5
 
 
-def test_verify_names_an_edited_value(store: SqliteStore) -> None:
+def test_verify_names_an_edited_value(store: SqlRecordStore, backend: Backend) -> None:
     run_id = signed_off(store)
     (payload,) = store._query("SELECT payload FROM events WHERE run_id=? AND seq=3", (run_id,))[0]
-    tamper(store, "UPDATE events SET payload=? WHERE seq=3", payload.replace("10.0", "10.4"))
+    backend.tamper("UPDATE events SET payload=? WHERE seq=3", payload.replace("10.0", "10.4"))
     report = verify(store, run_id)
     assert not report.ok
     assert report.first_bad_event == 3
     assert "content does not match its hash" in report.reason
 
 
-def test_verify_names_an_edit_whose_hash_was_recomputed(store: SqliteStore) -> None:
+def test_verify_names_an_edit_whose_hash_was_recomputed(
+    store: SqlRecordStore, backend: Backend
+) -> None:
     run_id = new_run(store)
     event = store.events(run_id)[2]
     payload = event.payload_json.replace("10.0", "10.4")
     digest = event_hash(run_id, 3, event.kind, event.utc, event.prev_hash, payload)
-    tamper(store, "UPDATE events SET payload=?, hash=? WHERE seq=3", payload, digest)
+    backend.tamper("UPDATE events SET payload=?, hash=? WHERE seq=3", payload, digest)
     report = verify(store, run_id)
     assert (report.ok, report.first_bad_event) == (False, 4)
     assert "does not chain to event 3" in report.reason
 
 
-def test_verify_names_a_deleted_event(store: SqliteStore) -> None:
+def test_verify_names_a_deleted_event(store: SqlRecordStore, backend: Backend) -> None:
     run_id = new_run(store)
-    tamper(store, "DELETE FROM events WHERE run_id=? AND seq=3", run_id)
+    backend.tamper("DELETE FROM events WHERE run_id=? AND seq=3", run_id)
     report = verify(store, run_id)
     assert (report.ok, report.first_bad_event) == (False, 3)
     assert "missing" in report.reason
 
 
-def test_verify_finds_a_deleted_last_event(store: SqliteStore) -> None:
+def test_verify_finds_a_deleted_last_event(store: SqlRecordStore, backend: Backend) -> None:
     run_id = new_run(store)
-    tamper(store, "DELETE FROM events WHERE run_id=? AND seq=5", run_id)
+    backend.tamper("DELETE FROM events WHERE run_id=? AND seq=5", run_id)
     report = verify(store, run_id)
     assert (report.ok, report.first_bad_event) == (False, 5)
     assert "head is event 5" in report.reason
 
 
-def test_verify_names_reordered_events(store: SqliteStore) -> None:
+def test_verify_names_reordered_events(store: SqlRecordStore, backend: Backend) -> None:
     run_id = new_run(store)
-    tamper(store, "UPDATE events SET seq = -1 WHERE run_id=? AND seq=2", run_id)
-    tamper(store, "UPDATE events SET seq = 2 WHERE run_id=? AND seq=3", run_id)
-    tamper(store, "UPDATE events SET seq = 3 WHERE run_id=? AND seq=-1", run_id)
+    backend.tamper("UPDATE events SET seq = -1 WHERE run_id=? AND seq=2", run_id)
+    backend.tamper("UPDATE events SET seq = 2 WHERE run_id=? AND seq=3", run_id)
+    backend.tamper("UPDATE events SET seq = 3 WHERE run_id=? AND seq=-1", run_id)
     report = verify(store, run_id)
     assert (report.ok, report.first_bad_event) == (False, 2)
 
 
-def test_verify_finds_a_signature_moved_to_another_record(store: SqliteStore) -> None:
+def test_verify_finds_a_signature_moved_to_another_record(store: SqlRecordStore) -> None:
     signed = signed_off(store)
     other = new_run(store)
     stolen = next(e for e in store.events(signed) if e.kind == "signature")
@@ -196,14 +292,13 @@ def test_verify_finds_a_signature_moved_to_another_record(store: SqliteStore) ->
     assert verify(store, signed).ok
 
 
-def test_verify_finds_a_forged_signature_field(store: SqliteStore) -> None:
+def test_verify_finds_a_forged_signature_field(store: SqlRecordStore, backend: Backend) -> None:
     run_id = new_run(store)
     event = sign(store, run_id, "tech", SECRETS["tech"], "performed")
     forged = event.payload_json.replace('"meaning":"performed"', '"meaning":"approved"')
     digest = event_hash(run_id, event.seq, event.kind, event.utc, event.prev_hash, forged)
-    tamper(store, "UPDATE events SET payload=?, hash=? WHERE seq=?", forged, digest, event.seq)
-    with sqlite3.connect(store.path) as db:
-        db.execute("UPDATE runs SET head_hash=? WHERE run_id=?", (digest, run_id))
+    backend.tamper("UPDATE events SET payload=?, hash=? WHERE seq=?", forged, digest, event.seq)
+    backend.tamper("UPDATE runs SET head_hash=? WHERE run_id=?", digest, run_id)
     report = verify(store, run_id)
     assert (report.ok, report.first_bad_event) == (False, event.seq)
     assert "does not verify" in report.reason
@@ -212,7 +307,7 @@ def test_verify_finds_a_forged_signature_field(store: SqliteStore) -> None:
 # -- sign-off rules ---------------------------------------------------------------------------
 
 
-def test_rii_signed_by_its_performer_is_refused(store: SqliteStore) -> None:
+def test_rii_signed_by_its_performer_is_refused(store: SqlRecordStore) -> None:
     run_id = new_run(store, operator="both")
     sign(store, run_id, "both", SECRETS["both"], "performed")
     with pytest.raises(SignoffRefused, match=r"Bo Th \(both\) performed step 2"):
@@ -224,7 +319,7 @@ def test_rii_signed_by_its_performer_is_refused(store: SqliteStore) -> None:
     assert not [s for s in store.events(other) if '"inspected"' in s.payload_json]
 
 
-def test_an_inspector_needs_the_role_and_a_performer_signature_first(store: SqliteStore) -> None:
+def test_an_inspector_needs_the_role_and_a_performer_signature_first(store: SqlRecordStore) -> None:
     run_id = new_run(store)
     with pytest.raises(SignoffRefused, match="needs role inspector"):
         sign(store, run_id, "eng", SECRETS["eng"], "inspected", [2])
@@ -232,14 +327,14 @@ def test_an_inspector_needs_the_role_and_a_performer_signature_first(store: Sqli
         sign(store, run_id, "insp", SECRETS["insp"], "inspected", [2])
 
 
-def test_approval_waits_for_every_rii_step(store: SqliteStore) -> None:
+def test_approval_waits_for_every_rii_step(store: SqlRecordStore) -> None:
     run_id = new_run(store)
     sign(store, run_id, "tech", SECRETS["tech"], "performed")
     with pytest.raises(SignoffRefused, match="RII step 2 has no inspector signature"):
         sign(store, run_id, "eng", SECRETS["eng"], "approved")
 
 
-def test_a_signature_only_after_the_signed_steps_are_complete(store: SqliteStore) -> None:
+def test_a_signature_only_after_the_signed_steps_are_complete(store: SqlRecordStore) -> None:
     run_id = new_run(store, finish=False)
     with pytest.raises(SignoffRefused, match="still running"):
         sign(store, run_id, "tech", SECRETS["tech"], "performed")
@@ -251,7 +346,7 @@ def test_a_signature_only_after_the_signed_steps_are_complete(store: SqliteStore
     assert event.payload["covers_hash"] == event.prev_hash
 
 
-def test_an_expired_or_out_of_scope_authorization_is_refused(store: SqliteStore) -> None:
+def test_an_expired_or_out_of_scope_authorization_is_refused(store: SqlRecordStore) -> None:
     expired = Authorization("LL-34-*", "OLD-1", date.today() - timedelta(days=1))
     store.people.add("old", "Olga Old", ["technician"], "old-secret", [expired])
     elsewhere = Authorization("LL-72-*", "C-9", VALID.expires)
@@ -263,7 +358,7 @@ def test_an_expired_or_out_of_scope_authorization_is_refused(store: SqliteStore)
         sign(store, run_id, "far", "far-secret", "performed")
 
 
-def test_a_wrong_secret_is_refused_logged_and_locks_out(store: SqliteStore) -> None:
+def test_a_wrong_secret_is_refused_logged_and_locks_out(store: SqlRecordStore) -> None:
     run_id = new_run(store)
     with pytest.raises(AuthenticationError, match="'tech': wrong secret"):
         sign(store, run_id, "tech", "not-the-secret", "performed")
@@ -281,7 +376,7 @@ def test_a_wrong_secret_is_refused_logged_and_locks_out(store: SqliteStore) -> N
     assert verify(store, run_id).ok
 
 
-def test_a_revoked_person_cannot_sign_but_old_signatures_stand(store: SqliteStore) -> None:
+def test_a_revoked_person_cannot_sign_but_old_signatures_stand(store: SqlRecordStore) -> None:
     run_id = new_run(store)
     sign(store, run_id, "tech", SECRETS["tech"], "performed")
     store.people.revoke("tech", "left the company")
@@ -290,16 +385,23 @@ def test_a_revoked_person_cannot_sign_but_old_signatures_stand(store: SqliteStor
     assert verify(store, run_id).ok
 
 
-def test_secrets_and_private_keys_are_not_stored_in_the_clear(store: SqliteStore) -> None:
+def test_secrets_and_private_keys_are_not_stored_in_the_clear(
+    store: SqlRecordStore, backend: Backend
+) -> None:
     store.close()
-    raw = (store.data_dir / DB_NAME).read_bytes()
-    wal = store.data_dir / f"{DB_NAME}-wal"
-    raw += wal.read_bytes() if wal.exists() else b""
+    if isinstance(backend, SqliteBackend):
+        raw = (backend.data / DB_NAME).read_bytes()
+        wal = backend.data / f"{DB_NAME}-wal"
+        raw += wal.read_bytes() if wal.exists() else b""
+    else:
+        rows = backend.raw("SELECT p::text FROM people p UNION ALL SELECT a::text FROM auth_log a")
+        raw = "\n".join(row[0] for row in rows).encode()
+        assert b"Jane Tech" in raw
     for secret in SECRETS.values():
         assert secret.encode() not in raw
 
 
-def test_corrections_and_redlines_need_a_reason_and_erase_nothing(store: SqliteStore) -> None:
+def test_corrections_and_redlines_need_a_reason_and_erase_nothing(store: SqlRecordStore) -> None:
     run_id = new_run(store)
     with pytest.raises(SignoffRefused, match="needs a reason"):
         correct(store, run_id, "tech", SECRETS["tech"], 3, " ", {"comment": "typo"})
@@ -313,7 +415,7 @@ def test_corrections_and_redlines_need_a_reason_and_erase_nothing(store: SqliteS
     assert verify(store, run_id).ok
 
 
-def test_exports_show_values_limits_and_signatures(store: SqliteStore, tmp_path: Path) -> None:
+def test_exports_show_values_limits_and_signatures(store: SqlRecordStore, tmp_path: Path) -> None:
     run_id = signed_off(store)
     page = export_html(store, run_id, tmp_path / "card.html").read_text()
     assert "imu_rate_hz = 10 Hz" in page and "9.5 .. 10.5 Hz" in page
@@ -337,7 +439,9 @@ class _Obj:
         return dict(self.data)
 
 
-def test_store_recorder_writes_a_card_run(store: SqliteStore, tmp_path: Path) -> None:
+def test_store_recorder_writes_a_card_run(
+    store: SqlRecordStore, tmp_path: Path, backend: Backend
+) -> None:
     evidence = tmp_path / "photo.jpg"
     evidence.write_bytes(b"\xff\xd8 a photo")
     record = _Obj(
@@ -370,9 +474,13 @@ def test_store_recorder_writes_a_card_run(store: SqliteStore, tmp_path: Path) ->
     with pytest.raises(RecordError, match="is finished"):
         store.append(run_id, "attempt", attempt(3))
     assert verify(store, run_id).ok
-    path = store.attachment_path(store.events(run_id)[2].payload["sha256"])
-    assert path is not None
-    path.write_bytes(b"another photo")
+    digest = store.events(run_id)[2].payload["sha256"]
+    path = store.attachment_path(digest)
+    assert path is not None and path.read_bytes() == b"\xff\xd8 a photo"
+    if backend.name == "sqlite":
+        path.write_bytes(b"another photo")
+    else:  # the bytes live in the database; the local copy is only a cache
+        backend.tamper("UPDATE attachments SET content = ? WHERE sha256 = ?", b"other", digest)
     report = verify(store, run_id)
     assert (report.first_bad_event, "photo.jpg changed" in report.reason) == (3, True)
 
@@ -382,8 +490,8 @@ def test_store_recorder_writes_a_card_run(store: SqliteStore, tmp_path: Path) ->
 WRITER = textwrap.dedent(
     """
     import sys
-    from hil.records import SqliteStore
-    with SqliteStore(sys.argv[1]) as store:
+    from hil.records import open_store
+    with open_store(sys.argv[1]) as store:
         run_id = store.create_run({"card": {"number": "LL-1"}, "operator_id": "tech"})
         print(run_id, flush=True)
         step = 0
@@ -396,11 +504,10 @@ WRITER = textwrap.dedent(
 
 
 def test_a_bench_killed_mid_card_leaves_an_interrupted_record_that_verifies(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    data = tmp_path / "data"
     child = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(data)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, backend.url], stdout=subprocess.PIPE, text=True
     )
     try:
         assert child.stdout is not None
@@ -415,7 +522,7 @@ def test_a_bench_killed_mid_card_leaves_an_interrupted_record_that_verifies(
         if child.stdout:
             child.stdout.close()
     assert child.returncode == -signal.SIGKILL
-    with SqliteStore(data) as store:
+    with backend.open() as store:
         info = store.run(run_id)
         assert info.status == "interrupted"
         events = store.events(run_id)
@@ -426,7 +533,100 @@ def test_a_bench_killed_mid_card_leaves_an_interrupted_record_that_verifies(
         assert verify(store, run_id).ok
 
 
-def test_a_full_disk_is_one_clear_error_and_loses_nothing(store: SqliteStore) -> None:
+APPENDER = textwrap.dedent(
+    """
+    import sys
+    from hil.records import open_store
+    url, run_id, writer, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    with open_store(url) as store:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        for n in range(count):
+            store.append(run_id, "attempt", {"step": n + 1, "writer": writer})
+    """
+)
+
+
+def test_two_benches_appending_to_one_run_at_once_lose_nothing_and_never_fork(
+    backend: Backend,
+) -> None:
+    count = 150
+    with backend.open() as store:
+        run_id = new_run(store, finish=False)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", APPENDER, backend.url, run_id, writer, str(count)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for writer in ("a", "b")
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        for child in children:  # both start appending at (nearly) the same instant
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        codes = [child.wait(timeout=120) for child in children]
+    finally:
+        for child in children:
+            child.kill()
+            child.wait(timeout=10)
+            for pipe in (child.stdin, child.stdout):
+                if pipe:
+                    pipe.close()
+    assert codes == [0, 0]
+    with backend.open() as store:
+        events = store.events(run_id)
+        assert [e.seq for e in events] == list(range(1, 5 + 2 * count))
+        for writer in ("a", "b"):
+            steps = [e.payload["step"] for e in events if e.payload.get("writer") == writer]
+            assert steps == list(range(1, count + 1))
+        if backend.name == "postgresql":  # row-lock waiters queue fairly; SQLite's busy
+            # handler backs off by sleeping, so there one writer may well take every turn
+            writers = [str(e.payload.get("writer")) for e in events[4:]]
+            assert writers != sorted(writers), "the two writers never interleaved"
+        report = verify(store, run_id)
+        assert report.ok, report.describe()
+        assert store.run(run_id).event_count == len(events)
+
+
+def test_other_components_keep_their_tables_in_the_store(store: SqlRecordStore) -> None:
+    def create(tx: Any) -> None:
+        tx.execute("CREATE TABLE fleet_jobs (lander TEXT NOT NULL, job TEXT NOT NULL)")
+
+    def add_hours(tx: Any) -> None:
+        tx.execute("ALTER TABLE fleet_jobs ADD COLUMN hours REAL")
+
+    access = store.sql()
+    assert access.dialect == store.dialect
+    assert access.migrate("fleet", [create]) == 1
+    assert access.migrate("fleet", [create, add_hours]) == 2
+    assert access.migrate("fleet", [create, add_hours]) == 2  # nothing run twice
+    with access.transaction("add jobs") as tx:
+        assert tx.execute("INSERT INTO fleet_jobs VALUES (?, ?, ?)", ("HR-2", "50% check", 1.5))
+        tx.execute("INSERT INTO fleet_jobs VALUES (?, ?, ?)", ("HR-3", "oil?", 2.0))
+        assert tx.query("SELECT COUNT(*) FROM fleet_jobs") == [(2,)]
+    with pytest.raises(RuntimeError), access.transaction("add a job") as tx:
+        tx.execute("INSERT INTO fleet_jobs VALUES (?, ?, ?)", ("HR-4", "lost", 0.0))
+        raise RuntimeError("operator cancelled")
+    rows = access.query(
+        "SELECT lander, job, hours FROM fleet_jobs WHERE job LIKE '%?%' OR lander = ? "
+        "ORDER BY lander",
+        ("HR-2",),
+    )
+    assert rows == [("HR-2", "50% check", 1.5), ("HR-3", "oil?", 2.0)]
+    with pytest.raises(StorageError, match="newer than this code"):
+        access.migrate("fleet", [create])
+    bad = r"records database .*: bad insert: .*fleet_nowhere"
+    with pytest.raises(StorageError, match=bad), access.transaction("bad insert") as tx:
+        tx.execute("INSERT INTO fleet_nowhere VALUES (?)", (1,))
+
+
+def test_a_full_disk_is_one_clear_error_and_loses_nothing(sqlite_store: SqliteStore) -> None:
+    store = sqlite_store
     run_id = new_run(store, finish=False)
     (pages,) = store._query("PRAGMA page_count")[0]
     store._conn().execute(f"PRAGMA max_page_count = {pages + 2}")
@@ -441,20 +641,50 @@ def test_a_full_disk_is_one_clear_error_and_loses_nothing(store: SqliteStore) ->
         assert verify(again, run_id).ok
 
 
-def test_a_read_only_store_reads_and_refuses_writes_clearly(store: SqliteStore) -> None:
+def test_a_lost_server_connection_is_one_clear_error_and_the_next_call_reconnects(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    backend = PostgresBackend(pg_server, tmp_path / "cache")
+    with backend.open() as store:
+        run_id = new_run(store, finish=False)
+        backend.raw(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'hil-records'"
+        )
+        with pytest.raises(StorageError, match=r"records database postgresql://.*: append") as err:
+            store.append(run_id, "attempt", attempt(4))
+        assert "\n" not in str(err.value)
+        store.append(run_id, "attempt", attempt(5))
+        assert [e.payload.get("step") for e in store.events(run_id)][-2:] == [3, 5]
+        assert verify(store, run_id).ok
+
+
+def test_a_read_only_store_reads_and_refuses_writes_clearly(
+    store: SqlRecordStore, backend: Backend, pg_or_none: PgServer | None
+) -> None:
     run_id = signed_off(store)
     store.close()
-    with SqliteStore(store.data_dir, readonly=True) as reader:
+    with backend.open(readonly=True) as reader:
         assert verify(reader, run_id).ok
         with pytest.raises(StorageError, match="opened read-only"):
             reader.append(run_id, "attempt", attempt(4))
-    with pytest.raises(StorageError, match="not found"):
-        SqliteStore(store.data_dir / "nowhere", readonly=True).open()
+    if isinstance(backend, SqliteBackend):
+        with pytest.raises(StorageError, match="not found"):
+            SqliteStore(backend.data / "nowhere", readonly=True).open()
+    else:
+        assert pg_or_none is not None
+        empty = pg_or_none.url(pg_or_none.new_schema())
+        with pytest.raises(StorageError, match="nothing recorded here yet"):
+            PostgresStore(empty, readonly=True).open()
 
 
-def test_a_newer_schema_is_refused(store: SqliteStore) -> None:
+@pytest.fixture
+def pg_or_none(backend: Backend) -> PgServer | None:
+    return backend.server if isinstance(backend, PostgresBackend) else None
+
+
+def test_a_newer_schema_is_refused(store: SqlRecordStore, backend: Backend) -> None:
     store.close()
-    with sqlite3.connect(store.path) as db:
-        db.execute("INSERT INTO schema_version VALUES (99, 'future')")
+    backend.raw("INSERT INTO schema_version VALUES (99, 'future')")
     with pytest.raises(StorageError, match="schema version 99 is newer"):
-        SqliteStore(store.data_dir).open()
+        backend.open().open()

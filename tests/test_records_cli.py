@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from hil import cli as hil_cli
-from hil.records import SqliteStore
+from hil.records import open_store
 from hil.records.cli import add_commands
 
 
@@ -32,6 +33,19 @@ def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return data
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(
+    request: pytest.FixtureRequest, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The records store the commands use: the data directory, or a PostgreSQL URL given
+    through ``$HIL_STORE`` (which wins over ``$HIL_DATA``)."""
+    if request.param == "sqlite":
+        return str(data_dir)
+    url = str(request.getfixturevalue("pg_url"))
+    monkeypatch.setenv("HIL_STORE", url)
+    return url
+
+
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = hil_cli.main(argv)
     out, err = capsys.readouterr()
@@ -39,7 +53,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 def test_people_records_sign_verify_and_export(
-    data_dir: Path,
+    store_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -65,7 +79,7 @@ def test_people_records_sign_verify_and_export(
     assert code == 0 and out.startswith("added Jane Tech (jane), key ")
     code, out, _ = run(["people", "list"], capsys)
     assert "Jane Tech" in out and "LL-* A&P-123 to 2099-12-31" in out and "active" in out
-    with SqliteStore(data_dir) as store:
+    with open_store(store_url) as store:
         run_id = store.create_run(
             {"card": {"number": "LL-34-1", "revision": "A", "title": "IMU"}, "operator_id": "jane"}
         )
@@ -102,9 +116,17 @@ def test_people_records_sign_verify_and_export(
     assert code == 0
     assert (tmp_path / "out" / f"{run_id}.html").exists()
     assert (tmp_path / "out" / f"{run_id}.json").exists()
-    with sqlite3.connect(data_dir / "records.sqlite3") as db:
-        db.execute("DROP TRIGGER events_append_only_update")
-        db.execute("UPDATE events SET payload = replace(payload, '10.0', '10.6') WHERE seq = 2")
+    edit = "UPDATE events SET payload = replace(payload, '10.0', '10.6') WHERE seq = 2"
+    if store_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as pg:
+            pg.execute("ALTER TABLE events DISABLE TRIGGER USER")
+            pg.execute(edit)
+    else:
+        with sqlite3.connect(Path(store_url) / "records.sqlite3") as db:
+            db.execute("DROP TRIGGER events_append_only_update")
+            db.execute(edit)
     code, out, _ = run(["records", "verify"], capsys)
     assert code == 1
     assert out.strip() == (
@@ -137,3 +159,27 @@ def test_errors_are_one_line_with_the_right_exit_code(
     assert (code, err) == (1, "hil: person 'bob': secret must have at least 8 characters")
     code, _, err = run(["records", "show", "nope"], capsys)
     assert (code, err) == (1, f"hil: run 'nope': not in {database}")
+
+
+def test_store_urls_name_the_backend_and_failures_are_one_line(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    code, _, err = run(["records", "list", "--store", f"sqlite://{elsewhere}"], capsys)
+    assert (code, err) == (1, f"hil: records database {elsewhere / 'records.sqlite3'}: not found "
+                           "(nothing recorded here yet)")  # fmt: skip
+    code, _, err = run(["people", "list", "--store", "mysql://root@db/hil"], capsys)
+    assert code == 2 and err.startswith("hil: records store mysql://root@db/hil: unknown scheme")
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://hil:s3cret@127.0.0.1:{port}/records"
+    code, _, err = run(["records", "list", "--store", url], capsys)
+    assert code == 1 and "\n" not in err and "s3cret" not in err
+    assert err.startswith(
+        f"hil: records database postgresql://hil:***@127.0.0.1:{port}/records: cannot connect ("
+    )
+    code, _, err = run(["records", "list", "--store", "postgresql://h:1:2:3/x?bogus=1"], capsys)
+    assert code == 2 and err.startswith(
+        "hil: records store postgresql://h:1:2:3/x?bogus=1: bad URL"
+    )

@@ -46,8 +46,15 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--data",
         type=Path,
         default=None,
-        help="records store: every event is written there, durable, as it happens "
+        help="records data directory: every event is written there, durable, as it happens "
         "(default: $HIL_DATA or ~/.local/share/hil)",
+    )
+    run.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="records store instead of --data: a folder, sqlite:///DIR or "
+        "postgresql://USER@HOST/DB (default: $HIL_STORE)",
     )
     run.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"record folder (default: {DEFAULT_OUT})"
@@ -138,9 +145,8 @@ def run_command(args: argparse.Namespace) -> int:
     from hil.cards.runner import run_card
     from hil.cli import EXIT_FAILED, EXIT_OK
     from hil.config import load_bench
+    from hil.records.backends import open_store, store_location
     from hil.records.recorder import StoreRecorder
-    from hil.records.sqlite import SqliteStore
-    from hil.records.store import default_data_dir
 
     config = load_bench(args.bench)
     loaded = load_card(args.card, config)
@@ -160,7 +166,7 @@ def run_command(args: argparse.Namespace) -> int:
     out = sys.stdout
     _header(loaded, out)
     listener = TableListener(out)
-    store = SqliteStore(default_data_dir(args.data)).open()
+    store = open_store(store_location(args.store, args.data))
     recorder = StoreRecorder(store)
     try:
         with Bench(config) as bench:
@@ -177,7 +183,7 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         store.close()
         if recorder.run_id is not None:
-            out.write(f"\nrecords store: {store.data_dir} run {recorder.run_id}\n")
+            out.write(f"\nrecords store: {store.location} run {recorder.run_id}\n")
         record = listener.record
         if record is not None and record.finished_utc is not None:
             path = record.save(Path(args.out) / record.default_name())

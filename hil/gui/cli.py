@@ -1,10 +1,10 @@
 """``hil gui``: the bench GUI on a bench configuration.
 
 ``hil.cli`` calls ``add_commands(subparsers)`` while building its parser. The handler opens the
-record store when ``--data`` (or ``$HIL_DATA``) names one, builds the ``BenchSession`` and the
-main window, and runs the Qt event loop; a ``HilError`` propagates to ``hil.cli.main`` as one
-line. ``--answers`` pre-answers every card question from a scripted answers file (the dialogs
-still open and show the answer), for demonstrations and CI.
+record store when ``--store``/``--data`` (or ``$HIL_STORE``/``$HIL_DATA``) names one, builds
+the ``BenchSession`` and the main window, and runs the Qt event loop; a ``HilError``
+propagates to ``hil.cli.main`` as one line. ``--answers`` pre-answers every card question from
+a scripted answers file (the dialogs still open and show the answer), for demonstrations and CI.
 """
 
 from __future__ import annotations
@@ -35,7 +35,14 @@ def add_commands(subparsers: Any) -> None:
         "--data",
         default=None,
         help="records data directory for as-run records and sign-off (default: $HIL_DATA; "
-        "without either, no records are kept)",
+        "without it, --store or $HIL_STORE, no records are kept)",
+    )
+    gui.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="records store instead of --data: a folder, sqlite:///DIR or "
+        "postgresql://USER@HOST/DB (default: $HIL_STORE)",
     )
     gui.add_argument(
         "--answers", type=Path, default=None, help="scripted answers (TOML) for card questions"
@@ -49,7 +56,6 @@ def add_commands(subparsers: Any) -> None:
 def gui_command(args: argparse.Namespace) -> int:
     """Run the GUI until its window closes; exit status 0."""
     import contextlib
-    import os
     import sys
 
     from PySide6 import QtWidgets
@@ -64,11 +70,10 @@ def gui_command(args: argparse.Namespace) -> int:
     script = ScriptedOperator(args.answers) if args.answers is not None else None
     with contextlib.ExitStack() as stack:
         store = None
-        data = args.data or os.environ.get("HIL_DATA")
-        if data:
-            from hil.records import SqliteStore
+        from hil.records.backends import open_store, store_configured, store_location
 
-            store = stack.enter_context(SqliteStore(Path(data).expanduser()))
+        if store_configured(args.store, args.data):
+            store = stack.enter_context(open_store(store_location(args.store, args.data)))
         app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
         session = stack.enter_context(
             BenchSession(config, operator=GuiOperator(script), store=store, out_dir=args.out)

@@ -10,12 +10,14 @@
         sign(store, run_id, "asmith", secret2, "inspected", covers=[4])
         print(verify(store, run_id).describe())
 
-``RecordStore`` is the storage interface (``SqliteStore`` the embedded one), ``PeopleStore`` the
-identity registry it carries, ``StoreRecorder`` the adapter the card runner writes through.
+``RecordStore`` is the storage interface (``SqliteStore`` the embedded one, ``PostgresStore``
+the shared one, ``open_store(url_or_path)`` picks by URL), ``PeopleStore`` the identity
+registry it carries, ``StoreRecorder`` the adapter the card runner writes through.
 """
 
 from __future__ import annotations
 
+from hil.records.backends import open_store
 from hil.records.canonical import GENESIS_HASH, canonical_json, event_hash
 from hil.records.errors import (
     AuthenticationError,
@@ -26,9 +28,11 @@ from hil.records.errors import (
 )
 from hil.records.export import export_html, export_json
 from hil.records.people import Authorization, Kdf, PeopleStore, Person, Role
+from hil.records.postgres import PostgresStore
 from hil.records.recorder import StoreRecorder
 from hil.records.signoff import correct, redline, sign
 from hil.records.sqlite import SqliteStore
+from hil.records.sqlstore import SqlAccess, SqlTransaction
 from hil.records.state import Meaning, RunState
 from hil.records.store import Event, RecordStore, RunInfo, default_data_dir
 from hil.records.verify import VerifyReport, verify
@@ -42,12 +46,15 @@ __all__ = [
     "Meaning",
     "PeopleStore",
     "Person",
+    "PostgresStore",
     "RecordError",
     "RecordStore",
     "Role",
     "RunInfo",
     "RunState",
     "SignoffRefused",
+    "SqlAccess",
+    "SqlTransaction",
     "SqliteStore",
     "StorageError",
     "StoreRecorder",
@@ -59,6 +66,7 @@ __all__ = [
     "event_hash",
     "export_html",
     "export_json",
+    "open_store",
     "redline",
     "sign",
     "verify",

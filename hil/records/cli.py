@@ -3,7 +3,8 @@ signing as-run records.
 
 ``add_commands(subparsers)`` adds both to the ``hil`` parser; handlers raise ``HilError`` and
 let ``hil.cli.main`` print it as one line (exit 1; 2 for a usage or configuration error). The
-data directory is ``--data DIR``, else ``$HIL_DATA``, else ``~/.local/share/hil``. A secret is
+store is ``--store URL`` (a folder, ``sqlite:///DIR`` or ``postgresql://...``), else ``--data
+DIR``, else ``$HIL_STORE``, else ``$HIL_DATA``, else ``~/.local/share/hil``. A secret is
 never a command-line argument: it comes from ``--secret-file``, else ``$HIL_SECRET`` (CI,
 tests), else a terminal prompt.
 """
@@ -88,6 +89,13 @@ def add_commands(subparsers: Any) -> None:
             default=None,
             help="data directory (default: $HIL_DATA or ~/.local/share/hil)",
         )
+        parser.add_argument(
+            "--store",
+            default=None,
+            metavar="URL",
+            help="records store: a data directory, sqlite:///DIR or postgresql://USER@HOST/DB "
+            "(default: $HIL_STORE, else the data directory)",
+        )
 
 
 def _secret_argument(parser: argparse.ArgumentParser) -> None:
@@ -123,13 +131,17 @@ def read_secret(args: argparse.Namespace, prompt: str, *, confirm: bool = False)
 
 
 def _store(args: argparse.Namespace, *, readonly: bool = False) -> Any:
-    from hil.records.sqlite import DB_NAME, SqliteStore
-    from hil.records.store import default_data_dir
+    """The opened store ``--store``/``--data``/``$HIL_STORE``/``$HIL_DATA`` name. A local
+    SQLite store that cannot be written is opened read-only for the reading commands."""
+    from hil.records.backends import is_postgres, open_store, store_location
+    from hil.records.sqlite import DB_NAME
 
-    data = default_data_dir(args.data)
-    if readonly and not os.access(data / DB_NAME, os.W_OK):
-        return SqliteStore(data, readonly=True)
-    return SqliteStore(data)
+    location = store_location(args.store, args.data)
+    if readonly and not is_postgres(location):
+        path = Path(location.removeprefix("sqlite://")).expanduser()
+        if not os.access(path / DB_NAME, os.W_OK):
+            return open_store(location, readonly=True)
+    return open_store(location)
 
 
 def _people_add(args: argparse.Namespace) -> int:

@@ -1,10 +1,11 @@
 """The record store interface: runs, their append-only hash-chained events, and attachments.
 
 ``RecordStore`` is what the runner, sign-off, verification, export and the CLI talk to;
-``SqliteStore`` (``hil.records.sqlite``) is the embedded implementation. A fleet store (say
-PostgreSQL) implements the same methods: keep payloads as the exact canonical text (not a JSON
-column type that reorders keys), append in one transaction that reads the head and inserts, and
-make each append durable before it returns.
+``SqliteStore`` (``hil.records.sqlite``) is the embedded implementation, ``PostgresStore``
+(``hil.records.postgres``) the fleet one, both over ``hil.records.sqlstore``;
+``hil.records.backends.open_store`` picks one by URL. Any implementation keeps payloads as the
+exact canonical text (not a JSON column type that reorders keys), appends in one transaction
+that reads the head and inserts, and makes each append durable before it returns.
 
 Event kinds written by the bench: ``run_started`` (always seq 1), ``attempt_started``,
 ``attempt``, ``teardown``, ``attachment``, ``signature``, ``correction``, ``redline``,
@@ -118,6 +119,11 @@ class RecordStore(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def location(self) -> str:
+        """Where the records are, as messages name it (a path, or a URL without password)."""
+        return type(self).__name__
 
     @abstractmethod
     def open(self) -> Self:
