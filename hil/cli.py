@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     from hil.records.cli import add_commands as add_record_commands
 
     add_record_commands(commands)
+    from hil.fleet.cli import add_commands as add_fleet_commands
+
+    add_fleet_commands(commands)
     from hil.gui.cli import add_commands as add_gui_commands
 
     add_gui_commands(commands)

@@ -20,6 +20,7 @@ from hil.cards.model import CardError
 from hil.errors import HilError
 from hil.gui.cards_view import CardsView
 from hil.gui.descent_view import DescentView
+from hil.gui.fleet_view import fleet_view_for
 from hil.gui.plots import LivePlotPanel
 from hil.gui.session import (
     BenchSession,
@@ -90,6 +91,7 @@ class MainWindow(QtWidgets.QMainWindow):
             from hil.gui.signoff import RecordsBrowser
 
             self.records = RecordsBrowser(store)
+        self.fleet = None if store is None else fleet_view_for(store)
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.addTab(self.status, "Bench")
         self.tabs.addTab(self.plots, "Plots")
@@ -98,6 +100,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.records is not None:
             self.tabs.addTab(self.records, "Records")
             self.records.refresh()
+        if self.fleet is not None:
+            self.tabs.addTab(self.fleet, "Fleet")
         self.setCentralWidget(self.tabs)
         self.job_label = QtWidgets.QLabel("idle")
         self.statusBar().addPermanentWidget(self.job_label)

@@ -1,0 +1,83 @@
+"""Fleet maintenance program: landers that fly again and again, airline style.
+
+::
+
+    with SqliteStore(data_dir) as store, Fleet(store) as fleet:
+        fleet.load_program(load_program("fixtures/fleet/program.toml"))
+        fleet.add_lander("LL1-003", "LL-1", "baseline", date(2026, 1, 15))
+        fleet.log_usage("LL1-003", read_usage("runs/descent-nominal-..."))
+        for item in fleet.due("LL1-003"):
+            print(item.card_number, item.status, item.describe())
+        fleet.release("LL1-003", "insp.lee", secret)   # ReleaseRefused lists every reason
+
+Counters, limits and MEL arithmetic are in ``model``, the program file in ``program``, flight
+usage in ``usage``, the rules in ``service`` and the one connection layer in ``db``.
+"""
+
+from __future__ import annotations
+
+from hil.fleet.db import FleetDb
+from hil.fleet.errors import (
+    CounterError,
+    DeferralRefused,
+    DuplicateUsage,
+    FleetError,
+    ReleaseRefused,
+    UnknownSerial,
+)
+from hil.fleet.model import (
+    CATEGORY_DAYS,
+    COUNTERS,
+    DUE_SOON,
+    OK,
+    OVERDUE,
+    Counters,
+    Deferral,
+    DueItem,
+    Task,
+    compute_due,
+    deferral_limit_date,
+)
+from hil.fleet.program import Program, load_program
+from hil.fleet.service import (
+    RELEASE_CARD,
+    Component,
+    Defect,
+    Fleet,
+    Lander,
+    Release,
+    WorkPackage,
+)
+from hil.fleet.usage import Usage, read_usage
+
+__all__ = [
+    "CATEGORY_DAYS",
+    "COUNTERS",
+    "DUE_SOON",
+    "OK",
+    "OVERDUE",
+    "RELEASE_CARD",
+    "Component",
+    "CounterError",
+    "Counters",
+    "Defect",
+    "Deferral",
+    "DeferralRefused",
+    "DueItem",
+    "DuplicateUsage",
+    "Fleet",
+    "FleetDb",
+    "FleetError",
+    "Lander",
+    "Program",
+    "Release",
+    "ReleaseRefused",
+    "Task",
+    "UnknownSerial",
+    "Usage",
+    "WorkPackage",
+    "compute_due",
+    "deferral_limit_date",
+    "load_program",
+    "read_usage",
+]
