@@ -55,9 +55,9 @@ from hil.models.closed_loop import (
     MAX_HORIZONTAL_SPEED_MPS,
     MAX_TILT_DEG,
     MAX_VERTICAL_SPEED_MPS,
+    dispersed_start,
 )
 from hil.models.engine import engine_status
-from hil.models.sensors import ImuModel, LrfModel, PropellantGauge
 from hil.scenario import Scenario
 
 BLOCK_S = 0.02
@@ -96,20 +96,18 @@ class Plant:
         params = scenario.model
         self.params = params
         self.lander = params.lander
-        self.terrain = scenario.truth_terrain_profile()
-        imu_rng, lrf_rng, gauge_rng = np.random.default_rng(seed).spawn(3)
-        self.imu = ImuModel(params.imu, 1, imu_rng)
-        self.lrf = LrfModel(params.lrf, self.terrain, lrf_rng)
-        self.gauge = PropellantGauge(params.gauge, 1, gauge_rng)
-        velocity = np.array(params.pdi_velocity_mps)
-        start = np.array(params.pdi_position_m) - velocity * params.coast_s
-        self.state = dyn.initial_state(
-            1,
-            (float(start[0]), float(start[1]), float(start[2])),
-            (float(velocity[0]), float(velocity[1]), float(velocity[2])),
-            self.lander.wet_mass_kg,
-            pitch_rad=math.radians(params.pdi_pitch_deg),
-        )
+        # the same dispersed lander, start state, terrain and sensor streams as run seed
+        # ``seed`` of a model-only batch (hil.models.closed_loop.dispersed_start)
+        start = dispersed_start(params, scenario.truth_terrain_profile(), [seed])
+        self.terrain = start.terrain.profile_of(0)
+        self.run_lander = start.lander
+        self.dry_mass_kg = float(start.dispersions.lander.dry_mass_kg[0])
+        self.uplink_mass_kg = self.lander.wet_mass_kg  # the FC knows the nominal mass
+        self.imu = start.imu
+        self.lrf = start.lrf
+        self.lrf.terrain = self.terrain
+        self.gauge = start.gauge
+        self.state = start.state
         self.initial_state = self.state.copy()
         self.command = np.zeros((1, dyn.COMMAND_SIZE))
         self.command[0, dyn.CMD_PITCH] = self.state[0, dyn.PITCH]
@@ -121,7 +119,7 @@ class Plant:
         self.imu_rate = np.empty((0, 3))
         self.contact: Contact | None = None
         self._spike_pending = False
-        self.gauge_kg = float(self.gauge.read(dyn.propellant_kg(self.state, self.lander))[0])
+        self.gauge_kg = float(self.gauge.read(np.array([self.propellant_kg(self.state)]))[0])
         self.advance(0.0)
 
     def advance(self, start_s: float) -> None:
@@ -137,7 +135,7 @@ class Plant:
                 self._spike_pending = False
             return
         self.state, self.block = dyn.propagate(
-            self.state, self.command, self.lander, 0.001, round(BLOCK_S / 0.001)
+            self.state, self.command, self.lander, 0.001, round(BLOCK_S / 0.001), self.run_lander
         )
         self.block_end_state = self.state
         times_s, force, rate = self.imu.sample(self.block)
@@ -169,7 +167,7 @@ class Plant:
             vertical_speed_mps=float(velocity[2]),
             horizontal_speed_mps=float(math.hypot(velocity[0], velocity[1])),
             tilt_deg=float(np.degrees(dyn.tilt_rad(block.pitch_rad[0, j], block.yaw_rad[0, j]))),
-            propellant_kg=float(block.mass_kg[0, j] - self.lander.dry_mass_kg),
+            propellant_kg=float(block.mass_kg[0, j] - self.dry_mass_kg),
             landing_error_m=float(math.hypot(contact_position[0], contact_position[1])),
             speed_mps=float(np.linalg.norm(velocity)),
         )
@@ -187,8 +185,9 @@ class Plant:
         s = self.state if state is None else state
         return float(s[0, dyn.Z] - self.terrain.height_m(s[0, dyn.X]))
 
-    def propellant_kg(self) -> float:
-        return float(dyn.propellant_kg(self.block_end_state, self.lander)[0])
+    def propellant_kg(self, state: np.ndarray | None = None) -> float:
+        s = self.block_end_state if state is None else state
+        return float(s[0, dyn.MASS] - self.dry_mass_kg)
 
 
 # -- results -------------------------------------------------------------------------------
@@ -421,9 +420,15 @@ class DescentRun:
         range_m = self.faults.lrf(range_m, is_valid, lrf.noise_m + lrf.noise_fraction * range_m)
         if is_valid and self._first_valid_range_m is None:
             self._first_valid_range_m = range_m
+            state = plant.block_end_state
+            vx, vy, vz = (float(v) for v in np.ravel(state[..., dyn.VEL]))
+            fc_altitude_m = self.bench.signals.value("FC_NavAltitude.Altitude", float("nan"))
+            speed_mps = math.sqrt(vx * vx + vy * vy + vz * vz)
+            altitude_m = plant.altitude_m(state)
             self.event(
-                f"first valid LRF range {range_m:.0f} m at altitude "
-                f"{plant.altitude_m(plant.block_end_state):.0f} m"
+                f"first valid LRF range {range_m:.0f} m at altitude {altitude_m:.0f} m "
+                f"(FC estimate {fc_altitude_m:.0f} m); speed {speed_mps:.0f} m/s, "
+                f"descending {-vz:.0f} m/s"
             )
         self._lrf_last = (range_m, is_valid)
         self.bench.range_finder.send_range(range_m, is_valid, 100.0 * float(strength[0]))
@@ -686,7 +691,7 @@ class DescentRun:
             time_s,
             *position,
             *velocity,
-            state[dyn.MASS],
+            self.plant.uplink_mass_kg,
             math.degrees(state[dyn.PITCH]),
             math.degrees(state[dyn.YAW]),
         ]
