@@ -2,13 +2,17 @@
 limit that comes first, MEL deferrals counted in UTC days, card runs that complete and
 reschedule their due items once fully signed, flights that add to the counters exactly once,
 and a release to service that names every reason it is refused and, when clear, is a signed
-record that verifies."""
+record that verifies. Every store test runs on SQLite and on a real PostgreSQL server
+(``tests/pg_server.py``; skipped where none is installed), two benches at once included."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -36,8 +40,11 @@ from hil.fleet import (
     load_program,
     read_usage,
 )
+from hil.fleet.db import SCHEMA_VERSION
 from hil.fleet.model import Deferral
-from hil.records import Authorization, Kdf, SignoffRefused, SqliteStore, sign, verify
+from hil.records import Authorization, Kdf, SignoffRefused, StorageError, sign, verify
+from hil.records.backends import make_store
+from hil.records.sqlstore import SqlRecordStore
 from hil.records.state import RunState
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,9 +66,23 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the records live: a SQLite data folder, or a fresh schema on the test server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "data")
+    return str(request.getfixturevalue("pg_url"))
+
+
+def open_url(url: str, *, readonly: bool = False) -> SqlRecordStore:
+    opened = make_store(url, readonly=readonly, kdf=Kdf(n=2**10))
+    assert isinstance(opened, SqlRecordStore)
+    return opened.open()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "data", kdf=Kdf(n=2**10)) as opened:
+def store(store_url: str) -> Iterator[SqlRecordStore]:
+    with open_url(store_url) as opened:
         people = opened.people
         people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
         people.add("insp", "Ian Spector", ["inspector"], SECRETS["insp"], [VALID])
@@ -75,7 +96,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def fleet(store: SqliteStore, clock: Clock) -> Iterator[Fleet]:
+def fleet(store: SqlRecordStore, clock: Clock) -> Iterator[Fleet]:
     with Fleet(store, now=clock) as opened:
         opened.load_program(load_program(PROGRAM))
         opened.add_lander(LANDER, "HR-M3", "baseline", clock.now.date() - timedelta(days=5))
@@ -96,7 +117,7 @@ def attempt(step: int, *, rii: bool = False) -> dict[str, Any]:
 
 
 def card_run(
-    store: SqliteStore,
+    store: SqlRecordStore,
     card: str,
     *,
     lander: str = LANDER,
@@ -281,7 +302,7 @@ def test_a_flight_log_file_counts_and_bad_ones_are_named(fleet: Fleet, tmp_path:
 
 
 def test_a_fully_signed_card_completes_and_reschedules_its_due_item(
-    fleet: Fleet, store: SqliteStore, clock: Clock, tmp_path: Path
+    fleet: Fleet, store: SqlRecordStore, clock: Clock, tmp_path: Path
 ) -> None:
     fleet.set_counters(LANDER, Counters(descents=2, powered_h=3.0), "flight log")
     (imu,) = [i for i in fleet.due(LANDER) if i.card_number == IMU]
@@ -311,7 +332,7 @@ def test_a_fully_signed_card_completes_and_reschedules_its_due_item(
     assert not any(IMU in reason for reason in fleet.release_blockers(LANDER))
 
 
-def _make_releasable(fleet: Fleet, store: SqliteStore) -> None:
+def _make_releasable(fleet: Fleet, store: SqlRecordStore) -> None:
     for task in fleet.tasks():
         if task.applies_to("HR-M3", "baseline"):
             card_run(store, task.card_number)
@@ -319,7 +340,7 @@ def _make_releasable(fleet: Fleet, store: SqliteStore) -> None:
 
 
 def test_release_is_refused_naming_every_reason(
-    fleet: Fleet, store: SqliteStore, clock: Clock
+    fleet: Fleet, store: SqlRecordStore, clock: Clock
 ) -> None:
     _make_releasable(fleet, store)
     clock.now = datetime.now(UTC) + timedelta(days=2)
@@ -355,7 +376,9 @@ def test_release_is_refused_naming_every_reason(
     assert [r.card_number for r in store.runs()].count(RELEASE_CARD) == 0
 
 
-def test_a_clear_release_is_a_signed_record_that_verifies(fleet: Fleet, store: SqliteStore) -> None:
+def test_a_clear_release_is_a_signed_record_that_verifies(
+    fleet: Fleet, store: SqlRecordStore
+) -> None:
     _make_releasable(fleet, store)
     assert fleet.release_blockers(LANDER) == []
     with pytest.raises(SignoffRefused, match="may not release to service: needs role"):
@@ -375,7 +398,9 @@ def test_a_clear_release_is_a_signed_record_that_verifies(fleet: Fleet, store: S
     assert [r.run_id for r in fleet.releases(LANDER)] == [release.run_id]
 
 
-def test_work_package_closes_only_when_its_items_are_done(fleet: Fleet, store: SqliteStore) -> None:
+def test_work_package_closes_only_when_its_items_are_done(
+    fleet: Fleet, store: SqlRecordStore
+) -> None:
     defect = fleet.report_defect(LANDER, "connector J4 bent pin", "tech")
     package = fleet.create_package(LANDER, "A-check", [BIT, defect.defect_id])
     with pytest.raises(FleetError, match=f"still open: {defect.defect_id}, {BIT}"):
@@ -437,9 +462,9 @@ def test_counters_never_go_backwards(fleet: Fleet, steps: list[tuple[int, int, f
 
 
 def test_the_cli_reports_due_defers_and_refuses_release(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = ["--data", str(tmp_path / "data")]
+    data = ["--store", store_url]
     assert main(["fleet", "load-program", str(PROGRAM), *data]) == 0
     assert (
         main(
@@ -500,62 +525,112 @@ def test_the_cli_reports_due_defers_and_refuses_release(
     assert "a flight is counted once" in capsys.readouterr().err
 
 
-def test_two_benches_logging_flights_at_once_lose_nothing(
-    fleet: Fleet, store: SqliteStore, tmp_path: Path
+BENCH = textwrap.dedent(
+    """
+    import json, sys
+    from hil.fleet import DuplicateUsage, Fleet, read_usage
+    from hil.records.backends import open_store
+
+    url, lander, *logs = sys.argv[1:]
+    with open_store(url) as store, Fleet(store) as fleet:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        done = fleet.sync(lander)
+        duplicates = 0
+        for log in logs:
+            try:
+                fleet.log_usage(lander, read_usage(log))
+            except DuplicateUsage:
+                duplicates += 1
+        print(json.dumps({"done": done, "duplicates": duplicates}), flush=True)
+    """
+)
+
+
+def test_two_benches_syncing_and_logging_flights_at_once_lose_nothing(
+    fleet: Fleet, store: SqlRecordStore, store_url: str, tmp_path: Path
 ) -> None:
-    import threading
+    """Two bench processes on one lander: both sync the same signed card run, then log a
+    dozen flights both hold (each must count once) and eight of their own."""
+    fleet.add_component("ME-0007", "ME-100")
+    fleet.install("ME-0007", LANDER, "main-engine")
+    run_id = card_run(store, BIT)
 
-    logs = []
-    for index in range(40):
-        log = tmp_path / f"flight-{index}.json"
-        log.write_text(json.dumps({"descents": 1, "engine_starts": 1, "burn_s": 10.0 + index}))
-        logs.append(log)
-    errors: list[BaseException] = []
+    def flight(name: str, burn_s: float) -> str:
+        log = tmp_path / f"{name}.json"
+        log.write_text(json.dumps({"descents": 1, "engine_starts": 1, "burn_s": burn_s}))
+        return str(log)
 
-    def bench(share: list[Path]) -> None:
-        try:
-            with Fleet(store) as other:
-                for log in share:
-                    other.log_usage(LANDER, read_usage(log))
-        except BaseException as err:  # pragma: no cover - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=bench, args=(logs[i::2],)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    shared = [flight(f"shared-{i}", 10.0 + i) for i in range(12)]
+    own = {
+        b: [flight(f"{b}-{i}", base + i) for i in range(8)]
+        for b, base in (("a", 100.0), ("b", 200.0))
+    }
+    children = []
+    try:
+        for bench in ("a", "b"):
+            logs = [log for pair in zip(shared, own[bench] + [""] * 4, strict=True) for log in pair]
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", BENCH, store_url, LANDER, *filter(None, logs)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        for child in children:  # both start at (nearly) the same instant
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        outputs = [child.communicate(timeout=60) for child in children]
+    finally:
+        for child in children:
+            child.kill()
+            child.wait(timeout=10)
+    assert [child.returncode for child in children] == [0, 0], [err for _, err in outputs]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    done = [line for result in results for line in result["done"]]
+    assert len(done) == 1 and f"card {BIT} done by run {run_id}" in done[0]
+    assert sum(result["duplicates"] for result in results) == len(shared)
     counters = fleet.lander(LANDER).counters
-    assert (counters.descents, counters.engine_starts) == (40, 40)
-    assert counters.burn_s == pytest.approx(sum(10.0 + i for i in range(40)))
+    assert (counters.descents, counters.engine_starts) == (28, 28)
+    burn_s = sum(10.0 + i for i in range(12)) + sum(300.0 + 2 * i for i in range(8))
+    assert counters.burn_s == pytest.approx(burn_s)
+    assert fleet.component("ME-0007").since_new == counters
     seqs = [
         row[0]
         for row in fleet.db.query(
             "SELECT seq FROM fleet_counter_log WHERE lander = ? ORDER BY seq", (LANDER,)
         )
     ]
-    assert seqs == list(range(1, 42))
+    assert seqs == list(range(1, 30))  # entry into service, then one per flight
+    (bit,) = [i for i in fleet.due(LANDER) if i.card_number == BIT]
+    assert bit.last is not None and bit.last.run_id == run_id
 
 
-def test_the_fleet_runs_over_the_record_stores_sql_handle(
-    store: SqliteStore, tmp_path: Path
+def test_the_fleet_tables_are_a_versioned_component_of_the_record_store(
+    fleet: Fleet, store: SqlRecordStore, store_url: str
 ) -> None:
-    """The switch the connection layer is built for: ``FleetDb(store.sql(), ...)``."""
-    from hil.fleet import FleetDb
-
-    if not hasattr(store, "sql"):
-        pytest.skip("this record store has no sql() handle yet")
-    db = FleetDb(store.sql(), "records database (shared handle)")
-    db.migrate()
-    with Fleet(store, db) as shared:
-        shared.load_program(load_program(PROGRAM))
-        shared.add_lander(LANDER, "HR-M3", "baseline", date.today() - timedelta(days=3))
-        shared.set_counters(LANDER, Counters(descents=2), "flight log")
-        with pytest.raises(CounterError, match="never go backwards"):
-            shared.set_counters(LANDER, Counters(descents=1), "typo")
-        _make_releasable(shared, store)
-        release = shared.release(LANDER, "insp", SECRETS["insp"])
-        assert verify(store, release.run_id).ok
-    with Fleet(store) as own_connection:  # the same tables, seen from the SQLite handle
-        assert own_connection.lander(LANDER).status == "released"
+    versions = store.sql().query(
+        "SELECT component, version FROM component_versions WHERE component = 'fleet'"
+    )
+    assert versions == [("fleet", SCHEMA_VERSION)]
+    with open_url(store_url) as again, Fleet(again) as other:  # another bench: no re-run
+        assert [lander.serial for lander in other.landers()] == [LANDER]
+    with open_url(store_url, readonly=True) as reader, Fleet(reader) as viewer:
+        assert viewer.lander(LANDER).model == "HR-M3"
+        assert viewer.sync() == []
+        with pytest.raises(StorageError, match="read-only"):
+            viewer.add_lander("HR-M3-SN005", "HR-M3", "baseline", date(2026, 1, 1))
+    with store.sql().transaction("pretend a newer hil ran") as tx:
+        tx.execute(
+            "INSERT INTO component_versions VALUES (?, ?, ?)",
+            ("fleet", SCHEMA_VERSION + 1, "2030-01-01T00:00:00+00:00"),
+        )
+    with pytest.raises(
+        StorageError, match=f"fleet tables are at version {SCHEMA_VERSION + 1}, newer"
+    ):
+        Fleet(store)

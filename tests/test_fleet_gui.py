@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from hil.fleet import Counters, Fleet, load_program
 from hil.gui.fleet_view import FleetView, fleet_view_for
 from hil.records import Kdf, SqliteStore
+from hil.records.backends import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,10 +58,19 @@ def test_the_fleet_view_shows_release_status_and_the_due_list(
     assert view.grab().save(str(tmp_path / "fleet.png"))
 
 
-def test_the_view_is_offered_for_a_sqlite_store(qtbot: QtBot, tmp_path: Path) -> None:
-    with SqliteStore(tmp_path / "data", kdf=Kdf(n=2**10)) as store:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_view_works_on_whatever_store_the_gui_opened(
+    qtbot: QtBot, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = str(tmp_path / "data") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    with open_store(url, kdf=Kdf(n=2**10)) as store:
         view = fleet_view_for(store)
         assert view is not None
         qtbot.addWidget(view)
         view.refresh()
         assert "No landers registered" in view.blockers.text()
+        with Fleet(store) as bench:  # another bench registers a lander meanwhile
+            bench.add_lander("HR-M3-SN007", "HR-M3", "baseline", datetime.now(UTC).date())
+        view.refresh()
+        assert view.serials == ["HR-M3-SN007"]
+        assert view.landers.item(0, 8).text() == "READY TO RELEASE"

@@ -2,7 +2,7 @@
 
 ::
 
-    with SqliteStore(data_dir) as store, Fleet(store) as fleet:
+    with open_store("postgresql://hil@records.lab/hil") as store, Fleet(store) as fleet:
         fleet.load_program(load_program("fixtures/fleet/program.toml"))
         fleet.add_lander("LL1-003", "LL-1", "baseline", date(2026, 1, 15))
         fleet.log_usage("LL1-003", read_usage("runs/descent-nominal-..."))
@@ -11,7 +11,8 @@
         fleet.release("LL1-003", "insp.lee", secret)   # ReleaseRefused lists every reason
 
 Counters, limits and MEL arithmetic are in ``model``, the program file in ``program``, flight
-usage in ``usage``, the rules in ``service`` and the one connection layer in ``db``.
+usage in ``usage``, the rules in ``service`` and the one connection layer in ``db`` (the
+record store's own ``store.sql()``, SQLite or PostgreSQL; several benches may share it).
 """
 
 from __future__ import annotations

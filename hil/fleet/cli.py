@@ -1,9 +1,11 @@
 """``hil fleet``: the maintenance program from the command line.
 
 ``add_commands(subparsers)`` adds ``fleet`` to the ``hil`` parser. Handlers raise ``HilError``
-(one line on stderr from ``hil.cli.main``). The data directory is ``--data DIR``, else
-``$HIL_DATA``, else ``~/.local/share/hil`` (the same store as ``hil records``). The signer's
-secret for ``release`` comes from ``--secret-file``, else ``$HIL_SECRET``, else a prompt.
+(one line on stderr from ``hil.cli.main``). The store is the one ``hil records`` uses:
+``--store URL`` (a folder, ``sqlite:///DIR`` or ``postgresql://...``), else ``--data DIR``,
+else ``$HIL_STORE``, else ``$HIL_DATA``, else ``~/.local/share/hil``; the fleet tables live in
+that database next to the records. The signer's secret for ``release`` comes from
+``--secret-file``, else ``$HIL_SECRET``, else a prompt.
 """
 
 from __future__ import annotations
@@ -154,6 +156,13 @@ def add_commands(subparsers: Any) -> None:
             default=None,
             help="data directory (default: $HIL_DATA or ~/.local/share/hil)",
         )
+        parser.add_argument(
+            "--store",
+            default=None,
+            metavar="URL",
+            help="records store: a data directory, sqlite:///DIR or postgresql://USER@HOST/DB "
+            "(default: $HIL_STORE, else the data directory)",
+        )
 
 
 def _date(text: str) -> date:
@@ -176,10 +185,9 @@ def _utc(text: str) -> datetime:
 @contextlib.contextmanager
 def _fleet(args: argparse.Namespace) -> Iterator[Any]:
     from hil.fleet.service import Fleet
-    from hil.records.sqlite import SqliteStore
-    from hil.records.store import default_data_dir
+    from hil.records.backends import open_store, store_location
 
-    with SqliteStore(default_data_dir(args.data)) as store, Fleet(store) as fleet:
+    with open_store(store_location(args.store, args.data)) as store, Fleet(store) as fleet:
         yield fleet
 
 

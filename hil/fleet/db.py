@@ -2,35 +2,40 @@
 
 Every SQL statement of ``hil.fleet`` goes through ``FleetDb``: ``query`` (rows as tuples),
 ``execute`` (affected row count) and ``transaction`` (all or none; nested calls join the outer
-one). The SQL is portable between SQLite and PostgreSQL: TEXT, INTEGER and DOUBLE PRECISION
-columns, explicit text ids (no AUTOINCREMENT), ISO 8601 UTC text timestamps, JSON as TEXT and
-``?`` placeholders; read-then-write races are closed by guarded UPDATEs (``WHERE`` the old
-value), not by SQLite's database lock alone.
+one). ``FleetDb`` runs over the record store's own ``store.sql()`` (``SqlAccess``), so the
+fleet tables live in the same database as the records, SQLite file or PostgreSQL server, and
+share its connection, locks and error messages (``StorageError`` naming the database).
 
-``FleetDb`` runs over any ``SqlHandle``: ``query(sql, args)`` and ``transaction(action)``
-yielding an object with ``execute``/``query`` — the shape of the records stores'
-``store.sql()``. ``FleetDb.for_store`` uses ``SqliteHandle``, its own connection to the
-``SqliteStore``'s database file (the fleet tables live next to the records); switching to the
-store's handle is ``FleetDb(store.sql(), where)``.
+The SQL is portable between SQLite (>= 3.24) and PostgreSQL: TEXT, INTEGER and DOUBLE
+PRECISION columns, explicit text ids (no AUTOINCREMENT), ISO 8601 UTC text timestamps, JSON as
+TEXT, ``?`` placeholders and ``INSERT ... ON CONFLICT``. Several benches may write at once:
 
-The fleet schema is versioned in ``fleet_schema_version`` and upgraded on open by the ordered
-statement lists in ``MIGRATIONS`` (append, never edit).
+- on SQLite a transaction holds the database's write lock from its start;
+- on PostgreSQL (READ COMMITTED) a read-then-write first locks the rows it decides on with
+  ``lock_suffix`` (`` FOR UPDATE``), unique constraints refuse a second copy of a flight
+  (content hash and path) or a part in an occupied position, and upserts with a ``WHERE``
+  guard never move a completion or a counter backwards.
+
+The fleet schema is the ``"fleet"`` component of the store's ``component_versions``, brought up
+on open by ``SqlAccess.migrate`` with the ordered callables in ``MIGRATIONS`` (append, never
+edit; migrations are serialized between benches).
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from hil.records.errors import StorageError
-from hil.records.store import RecordStore, utc_now
+from hil.records.sqlstore import Dialect, Migration, SqlAccess, SqlRecordStore, SqlTransaction
+from hil.records.store import RecordStore
 
-_V1 = (
+COMPONENT = "fleet"
+"""The fleet's name in the store's ``component_versions`` table."""
+
+_V1_TABLES = (
     """CREATE TABLE fleet_landers (
         serial TEXT PRIMARY KEY,
         model TEXT NOT NULL,
@@ -58,7 +63,7 @@ _V1 = (
     """CREATE TABLE fleet_usage (
         usage_id TEXT PRIMARY KEY,
         lander TEXT NOT NULL,
-        source TEXT NOT NULL,
+        source TEXT NOT NULL UNIQUE,
         kind TEXT NOT NULL,
         logged_utc TEXT NOT NULL,
         descents INTEGER NOT NULL,
@@ -84,7 +89,8 @@ _V1 = (
         powered_h DOUBLE PRECISION NOT NULL,
         life_limits TEXT NOT NULL,
         manufactured TEXT,
-        created_utc TEXT NOT NULL
+        created_utc TEXT NOT NULL,
+        UNIQUE (lander, position)
     )""",
     """CREATE TABLE fleet_component_history (
         serial TEXT NOT NULL,
@@ -160,7 +166,7 @@ _V1 = (
     """CREATE TABLE fleet_releases (
         release_id TEXT PRIMARY KEY,
         lander TEXT NOT NULL,
-        run_id TEXT NOT NULL,
+        run_id TEXT NOT NULL UNIQUE,
         released_utc TEXT NOT NULL,
         person_id TEXT NOT NULL,
         descents INTEGER NOT NULL,
@@ -175,139 +181,76 @@ _V1 = (
 )
 
 
-MIGRATIONS: tuple[Sequence[str], ...] = (_V1,)
+def _v1_tables(tx: SqlTransaction) -> None:
+    for statement in _V1_TABLES:
+        tx.execute(statement)
+    tx.execute("CREATE INDEX fleet_usage_by_lander ON fleet_usage (lander)")
+    tx.execute("CREATE INDEX fleet_defects_by_lander ON fleet_defects (lander)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_tables,)
 """Migration ``i`` brings the fleet schema from version ``i`` to ``i + 1``. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SqlTx(Protocol):
-    """One open transaction of a ``SqlHandle``."""
-
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> int: ...
-
-    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-
-class SqlHandle(Protocol):
-    """SQL access to one database: the records stores' ``store.sql()`` has this shape."""
-
-    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    def transaction(self, action: str = "write") -> AbstractContextManager[SqlTx]: ...
-
-
-class SqliteHandle:
-    """A ``SqlHandle`` on its own connection to a SQLite database file (WAL; a transaction is
-    ``BEGIN IMMEDIATE``, so it holds the write lock from its start). Errors become
-    ``StorageError`` naming the file and the statement."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        try:
-            self._db: sqlite3.Connection | None = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            self._db.execute("PRAGMA busy_timeout = 10000")
-        except sqlite3.Error as err:
-            raise StorageError(f"fleet database {self.path}: cannot open ({err})") from err
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise StorageError(f"fleet database {self.path}: closed")
-        return self._db
-
-    @contextlib.contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as err:
-            raise StorageError(f"fleet database {self.path}: {action}: {err}") from err
-
-    def _run(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
-        with self._guard(" ".join(sql.split()[:3]) + "..."):
-            return self._conn().execute(sql, tuple(args))
-
-    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return list(self._run(sql, args).fetchall())
-
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        with self._lock:
-            return int(self._run(sql, args).rowcount)
-
-    @contextlib.contextmanager
-    def transaction(self, action: str = "write") -> Iterator[SqliteHandle]:
-        with self._lock:
-            db = self._conn()
-            with self._guard(f"{action}: begin"):
-                db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self
-                with self._guard(f"{action}: commit"):
-                    db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-                raise
-
-    def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.close()
-                self._db = None
-
-
 class FleetDb:
-    """The fleet's connection layer: ``query``, ``execute``, ``transaction``. Thread-safe: a
-    transaction holds the object's lock until it ends, so one ``FleetDb`` shared by threads
-    runs their transactions one after the other.
+    """The fleet's connection layer over a store's ``SqlAccess``: ``query``, ``execute``,
+    ``transaction``. Thread-safe: a transaction holds the object's lock until it ends, so one
+    ``FleetDb`` shared by threads runs their transactions one after the other.
 
-    ``handle`` is any ``SqlHandle``; ``where`` names the database in messages; ``closer`` is
-    called by ``close`` (the handle's owner closes it otherwise). Database errors arrive as
-    ``StorageError`` from the handle; a failed transaction is rolled back.
+    ``where`` names the database in messages. Database errors arrive as ``StorageError`` from
+    the store; a failed transaction is rolled back. The store's owner closes the connection.
     """
 
-    def __init__(
-        self, handle: SqlHandle, where: str, closer: Callable[[], None] | None = None
-    ) -> None:
-        self.handle = handle
+    def __init__(self, access: SqlAccess, where: str) -> None:
+        self.access = access
         self.where = where
-        self._closer = closer
         self._lock = threading.RLock()
-        self._tx: SqlTx | None = None
+        self._tx: SqlTransaction | None = None
 
     @classmethod
     def for_store(cls, store: RecordStore) -> FleetDb:
-        """The fleet tables in ``store``'s database, created or upgraded, on a connection of
-        their own. Only a store with a SQLite database file (``store.path``) for now."""
-        path = getattr(store, "path", None)
-        if not isinstance(path, Path):
+        """The fleet tables in ``store``'s database, created or upgraded. Raises
+        ``StorageError`` for a store without SQL access, a read-only store that has no fleet
+        tables yet, or fleet tables newer than this code."""
+        if not isinstance(store, SqlRecordStore):
             raise StorageError(
-                f"{type(store).__name__}: the fleet needs a SQLite record store for now"
+                f"{type(store).__name__} {store.location}: the fleet needs a SQL record store "
+                "(a data directory or a postgresql:// URL)"
             )
-        handle = SqliteHandle(path)
-        db = cls(handle, f"fleet database {path}", handle.close)
-        try:
-            db.migrate()
-        except BaseException:
-            handle.close()
-            raise
+        db = cls(store.sql(), f"records database {store.location}")
+        if store.readonly:
+            version = db.schema_version()
+            if version != SCHEMA_VERSION:
+                raise StorageError(
+                    f"{db.where}: fleet tables at version {version}, this hil reads "
+                    f"{SCHEMA_VERSION}; open the store writable to create or upgrade them"
+                )
+        else:
+            db.access.migrate(COMPONENT, MIGRATIONS)
         return db
 
+    @property
+    def dialect(self) -> Dialect:
+        return self.access.dialect
+
+    @property
+    def lock_suffix(self) -> str:
+        """Appended to a SELECT inside a transaction to lock the rows it reads against other
+        benches until the transaction ends: `` FOR UPDATE`` on PostgreSQL; nothing on SQLite,
+        where the transaction already holds the database's write lock."""
+        return " FOR UPDATE" if self.dialect == "postgresql" else ""
+
     def close(self) -> None:
-        if self._closer is not None:
-            self._closer()
-            self._closer = None
+        """Nothing to release: the connection is the store's (kept for ``Fleet.close``)."""
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a SELECT, as tuples (inside a transaction: in it)."""
         with self._lock:
             if self._tx is not None:
                 return self._tx.query(sql, args)
-            return self.handle.query(sql, args)
+            return self.access.query(sql, args)
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         """Run one statement (in the open transaction, else in one of its own); returns the
@@ -327,36 +270,19 @@ class FleetDb:
             if self._tx is not None:
                 yield self
                 return
-            with self.handle.transaction(action) as tx:
+            with self.access.transaction(action) as tx:
                 self._tx = tx
                 try:
                     yield self
                 finally:
                     self._tx = None
 
-    # -- schema ------------------------------------------------------------------------------
-
     def schema_version(self) -> int:
-        rows = self.query("SELECT MAX(version) FROM fleet_schema_version")
-        return int(rows[0][0] or 0)
-
-    def migrate(self) -> None:
-        """Create or upgrade the fleet tables. Raises ``StorageError`` for a newer schema."""
-        with self.transaction("create fleet tables"):
-            self.execute(
-                "CREATE TABLE IF NOT EXISTS fleet_schema_version "
-                "(version INTEGER PRIMARY KEY, applied_utc TEXT NOT NULL)"
+        """The fleet schema version in force (0: no fleet tables yet)."""
+        try:
+            rows = self.query(
+                "SELECT MAX(version) FROM component_versions WHERE component = ?", (COMPONENT,)
             )
-            version = self.schema_version()
-            if version > SCHEMA_VERSION:
-                raise StorageError(
-                    f"{self.where}: fleet schema version {version} is newer than this hil "
-                    f"({SCHEMA_VERSION}); upgrade hil"
-                )
-            for target, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in statements:
-                    self.execute(statement)
-                self.execute(
-                    "INSERT INTO fleet_schema_version (version, applied_utc) VALUES (?, ?)",
-                    (target, utc_now()),
-                )
+        except StorageError:  # no component_versions table: nothing migrated here yet
+            return 0
+        return int(rows[0][0] or 0)

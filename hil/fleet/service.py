@@ -10,7 +10,10 @@ every value the counters had). A release to service is itself a record: a run of
 ``RELEASE_CARD`` holding what was checked, finished ``RELEASED`` and signed ``approved`` with
 the certifying person's credential through ``hil.records.sign``.
 
-Every write is one transaction; counters only ever grow (``CounterError`` otherwise).
+Every write is one transaction; counters only ever grow (``CounterError`` otherwise). Two
+benches may work on the same lander at once, on SQLite or PostgreSQL: rows decided on are read
+locked (``FleetDb.lock_suffix``), a flight is counted once however many benches log it, and a
+due item's completion only ever moves forward.
 """
 
 from __future__ import annotations
@@ -176,8 +179,10 @@ _DEFERRAL_COLUMNS = (
 
 
 class Fleet:
-    """The maintenance program of the landers recorded in ``store``. Use as a context manager
-    (or call ``close``). ``now`` is the clock (aware UTC datetimes); tests pass their own."""
+    """The maintenance program of the landers recorded in ``store`` (a SQL record store:
+    SQLite or PostgreSQL; its fleet tables are created or upgraded here, ``StorageError``
+    otherwise). Use as a context manager (or call ``close``; the store stays open). ``now`` is
+    the clock (aware UTC datetimes); tests pass their own."""
 
     def __init__(
         self,
@@ -232,11 +237,9 @@ class Fleet:
         counters = counters or Counters()
         stamp = _iso(self.now())
         with self.db.transaction() as db:
-            if db.query("SELECT 1 FROM fleet_landers WHERE serial = ?", (serial,)):
-                raise FleetError(f"lander {serial} is already registered")
-            db.execute(
+            added = db.execute(
                 f"INSERT INTO fleet_landers ({_LANDER_COLUMNS}, created_utc, updated_utc) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (
                     serial,
                     model.strip(),
@@ -248,13 +251,18 @@ class Fleet:
                     stamp,
                 ),
             )
+            if added != 1:
+                raise FleetError(f"lander {serial} is already registered")
             self._log_counters(serial, stamp, "entry into service", counters)
         return self.lander(serial)
 
-    def lander(self, serial: str) -> Lander:
-        """Raises ``UnknownSerial`` naming the serial (and the landers there are)."""
+    def lander(self, serial: str, *, lock: bool = False) -> Lander:
+        """Raises ``UnknownSerial`` naming the serial (and the landers there are). ``lock``
+        (inside a transaction): hold the lander's row against other benches until it ends."""
         rows = self.db.query(
-            f"SELECT {_LANDER_COLUMNS} FROM fleet_landers WHERE serial = ?", (serial,)
+            f"SELECT {_LANDER_COLUMNS} FROM fleet_landers WHERE serial = ?"
+            + (self.db.lock_suffix if lock else ""),
+            (serial,),
         )
         if not rows:
             rows = self.db.query("SELECT serial FROM fleet_landers ORDER BY serial")
@@ -269,6 +277,7 @@ class Fleet:
         return [self._lander(row) for row in rows]
 
     def _log_counters(self, serial: str, stamp: str, source: str, counters: Counters) -> None:
+        """Append to the counter log (the caller holds the lander's row: the next ``seq``)."""
         (last,) = self.db.query(
             "SELECT MAX(seq) FROM fleet_counter_log WHERE lander = ?", (serial,)
         )[0]
@@ -292,7 +301,7 @@ class Fleet:
         naming each counter that would go backwards; installed components get the increase.
         The update is guarded by the values read, so a concurrent change is never overwritten."""
         with self.db.transaction() as db:
-            before = self.lander(serial).counters
+            before = self.lander(serial, lock=True).counters
             backwards = counters.backwards_from(before)
             if backwards:
                 raise CounterError(
@@ -351,22 +360,11 @@ class Fleet:
         ``DuplicateUsage`` when this run folder or log (same content, or same path) was logged
         before, ``UnknownSerial`` for an unknown lander."""
         with self.db.transaction() as db:
-            self.lander(serial)
-            rows = db.query(
-                "SELECT lander, logged_utc, source FROM fleet_usage "
-                "WHERE usage_id = ? OR source = ?",
-                (usage.usage_id, usage.source),
-            )
-            if rows:
-                lander, when, source = rows[0]
-                seen = "" if source == usage.source else f" from {source}"
-                raise DuplicateUsage(
-                    f"{usage.source}: already logged to lander {lander} at {when[:19]} UTC"
-                    f"{seen}; a flight is counted once"
-                )
-            db.execute(
+            self.lander(serial, lock=True)
+            added = db.execute(
                 "INSERT INTO fleet_usage (usage_id, lander, source, kind, logged_utc, descents, "
-                "engine_starts, burn_s, powered_h) VALUES (?,?,?,?,?,?,?,?,?)",
+                "engine_starts, burn_s, powered_h) VALUES (?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT DO NOTHING",
                 (
                     usage.usage_id,
                     serial,
@@ -376,6 +374,18 @@ class Fleet:
                     *usage.counters.as_tuple(),
                 ),
             )
+            if added != 1:  # the content hash or the path is taken (maybe by another bench)
+                rows = db.query(
+                    "SELECT lander, logged_utc, source FROM fleet_usage "
+                    "WHERE usage_id = ? OR source = ?",
+                    (usage.usage_id, usage.source),
+                )
+                lander, when, source = rows[0] if rows else ("?", "?", usage.source)
+                seen = "" if source == usage.source else f" from {source}"
+                raise DuplicateUsage(
+                    f"{usage.source}: already logged to lander {lander} at {when[:19]} UTC"
+                    f"{seen}; a flight is counted once"
+                )
             self._add(serial, usage.counters, f"{usage.kind} {usage.source}")
         return self.lander(serial)
 
@@ -396,9 +406,12 @@ class Fleet:
             date.fromisoformat(made) if made else None,
         )
 
-    def component(self, serial: str) -> Component:
+    def component(self, serial: str, *, lock: bool = False) -> Component:
+        """Raises ``UnknownSerial``. ``lock``: hold the row until the transaction ends."""
         rows = self.db.query(
-            f"SELECT {_COMPONENT_COLUMNS} FROM fleet_components WHERE serial = ?", (serial,)
+            f"SELECT {_COMPONENT_COLUMNS} FROM fleet_components WHERE serial = ?"
+            + (self.db.lock_suffix if lock else ""),
+            (serial,),
         )
         if not rows:
             raise UnknownSerial(f"component {serial!r}: not registered")
@@ -434,16 +447,14 @@ class Fleet:
         if not serial or not part_number.strip():
             raise FleetError("a component needs a serial and a part number")
         with self.db.transaction() as db:
-            if db.query("SELECT 1 FROM fleet_components WHERE serial = ?", (serial,)):
-                raise FleetError(f"component {serial} is already registered")
             part = db.query(
                 "SELECT name, life_limits FROM fleet_parts WHERE part_number = ?", (part_number,)
             )
             limits = dict(life) if life is not None else (json.loads(part[0][1]) if part else {})
             label = name or (part[0][0] if part else part_number)
-            db.execute(
+            added = db.execute(
                 f"INSERT INTO fleet_components ({_COMPONENT_COLUMNS}, created_utc) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (
                     serial,
                     part_number,
@@ -457,6 +468,8 @@ class Fleet:
                     _iso(self.now()),
                 ),
             )
+            if added != 1:
+                raise FleetError(f"component {serial} is already registered")
             self._history(serial, "registered", None, None, None, "")
         return self.component(serial)
 
@@ -469,6 +482,7 @@ class Fleet:
         position: str | None,
         reason: str,
     ) -> None:
+        """Append to the component's history (the caller holds its row: the next ``seq``)."""
         (last,) = self.db.query(
             "SELECT MAX(seq) FROM fleet_component_history WHERE serial = ?", (serial,)
         )[0]
@@ -510,8 +524,8 @@ class Fleet:
         installed on that lander, if given). Raises ``UnknownSerial``, ``FleetError`` when the
         part is installed elsewhere or the position is taken."""
         with self.db.transaction() as db:
-            self.lander(lander)
-            part = self.component(serial)
+            self.lander(lander, lock=True)
+            part = self.component(serial, lock=True)
             if part.lander is not None:
                 raise FleetError(
                     f"component {serial} is installed on lander {part.lander} at "
@@ -543,9 +557,10 @@ class Fleet:
         """Remove a component (and every component installed inside it) from its lander.
         Returns what was removed."""
         with self.db.transaction() as db:
-            part = self.component(serial)
+            part = self.component(serial, lock=True)
             if part.lander is None:
                 raise FleetError(f"component {serial} is not installed")
+            self.lander(part.lander, lock=True)
             removed = [part]
             frontier = [serial]
             while frontier:
@@ -574,9 +589,10 @@ class Fleet:
         stamp = _iso(self.now())
         with self.db.transaction() as db:
             for part in program.parts:
-                db.execute("DELETE FROM fleet_parts WHERE part_number = ?", (part.number,))
                 db.execute(
-                    "INSERT INTO fleet_parts (part_number, name, life_limits) VALUES (?,?,?)",
+                    "INSERT INTO fleet_parts (part_number, name, life_limits) VALUES (?,?,?) "
+                    "ON CONFLICT (part_number) DO UPDATE SET name = excluded.name, "
+                    "life_limits = excluded.life_limits",
                     (part.number, part.name, json.dumps(part.life, sort_keys=True)),
                 )
             for task in program.tasks:
@@ -589,16 +605,22 @@ class Fleet:
             self._put_task(task, program, _iso(self.now()))
 
     def _put_task(self, task: Task, program: str, stamp: str) -> None:
-        self.db.execute("DELETE FROM fleet_tasks WHERE card_number = ?", (task.card_number,))
         self.db.execute(
             "INSERT INTO fleet_tasks (card_number, title, models, configurations, threshold, "
-            "repeat, program, updated_utc) VALUES (?,?,?,?,?,?,?,?)",
+            "repeat, program, updated_utc) VALUES (?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (card_number) DO UPDATE SET title = excluded.title, "
+            "models = excluded.models, configurations = excluded.configurations, "
+            "threshold = excluded.threshold, repeat = excluded.repeat, "
+            "program = excluded.program, updated_utc = excluded.updated_utc",
             (*task.to_row(), program, stamp),
         )
 
     def _set_setting(self, name: str, value: str) -> None:
-        self.db.execute("DELETE FROM fleet_settings WHERE name = ?", (name,))
-        self.db.execute("INSERT INTO fleet_settings (name, value) VALUES (?, ?)", (name, value))
+        self.db.execute(
+            "INSERT INTO fleet_settings (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
 
     def setting(self, name: str, default: str) -> str:
         rows = self.db.query("SELECT value FROM fleet_settings WHERE name = ?", (name,))
@@ -660,7 +682,11 @@ class Fleet:
 
     def sync(self, serial: str | None = None) -> list[str]:
         """Complete and reschedule due items from passed, fully signed card runs in the
-        records. Returns one line per completion."""
+        records. Returns one line per completion. Safe while other benches sync the same
+        lander: each completion is recorded once, and never replaced by an older one. On a
+        read-only store nothing is written (due items stay as last synced)."""
+        if getattr(self.store, "readonly", False):
+            return []
         landers = [self.lander(serial)] if serial else self.landers()
         tasks = self.tasks()
         runs = self.store.runs()
@@ -686,31 +712,30 @@ class Fleet:
                 completed.add(run.card_number)
                 finished = str(run.finished_utc)
                 counters = self.counters_at(lander.serial, finished)
-                with self.db.transaction() as db:
-                    stored = db.query(
-                        "SELECT last_done_utc FROM fleet_due_items WHERE lander = ? "
-                        "AND card_number = ?",
-                        (lander.serial, run.card_number),
-                    )
-                    if stored and stored[0][0] and stored[0][0] >= finished:
-                        continue  # another bench recorded this or a later completion
-                    db.execute(
-                        "DELETE FROM fleet_due_items WHERE lander = ? AND card_number = ?",
-                        (lander.serial, run.card_number),
-                    )
-                    db.execute(
-                        "INSERT INTO fleet_due_items (lander, card_number, created_utc, "
-                        "last_done_utc, last_run_id, last_descents, last_engine_starts, "
-                        "last_burn_s, last_powered_h) VALUES (?,?,?,?,?,?,?,?,?)",
-                        (
-                            lander.serial,
-                            run.card_number,
-                            _iso(self.now()),
-                            finished,
-                            run.run_id,
-                            *counters.as_tuple(),
-                        ),
-                    )
+                # One statement, so two benches syncing at once never clash: the second
+                # finds the row and updates it only with a later completion (0 rows else).
+                changed = self.db.execute(
+                    "INSERT INTO fleet_due_items (lander, card_number, created_utc, "
+                    "last_done_utc, last_run_id, last_descents, last_engine_starts, "
+                    "last_burn_s, last_powered_h) VALUES (?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (lander, card_number) DO UPDATE SET "
+                    "last_done_utc = excluded.last_done_utc, last_run_id = excluded.last_run_id, "
+                    "last_descents = excluded.last_descents, "
+                    "last_engine_starts = excluded.last_engine_starts, "
+                    "last_burn_s = excluded.last_burn_s, last_powered_h = excluded.last_powered_h "
+                    "WHERE fleet_due_items.last_done_utc IS NULL "
+                    "OR fleet_due_items.last_done_utc < excluded.last_done_utc",
+                    (
+                        lander.serial,
+                        run.card_number,
+                        _iso(self.now()),
+                        finished,
+                        run.run_id,
+                        *counters.as_tuple(),
+                    ),
+                )
+                if changed != 1:
+                    continue  # another bench recorded this or a later completion
                 done.append(
                     f"lander {lander.serial}: card {run.card_number} done by run {run.run_id} "
                     f"({finished[:19]}, at {counters.descents} descents)"
@@ -774,9 +799,12 @@ class Fleet:
     def _defect(row: tuple[Any, ...]) -> Defect:
         return Defect(*row)
 
-    def defect(self, defect_id: str) -> Defect:
+    def defect(self, defect_id: str, *, lock: bool = False) -> Defect:
+        """Raises ``UnknownSerial``. ``lock``: hold the row until the transaction ends."""
         rows = self.db.query(
-            f"SELECT {_DEFECT_COLUMNS} FROM fleet_defects WHERE defect_id = ?", (defect_id,)
+            f"SELECT {_DEFECT_COLUMNS} FROM fleet_defects WHERE defect_id = ?"
+            + (self.db.lock_suffix if lock else ""),
+            (defect_id,),
         )
         if not rows:
             raise UnknownSerial(f"defect {defect_id!r}: not recorded")
@@ -830,7 +858,10 @@ class Fleet:
                     None,
                 ),
             )
-            db.execute("UPDATE fleet_landers SET status = ? WHERE serial = ?", (AWAITING, serial))
+            db.execute(
+                "UPDATE fleet_landers SET status = ?, updated_utc = ? WHERE serial = ?",
+                (AWAITING, _iso(self.now()), serial),
+            )
         return self.defect(defect_id)
 
     def defer(
@@ -856,7 +887,7 @@ class Fleet:
             raise DeferralRefused(f"{where}: a descent limit of {descents}")
         limit_days = deferral_days(category, days, where)
         with self.db.transaction() as db:
-            defect = self.defect(defect_id)
+            defect = self.defect(defect_id, lock=True)
             if defect.status != "open":
                 raise DeferralRefused(
                     f"{where} is {defect.status}; only an open defect is deferred"
@@ -919,7 +950,7 @@ class Fleet:
         if not action.strip():
             raise FleetError(f"defect {defect_id}: closing needs the corrective action")
         with self.db.transaction() as db:
-            defect = self.defect(defect_id)
+            defect = self.defect(defect_id, lock=True)
             if defect.status == "closed":
                 raise FleetError(f"defect {defect_id} is already closed")
             db.execute(
@@ -1003,10 +1034,13 @@ class Fleet:
         open_items = [i.item for i in package.items if not i.done]
         if open_items:
             raise FleetError(f"work package {package_id}: still open: {', '.join(open_items)}")
-        self.db.execute(
-            "UPDATE fleet_packages SET status = 'closed', closed_utc = ? WHERE package_id = ?",
+        closed = self.db.execute(
+            "UPDATE fleet_packages SET status = 'closed', closed_utc = ? WHERE package_id = ? "
+            "AND status = 'open'",
             (_iso(self.now()), package_id),
         )
+        if closed != 1:
+            raise FleetError(f"work package {package_id} is already closed")
         return self.package(package_id)
 
     # -- release to service ------------------------------------------------------------------
@@ -1055,10 +1089,10 @@ class Fleet:
         from hil.records.signoff import ROLES_FOR, sign
         from hil.records.state import Meaning
 
+        lander = self.lander(serial)
         reasons = self.release_blockers(serial)
         if reasons:
             raise ReleaseRefused(serial, reasons)
-        lander = self.lander(serial)
         people = self.store.people
         people.authenticate(person_id, secret, f"release lander {serial} to service")
         person = people.get(person_id)
@@ -1136,6 +1170,17 @@ class Fleet:
                     *lander.counters.as_tuple(),
                 ),
             )
+            current = self.lander(serial, lock=True)
+            opened = db.query(
+                "SELECT COUNT(*) FROM fleet_defects WHERE lander = ? AND status = 'open'",
+                (serial,),
+            )[0][0]
+            if current.counters != lander.counters or opened:
+                raise FleetError(
+                    f"lander {serial} changed during its release (a flight, counters or a "
+                    f"defect from another bench); record {run_id} stands but the lander is "
+                    "not released: check it and release again"
+                )
             db.execute(
                 "UPDATE fleet_landers SET status = ?, updated_utc = ? WHERE serial = ?",
                 (RELEASED, _iso(self.now()), serial),

@@ -1,8 +1,9 @@
 """The fleet view: every lander with its counters and release status, and the selected lander's
 due list (OK / DUE SOON / OVERDUE and what drives it) and the reasons it may not be released.
 
-Reads through ``hil.fleet.Fleet`` on the GUI's record store; it re-reads whenever it is shown
-or refreshed (a card signed in the records browser completes its due item on the next look).
+Reads through ``hil.fleet.Fleet`` on whatever record store the GUI opened (a SQLite data
+folder or a PostgreSQL server); it re-reads whenever it is shown or refreshed (a card signed in
+the records browser, here or on another bench, completes its due item on the next look).
 """
 
 from __future__ import annotations
@@ -179,8 +180,9 @@ def _escape(text: str) -> str:
 
 
 def fleet_view_for(store: RecordStore) -> FleetView | None:
-    """A fleet view on ``store``'s database, or None when the store has no fleet tables to
-    offer (a store kind ``hil.fleet`` cannot use yet, a read-only medium)."""
+    """A fleet view on ``store``'s database (SQLite or PostgreSQL; the fleet tables are
+    created on a writable store), or None when there are none to offer (a store without SQL
+    access, a read-only store without fleet tables)."""
     try:
         fleet = Fleet(store)
     except HilError:
