@@ -10,6 +10,31 @@ parameters the simulated flight software reads (``GATE_POLICY``, ``LRF_GATE_M``,
 Loading is strict, like bench files: an unknown key or a wrong type is a ``ConfigError``
 naming file, table and key.
 
+Monte Carlo dispersions of a campaign's runs (1-sigma values, all optional, default 0;
+:mod:`hil.models.dispersions` says who knows what)::
+
+    [dispersions]
+    downrange_m = 50.0             # initial position, m
+    crossrange_m = 50.0
+    altitude_m = 50.0
+    downrange_velocity_mps = 1.0   # initial velocity, m/s
+    crossrange_velocity_mps = 1.0
+    vertical_velocity_mps = 1.0
+    dry_mass_kg = 5.0              # truth only; the FC knows the nominal
+    propellant_kg = 5.0            # propellant load (the gauge measures it)
+    thrust_fraction = 0.01         # max-thrust scale
+    isp_s = 1.0
+    accel_bias_mg = 0.1            # per axis, on top of [imu]
+    gyro_bias_deg_per_h = 0.01     # per axis
+    lrf_bias_m = 0.5
+    lrf_noise_fraction = 0.2       # LRF noise sigma x (1 + 0.2 z)
+    terrain_offset_m = 5.0         # truth terrain vs the FC's map, vertical
+    terrain_variants = 8           # K truth variants with unmapped craters (int)
+    terrain_craters = 3            # craters per variant (int)
+    terrain_crater_radius_m = 300.0
+    terrain_crater_zone_m = 20000.0
+    terrain_seed = 0               # int
+
 Terrain features (applied in file order on top of ``[terrain] truth``)::
 
     [[terrain.features]]
@@ -39,6 +64,7 @@ from hil.errors import ConfigError
 from hil.faults import Injection, parse_injections
 from hil.fsw.flight_software import FswParams
 from hil.models.closed_loop import ClosedLoopParams, InitialErrors
+from hil.models.dispersions import DispersionParams
 from hil.models.dynamics import LanderParams
 from hil.models.sensors import GaugeParams, ImuParams, LrfParams
 from hil.models.terrain import TerrainProfile
@@ -159,6 +185,7 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
         lrf=_dataclass(top, "lrf", LrfParams, defaults.lrf),
         gauge=_dataclass(top, "gauge", GaugeParams, defaults.gauge),
         errors=_dataclass(top, "uplink_error", InitialErrors, defaults.errors),
+        dispersions=_dispersions(top, defaults.dispersions),
         fsw=_fsw_params(fc, fc_parameters, defaults.fsw),
     )
     timeline = top.table("timeline", required=False)
@@ -247,6 +274,19 @@ def _fsw_params(fc: TomlTable | None, parameters: dict[str, str], default: FswPa
 
 #: FC parameters the simulated flight software is built from (hil.drivers.sim.fc_device STATE).
 _FSW_KEYS = ("GATE_POLICY", "LRF_GATE_M", "LRF_GATE_FRACTION", "THROTTLE_MIN_PCT", "TOUCHDOWN_RULE")
+
+
+def _dispersions(top: TomlTable, default: DispersionParams) -> DispersionParams:
+    """``[dispersions]``: known keys of the right type, sigmas >= 0 (else the key is named)."""
+    try:
+        return _dataclass(top, "dispersions", DispersionParams, default)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        table = top.table("dispersions")
+        assert table is not None
+        key, _, reason = str(err).partition(": ")
+        raise table.error(key, reason) from None
 
 
 def _dataclass(top: TomlTable, key: str, cls: type[T], default: T) -> T:

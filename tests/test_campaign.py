@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +16,16 @@ from hil.campaign import (
     LocalPool,
     RunOutcome,
     run_campaign,
+    run_seed,
     summarise,
     wilson_interval,
     write_outputs,
 )
 from hil.errors import ConfigError
+from hil.models import dynamics as dyn
+from hil.models.closed_loop import dispersed_start, run_model_only
+from hil.models.dispersions import DispersionParams
+from hil.scenario import load_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +110,83 @@ def test_bad_campaign_input_is_refused() -> None:
         run_campaign("nope", 10, seed=0, pool=LocalPool(1))
     with pytest.raises(ConfigError, match="--runs must be at least 1"):
         run_campaign("nominal", 0, seed=0, pool=LocalPool(1))
+
+
+def test_chunking_does_not_change_the_campaign(two_runs: list[RunOutcome]) -> None:
+    """Each run draws from its own seed; a batch's width changes BLAS round-off only."""
+    one_batch = run_campaign("nominal", 2, seed=3, pool=LocalPool(1), chunk_runs=2)
+    assert (
+        [o.seed for o in one_batch]
+        == [o.seed for o in two_runs]
+        == [
+            run_seed(3, 0),
+            run_seed(3, 1),
+        ]
+    )
+    for a, b in zip(one_batch, two_runs, strict=True):
+        assert a.passed == b.passed
+        for name in ("vertical_speed_mps", "horizontal_speed_mps", "propellant_kg"):
+            assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-4)
+
+
+def test_nominal_runs_fly_dispersed_landers_with_the_declared_sigmas() -> None:
+    scenario = load_scenario("nominal")
+    seeds = [run_seed(7, i) for i in range(400)]
+    start = dispersed_start(scenario.model, scenario.truth_terrain_profile(), seeds)
+    d = scenario.model.dispersions
+    nominal = dispersed_start(
+        replace(scenario.model, dispersions=DispersionParams()),
+        scenario.truth_terrain_profile(),
+        seeds[:1],
+    ).state[0]
+    offset = start.state - nominal
+    assert offset[:, dyn.X].std() == pytest.approx(d.downrange_m, rel=0.15)
+    assert offset[:, dyn.VZ].std() == pytest.approx(d.vertical_velocity_mps, rel=0.15)
+    wet_sigma = math.hypot(d.dry_mass_kg, d.propellant_kg)
+    assert offset[:, dyn.MASS].std() == pytest.approx(wet_sigma, rel=0.15)
+    assert start.lander is not None
+    assert start.lander.isp_s.std() == pytest.approx(d.isp_s, rel=0.15)
+    assert len(set(start.terrain.variant.tolist())) == d.terrain_variants
+
+
+def test_model_only_and_full_stack_run_i_fly_the_same_dispersed_lander() -> None:
+    from hil.descent import Plant
+
+    scenario = load_scenario("nominal")
+    seeds = [run_seed(5, i) for i in range(3)]
+    batch = dispersed_start(scenario.model, scenario.truth_terrain_profile(), seeds)
+    for i, seed in enumerate(seeds):
+        plant = Plant(scenario, seed)
+        np.testing.assert_array_equal(plant.initial_state[0], batch.state[i])
+        assert batch.lander is not None
+        assert plant.dry_mass_kg == batch.lander.dry_mass_kg[i]
+        assert plant.run_lander is not None
+        assert plant.run_lander.max_thrust_n[0] == batch.lander.max_thrust_n[i]
+        x = np.array([-5000.0, -2000.0])
+        np.testing.assert_allclose(
+            plant.terrain.height_m(x), batch.terrain.take(np.array([i, i])).height_m(x)
+        )
+        assert plant.uplink_mass_kg == scenario.model.lander.wet_mass_kg  # FC: nominal
+        np.testing.assert_array_equal(plant.imu.accel_bias_mps2[0], batch.imu.accel_bias_mps2[i])
+
+
+def test_a_run_flies_the_same_alone_or_in_any_batch() -> None:
+    scenario = load_scenario("nominal")
+    short = replace(scenario.model, max_duration_s=30.0)
+    seeds = [run_seed(9, i) for i in range(3)]
+
+    def fly(run_seeds: list[int]) -> dict[str, np.ndarray]:
+        res = run_model_only(
+            len(run_seeds), 0, params=short, record_history=True, run_seeds=run_seeds
+        )
+        assert res.history is not None
+        return res.history
+
+    alone = fly([seeds[1]])
+    in_batch = fly([seeds[1], seeds[0], seeds[2]])
+    again = fly([seeds[1]])
+    for key in alone:
+        np.testing.assert_array_equal(alone[key], again[key])
+        np.testing.assert_allclose(in_batch[key], alone[key], rtol=1e-12, atol=1e-9)
+    other = fly([seeds[0]])
+    assert not np.array_equal(other["x_m"], alone["x_m"])  # dispersed start

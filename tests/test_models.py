@@ -229,3 +229,88 @@ def test_propellant_gauge_error_bounds_and_engine_status() -> None:
     np.testing.assert_allclose(st.throttle_actual_pct, [50.0, 0.0])
     assert st.chamber_pressure_kpa[1] == 0.0
     assert st.tank_pressure_kpa[0] > st.tank_pressure_kpa[1]
+
+
+# --- dispersions -----------------------------------------------------------------------------
+def test_dispersions_are_drawn_per_run_with_the_declared_sigmas() -> None:
+    from hil.models.dispersions import DispersionParams, draw
+
+    params = DispersionParams(
+        downrange_m=50.0,
+        vertical_velocity_mps=1.0,
+        dry_mass_kg=5.0,
+        thrust_fraction=0.01,
+        isp_s=1.0,
+        terrain_variants=4,
+        terrain_offset_m=5.0,
+    )
+    seeds = list(range(4000))
+    d = draw(params, P, seeds)
+    assert d.position_m[:, 0].std() == pytest.approx(50.0, rel=0.05)
+    assert d.velocity_mps[:, 2].std() == pytest.approx(1.0, rel=0.05)
+    assert d.lander.dry_mass_kg.mean() == pytest.approx(P.dry_mass_kg, abs=0.5)
+    assert d.lander.dry_mass_kg.std() == pytest.approx(5.0, rel=0.05)
+    assert (d.lander.max_thrust_n / P.max_thrust_n - 1).std() == pytest.approx(0.01, rel=0.05)
+    assert d.lander.isp_s.std() == pytest.approx(1.0, rel=0.05)
+    assert d.position_m[:, 1].std() == 0.0  # not dispersed: nominal
+    assert set(np.unique(d.terrain_variant)) == {0, 1, 2, 3}
+    # a run's values depend on its seed only, not on the other runs of the batch
+    again = draw(params, P, seeds[1234:1236])
+    np.testing.assert_array_equal(again.position_m, d.position_m[1234:1236])
+    np.testing.assert_array_equal(again.lander.isp_s, d.lander.isp_s[1234:1236])
+
+
+def test_propagate_flies_per_run_thrust_mass_and_isp_like_the_reference() -> None:
+    n = 3
+    state = dyn.initial_state(n, (0.0, 0.0, 1e4), (10.0, 0.0, -5.0), 400.0, pitch_rad=0.3)
+    runs = dyn.RunLander(
+        dry_mass_kg=np.array([340.0, 330.0, 399.995]),
+        max_thrust_n=np.array([2000.0, 1800.0, 2200.0]),
+        isp_s=np.array([310.0, 300.0, 320.0]),
+    )
+    state[:, dyn.THROTTLE] = 0.8
+    cmd = np.tile([0.8, 0.35, 0.01], (n, 1))
+    ref = state.copy()
+    for _ in range(20):
+        ref = dyn.step_reference(ref, cmd, P, runs=runs)
+    out, _ = dyn.propagate(state, cmd, P, runs=runs)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-9)
+    assert out[2, dyn.MASS] == pytest.approx(399.995)  # ran dry within the block
+    assert out[1, dyn.MASS] > out[0, dyn.MASS]  # less thrust, lower Isp: burns less here
+    nominal, _ = dyn.propagate(state, cmd, P, runs=dyn.RunLander.nominal(P, n))
+    np.testing.assert_array_equal(nominal, dyn.propagate(state, cmd, P)[0])
+
+
+def test_per_run_sensor_streams_do_not_depend_on_the_batch() -> None:
+    from hil.models.sensors import STREAM_IMU, STREAM_LRF, run_generators
+
+    state = dyn.initial_state(3, (0.0, 0.0, 1e4), (0.0, 0.0, 0.0), 600.0)
+    _, samples = dyn.propagate(state, np.zeros((3, 3)), P)
+    seeds = [11, 12, 13]
+    batch = ImuModel(ImuParams(), 3, run_generators(seeds, STREAM_IMU))
+    alone = ImuModel(ImuParams(), 1, run_generators(seeds[1:2], STREAM_IMU))
+    one = dyn.propagate(state[1:2], np.zeros((1, 3)), P)[1]
+    for _ in range(70):  # past a buffer refill
+        f3 = batch.sample(samples)[1]
+        f1 = alone.sample(one)[1]
+    np.testing.assert_allclose(f3[1], f1[0], rtol=0, atol=1e-15)
+    flat = TerrainProfile.flat()
+    hover = _hover_state(1000.0, 0.0)[:3]
+    lrf3 = LrfModel(LrfParams(), flat, run_generators(seeds, STREAM_LRF)).measure(hover)[0]
+    lrf1 = LrfModel(LrfParams(), flat, run_generators(seeds[2:], STREAM_LRF)).measure(hover[2:])
+    assert lrf3[2] == lrf1[0][0]
+
+
+def test_run_terrain_gives_each_run_its_variant_and_offset() -> None:
+    from hil.models.terrain import RunTerrain
+
+    flat = TerrainProfile.flat()
+    bumpy = TerrainProfile(-20_000.0, 10.0, np.full(2001, 30.0))
+    terrain = RunTerrain([flat, bumpy], np.array([0, 1, 1]), np.array([0.0, 0.0, -10.0]))
+    np.testing.assert_allclose(terrain.height_m(np.full(3, -1000.0)), [0.0, 30.0, 20.0])
+    assert terrain.max_height_m == 30.0 and terrain.min_height_m == -10.0
+    origin = np.tile([-1000.0, 0.0, 1000.0], (3, 1))
+    down = np.tile([0.0, 0.0, -1.0], (3, 1))
+    np.testing.assert_allclose(terrain.slant_range_m(origin, down, 3000.0), [1000, 970, 980])
+    assert terrain.take(np.array([2])).height_m(np.array([-1000.0]))[0] == pytest.approx(20.0)
+    assert float(terrain.profile_of(2).height_m(-1000.0)) == pytest.approx(20.0)

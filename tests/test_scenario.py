@@ -138,3 +138,32 @@ def test_feature_and_fc_mistakes_are_named(tmp_path: Path, text: str, expected: 
     with pytest.raises(ConfigError, match=expected) as caught:
         load_scenario(path)
     assert str(caught.value).startswith(str(path))
+
+
+def test_nominal_scenario_declares_its_dispersions() -> None:
+    d = load_scenario("nominal").model.dispersions
+    assert d.any
+    assert (d.downrange_m, d.downrange_velocity_mps, d.isp_s) == (50.0, 1.0, 1.0)
+    assert d.terrain_variants == 8 and isinstance(d.terrain_variants, int)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[dispersions]\nmass_kg = 7.5\n", r"\[dispersions\] mass_kg: unknown key"),
+        ('[dispersions]\nisp_s = "1 s"\n', r"\[dispersions\] isp_s: expected float"),
+        (
+            "[dispersions]\nterrain_variants = 2.5\n",
+            r"\[dispersions\] terrain_variants: expected int",
+        ),
+        ("[dispersions]\naltitude_m = -50.0\n", r"\[dispersions\] altitude_m: must be >= 0"),
+    ],
+)
+def test_bad_dispersions_are_refused_naming_the_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[scenario]\nname = "bad"\n' + text)
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(str(path))

@@ -14,15 +14,19 @@ the touchdown quantities are taken there. Afterwards the run's IMU reports a con
 touchdown detector can declare LANDED; the run ends when LANDED is declared or
 ``post_contact_s`` after contact, whichever first.
 
-Randomness: one generator per stream (IMU, LRF, gauge) for the whole batch, seeded from
-``seed``. So a run is reproducible for (n_runs, seed), and run i of a batch is statistically
-like -- but not bit-equal to -- a single run; with noise-free sensors batch and single runs
-are equal to round-off.
+Randomness and dispersions: every run has its own *run seed* (``run_seed(seed, i)`` for run i
+unless ``run_seeds`` is given) and draws everything from it: its dispersed lander, start state
+and terrain (:mod:`hil.models.dispersions`, ``ClosedLoopParams.dispersions``) and its IMU, LRF
+and gauge noise (one generator per run and stream). So run i flies the same whatever batch it
+is in (campaign chunk size, worker count), and :func:`dispersed_start` gives the full-stack
+plant the same dispersed lander for the same run seed. The FSW is handed the nominal wet mass
+and the dispersed truth plus ``errors`` as its initial state.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,15 +35,20 @@ from numpy.typing import NDArray
 from hil.fsw.flight_software import FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.modes import Mode
 from hil.models import dynamics as dyn
+from hil.models.dispersions import DispersionParams, RunDispersions, draw, run_terrain
 from hil.models.sensors import (
+    STREAM_GAUGE,
+    STREAM_IMU,
+    STREAM_LRF,
     GaugeParams,
     ImuModel,
     ImuParams,
     LrfModel,
     LrfParams,
     PropellantGauge,
+    run_generators,
 )
-from hil.models.terrain import TerrainProfile
+from hil.models.terrain import RunTerrain, TerrainProfile
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -72,6 +81,7 @@ class ClosedLoopParams:
     gauge: GaugeParams = field(default_factory=GaugeParams)
     fsw: FswParams = field(default_factory=FswParams)
     errors: InitialErrors = field(default_factory=InitialErrors)
+    dispersions: DispersionParams = field(default_factory=DispersionParams)
     #: PDI point, chosen with GuidanceParams.braking_time_s so braking runs near full thrust
     pdi_position_m: tuple[float, float, float] = (-470_000.0, 0.0, 15_000.0)
     pdi_velocity_mps: tuple[float, float, float] = (1680.0, 0.0, 0.0)
@@ -142,16 +152,66 @@ class ModelRunResults:
         return ("PASS: " if self.passed[i] else "FAIL: ") + ", ".join(parts)
 
 
-def _initial_truth(p: ClosedLoopParams, n: int) -> FloatArray:
+def run_seed(seed: int, run: int) -> int:
+    """The seed of run ``run`` of a batch or campaign seeded ``seed``."""
+    state = np.random.SeedSequence([seed, run]).generate_state(1)
+    return int(state[0])
+
+
+@dataclass(frozen=True)
+class DispersedStart:
+    """What the dispersions give N runs before the first step (see :func:`dispersed_start`)."""
+
+    state: FloatArray  #: (N, STATE_SIZE) truth at t = 0
+    dispersions: RunDispersions
+    lander: dyn.RunLander | None  #: per-run truth lander, None when nothing is dispersed
+    terrain: RunTerrain  #: per-run truth terrain
+    imu: ImuModel
+    lrf: LrfModel
+    gauge: PropellantGauge
+
+
+def dispersed_start(
+    p: ClosedLoopParams, terrain: TerrainProfile, run_seeds: Sequence[int]
+) -> DispersedStart:
+    """Truth start state, lander, terrain and sensor models of runs with these seeds."""
+    n = len(run_seeds)
+    disp = p.dispersions
+    runs = draw(disp, p.lander, run_seeds)
     vel = np.array(p.pdi_velocity_mps)
     start = np.array(p.pdi_position_m) - vel * p.coast_s
-    return dyn.initial_state(
+    state = dyn.initial_state(
         n,
         (float(start[0]), float(start[1]), float(start[2])),
         (float(vel[0]), float(vel[1]), float(vel[2])),
         p.lander.wet_mass_kg,
         pitch_rad=math.radians(p.pdi_pitch_deg),
     )
+    lander = None
+    if disp.any:
+        state[:, dyn.POS] += runs.position_m
+        state[:, dyn.VEL] += runs.velocity_mps
+        state[:, dyn.MASS] = runs.wet_mass_kg
+        lander = runs.lander
+    truth = run_terrain(terrain, disp, runs)
+    biased = disp.accel_bias_mg > 0 or disp.gyro_bias_deg_per_h > 0
+    imu = ImuModel(
+        p.imu,
+        n,
+        run_generators(run_seeds, STREAM_IMU),
+        runs.accel_bias_mps2 if biased else None,
+        runs.gyro_bias_radps if biased else None,
+    )
+    lrf_dispersed = disp.lrf_bias_m > 0 or disp.lrf_noise_fraction > 0
+    lrf = LrfModel(
+        p.lrf,
+        truth,
+        run_generators(run_seeds, STREAM_LRF),
+        runs.lrf_bias_m if lrf_dispersed else None,
+        runs.lrf_noise_scale if lrf_dispersed else None,
+    )
+    gauge = PropellantGauge(p.gauge, n, run_generators(run_seeds, STREAM_GAUGE))
+    return DispersedStart(state, runs, lander, truth, imu, lrf, gauge)
 
 
 def run_model_only(
@@ -161,29 +221,36 @@ def run_model_only(
     terrain: TerrainProfile | None = None,
     terrain_map: TerrainProfile | None = None,
     record_history: bool = False,
+    run_seeds: Sequence[int] | None = None,
 ) -> ModelRunResults:
     """Fly ``n_runs`` descents at once; ``terrain`` is truth, ``terrain_map`` the FSW's map.
 
-    Both default to ``fixtures/terrain/nominal.npz``; the map defaults to the truth terrain.
+    Both default to ``fixtures/terrain/nominal.npz``; the map defaults to the truth terrain
+    (each run's truth is dispersed from ``terrain`` if ``params.dispersions`` says so).
+    Run i flies run seed ``run_seeds[i]``, by default ``run_seed(seed, i)``.
     ``record_history`` keeps per-block traces of run 0 (for plots). Runs until every run has
     touched down (and settled) or ``max_duration_s``.
     """
     p = params or ClosedLoopParams()
     lp = p.lander
-    terrain = terrain or TerrainProfile.load("nominal")
-    terrain_map = terrain_map or terrain
+    terrain_base = terrain or TerrainProfile.load("nominal")
+    terrain_map = terrain_map or terrain_base
     n = n_runs
-    imu_rng, lrf_rng, gauge_rng = np.random.default_rng(seed).spawn(3)
-    imu = ImuModel(p.imu, n, imu_rng)
-    lrf = LrfModel(p.lrf, terrain, lrf_rng)
-    gauge = PropellantGauge(p.gauge, n, gauge_rng)
+    if run_seeds is None:
+        run_seeds = [run_seed(seed, i) for i in range(n)]
+    elif len(run_seeds) != n:
+        raise ValueError(f"run_model_only: {len(run_seeds)} run seeds for {n} runs")
+    start = dispersed_start(p, terrain_base, run_seeds)
+    imu, lrf, gauge, truth = start.imu, start.lrf, start.gauge, start.terrain
+    run_lander = start.lander
+    dry: float | FloatArray = lp.dry_mass_kg if run_lander is None else run_lander.dry_mass_kg
 
-    state = _initial_truth(p, n)
+    state = start.state
     e = p.errors
     est = InitialEstimate(
         position_m=state[:, dyn.POS] + np.array([e.downrange_m, e.crossrange_m, e.altitude_m]),
         velocity_mps=state[:, dyn.VEL] + np.array(e.velocity_mps),
-        mass_kg=state[:, dyn.MASS].copy(),
+        mass_kg=np.full(n, lp.wet_mass_kg),
         pitch_rad=state[:, dyn.PITCH].copy(),
         yaw_rad=state[:, dyn.YAW].copy(),
         time_s=0.0,
@@ -200,19 +267,19 @@ def run_model_only(
     lrf_first_range, lrf_first_t = nan.copy(), nan.copy()
     end_t = nan.copy()
     finished = np.zeros(n, dtype=bool)
-    gauge_reading = gauge.read(dyn.propellant_kg(state, lp))
+    gauge_reading = gauge.read(dyn.propellant_kg(state, lp, run_lander))
     hist: dict[str, list[float]] = {}
     cmd_arr = np.zeros((n, dyn.COMMAND_SIZE))
     block_s = p.dt_s * p.steps_per_block
     n_blocks = math.ceil(p.max_duration_s / block_s)
     started = False
-    h_max = terrain.max_height_m
+    h_max = truth.max_height_m
+    truth_run0 = truth.profile_of(0)  # for the history of run 0
     g_moon = lp.moon_gravity_mps2
     imu_period = 1.0 / p.imu.rate_hz
 
     any_grounded = False  # Python mirrors of grounded.any() / finished
     landed = int(Mode.LANDED)
-    dry = lp.dry_mass_kg
     t_end = 0.0
     for b in range(n_blocks):
         t = b * block_s
@@ -223,7 +290,7 @@ def run_model_only(
         np.multiply(cmd.throttle_pct, 0.01 * cmd.fire, out=cmd_arr[:, dyn.CMD_THROTTLE])
         np.radians(cmd.pitch_deg, out=cmd_arr[:, dyn.CMD_PITCH])
         np.radians(cmd.yaw_deg, out=cmd_arr[:, dyn.CMD_YAW])
-        state, samples = dyn.propagate(state, cmd_arr, lp, p.dt_s, p.steps_per_block)
+        state, samples = dyn.propagate(state, cmd_arr, lp, p.dt_s, p.steps_per_block, run_lander)
         t_end = t + block_s
         imu_t, imu_f, imu_w = imu.sample(samples)
         # ground contact --------------------------------------------------------------------
@@ -235,7 +302,7 @@ def run_model_only(
         else:
             near = False
         if near:
-            alt = z - terrain.height_m(samples.position_m[:, :, 0])
+            alt = z - truth.height_m(samples.position_m[:, :, 0])
             hit = (alt <= 0.0) & ~grounded[:, None]
             new = hit.any(axis=1)
             if new.any():
@@ -248,7 +315,7 @@ def run_model_only(
                 td["tilt"][rows] = np.degrees(
                     dyn.tilt_rad(samples.pitch_rad[rows, j], samples.yaw_rad[rows, j])
                 )
-                td["prop"][rows] = samples.mass_kg[rows, j] - lp.dry_mass_kg
+                td["prop"][rows] = samples.mass_kg[rows, j] - np.broadcast_to(dry, (n,))[rows]
                 pos = samples.position_m[rows, j]
                 td["err"][rows] = np.hypot(pos[:, 0], pos[:, 1])
                 contact_speed[rows] = np.linalg.norm(v, axis=1)
@@ -287,12 +354,12 @@ def run_model_only(
             new_landed = is_landed & np.isnan(landed_t)
             if new_landed.any():
                 true_alt = np.where(
-                    grounded, 0.0, state[:, dyn.Z] - terrain.height_m(state[:, dyn.X])
+                    grounded, 0.0, state[:, dyn.Z] - truth.height_m(state[:, dyn.X])
                 )
                 landed_t[new_landed] = t_end
                 landed_err[new_landed] = (fsw.nav.altitude_m() - true_alt)[new_landed]
         if record_history:
-            _record(hist, t_end, state, fsw, terrain)
+            _record(hist, t_end, state, fsw, truth_run0)
         if any_grounded:
             done = grounded & (is_landed | (t_end - td["t"] >= p.post_contact_s))
             newly = done & ~finished

@@ -29,6 +29,10 @@ Integration (1 ms truth step, semi-implicit Euler), for step j -> j+1 with the c
 cumulative sums seeded with the initial value, so the sums run in the same order as the loop)
 and agrees with :func:`step_reference` applied step by step to round-off. The centrifugal term
 is not frozen: the horizontal velocity does not depend on it, so it is summed first.
+
+Per-run parameters: the lander of every run may differ (Monte Carlo dispersions of dry mass,
+maximum thrust and Isp, :class:`RunLander`, arrays of shape (N,)); without one every run flies
+the scalar :class:`LanderParams`.
 """
 
 from __future__ import annotations
@@ -80,6 +84,35 @@ class LanderParams:
     def exhaust_velocity_mps(self) -> float:
         """Effective exhaust velocity Isp * g0, m/s."""
         return self.isp_s * self.g0_mps2
+
+
+@dataclass(frozen=True)
+class RunLander:
+    """Per-run truth lander parameters, each of shape (N,) (dispersed around LanderParams).
+
+    Only the truth uses them; the flight software knows the nominal values.
+    """
+
+    dry_mass_kg: FloatArray
+    max_thrust_n: FloatArray
+    isp_s: FloatArray
+
+    @classmethod
+    def nominal(cls, params: LanderParams, n: int) -> RunLander:
+        """N runs that all fly ``params``."""
+        return cls(
+            np.full(n, params.dry_mass_kg),
+            np.full(n, params.max_thrust_n),
+            np.full(n, params.isp_s),
+        )
+
+    def take(self, rows: NDArray[np.intp] | slice) -> RunLander:
+        """The parameters of runs ``rows`` only."""
+        return RunLander(self.dry_mass_kg[rows], self.max_thrust_n[rows], self.isp_s[rows])
+
+    def mass_per_step_kg(self, params: LanderParams, dt_s: float) -> FloatArray:
+        """Mass change per truth step at full throttle, kg (negative), per run."""
+        return -self.max_thrust_n * dt_s / (self.isp_s * params.g0_mps2)
 
 
 @dataclass(frozen=True)
@@ -224,18 +257,22 @@ def propagate(
     params: LanderParams,
     dt_s: float = 0.001,
     n_steps: int = 20,
+    runs: RunLander | None = None,
 ) -> tuple[FloatArray, BlockSamples]:
     """Advance N states by ``n_steps`` truth steps of ``dt_s`` with the command held.
 
     ``state`` is ``(N, STATE_SIZE)``, ``command`` ``(N, COMMAND_SIZE)`` (throttle fraction,
-    pitch rad, yaw rad). Returns the final state and the per-step :class:`BlockSamples`.
+    pitch rad, yaw rad). ``runs`` gives per-run dry mass, thrust and Isp (default: every run
+    flies ``params``). Returns the final state and the per-step :class:`BlockSamples`.
     Raises ValueError if the shapes do not match.
 
     Implementation: the whole block lives in one history ``h`` of shape
     ``(STATE_SIZE, n_steps + 1, N)`` (step 0 = the initial state), so each quantity is one
     numpy call over all steps and runs on a contiguous block, and the running sums are
     cumulative sums along the step axis seeded with the initial value (same order as the step
-    loop). The samples are (transposed) views of it.
+    loop; written as a loop over the steps, each a vector operation over the runs, which is
+    the same order as ``np.add.accumulate`` and several times faster along a non-contiguous
+    axis). The samples are (transposed) views of it.
     """
     if (
         state.ndim != 2
@@ -271,24 +308,30 @@ def propagate(
     # mass: cumulative sum of the per-step depletion, engine off once dry
     mass = h[MASS]
     thr = h[THROTTLE, 1:]
-    np.multiply(thr, c.dm_per_throttle, out=mass[1:])
-    np.add.accumulate(mass, axis=0, out=mass)
-    dry = params.dry_mass_kg
+    if runs is None:
+        dm_per_throttle: float | FloatArray = c.dm_per_throttle
+        dry: float | FloatArray = params.dry_mass_kg
+        max_thrust: float | FloatArray = params.max_thrust_n
+    else:
+        dm_per_throttle = runs.mass_per_step_kg(params, dt_s)
+        dry, max_thrust = runs.dry_mass_kg, runs.max_thrust_n
+    np.multiply(thr, dm_per_throttle, out=mass[1:])
+    _cumsum_steps(mass)
     thr_on = thr
-    if np.minimum.reduce(mass[-1]) > dry:  # every run burned every step: nothing to fix
+    if _all(mass[-1] > dry):  # every run burned every step: nothing to fix
         pass
-    elif not np.minimum.reduce(mass[-2]) > dry:
+    elif not _all(mass[-2] > dry):
         burning = mass[:-1] > dry
         thr_on = thr * burning
-        np.multiply(thr_on, c.dm_per_throttle, out=mass[1:])
-        np.add.accumulate(mass, axis=0, out=mass)
+        np.multiply(thr_on, dm_per_throttle, out=mass[1:])
+        _cumsum_steps(mass)
         np.maximum(mass, dry, out=mass)
-    elif not np.minimum.reduce(mass[-1]) >= dry:
+    elif not _all(mass[-1] >= dry):
         np.maximum(mass, dry, out=mass)
     # specific force (body z) and body rates, one (6, n, N) array: f x, y, z, w x, y, z
     fw = np.zeros((6, n_steps, n))
     accel = fw[2]
-    np.multiply(thr_on, params.max_thrust_n, out=accel)
+    np.multiply(thr_on, max_thrust, out=accel)
     np.divide(accel, mass[:-1], out=accel)
     angles = h[PITCH : YAW + 1, 1:]
     sin_a, cos_a = np.sin(angles), np.cos(angles)
@@ -300,7 +343,7 @@ def propagate(
     np.multiply(acc_cy, sp, out=vel_h[0, 1:])
     np.multiply(accel, sy, out=vel_h[1, 1:])
     vel_h[:, 1:] *= c.horizontal_dt
-    np.add.accumulate(vel_h, axis=1, out=vel_h)
+    _cumsum_steps(vel_h, axis=1)
     vh2 = np.square(vel_h[:, :-1])
     g_eff = np.add(vh2[0], vh2[1])
     g_eff *= 1.0 / params.moon_radius_m
@@ -308,10 +351,10 @@ def propagate(
     acc_cy *= cp
     g_eff += acc_cy
     np.multiply(g_eff, dt_s, out=h[VZ, 1:])
-    np.add.accumulate(h[VZ], axis=0, out=h[VZ])
+    _cumsum_steps(h[VZ])
     # position: r_{j+1} = r_j + v_{j+1} dt
     np.multiply(h[VX : VZ + 1, 1:], dt_s, out=h[X : Z + 1, 1:])
-    np.add.accumulate(h[X : Z + 1], axis=1, out=h[X : Z + 1])
+    _cumsum_steps(h[X : Z + 1], axis=1)
     # body rates from the angle steps: omega = -(yaw', pitch' cos y, pitch' sin y)
     rates = np.subtract(angles, h[PITCH : YAW + 1, :-1])
     rates *= -1.0 / dt_s
@@ -335,10 +378,42 @@ def propagate(
     return final, samples
 
 
+_all = np.logical_and.reduce
+_LOOP_MIN_RUNS = 128
+
+
+def _cumsum_steps(a: FloatArray, axis: int = 0) -> None:
+    """In-place running sum along the step ``axis`` (0 or 1), seeded with index 0.
+
+    Same additions in the same order as ``np.add.accumulate(a, axis, out=a)``, which it
+    calls for small batches; for large ones a loop of vector additions over the runs is
+    faster (the accumulate walks each run's short strided column separately).
+    """
+    if a.shape[-1] < _LOOP_MIN_RUNS:
+        np.add.accumulate(a, axis=axis, out=a)
+    elif axis == 0:
+        for j in range(1, a.shape[0]):
+            np.add(a[j - 1], a[j], out=a[j])
+    else:
+        for j in range(1, a.shape[1]):
+            np.add(a[:, j - 1], a[:, j], out=a[:, j])
+
+
 def step_reference(
-    state: FloatArray, command: FloatArray, params: LanderParams, dt_s: float = 0.001
+    state: FloatArray,
+    command: FloatArray,
+    params: LanderParams,
+    dt_s: float = 0.001,
+    runs: RunLander | None = None,
 ) -> FloatArray:
     """One truth step written out plainly: the reference :func:`propagate` is tested against."""
+    if runs is not None:
+        dry: float | FloatArray = runs.dry_mass_kg
+        max_thrust: float | FloatArray = runs.max_thrust_n
+        exhaust: float | FloatArray = runs.isp_s * params.g0_mps2
+    else:
+        dry, max_thrust = params.dry_mass_kg, params.max_thrust_n
+        exhaust = params.exhaust_velocity_mps
     out = state.copy()
     thr_set = throttle_setpoint(command[:, CMD_THROTTLE], params)
     lag = math.exp(-dt_s / params.throttle_tau_s)
@@ -348,8 +423,8 @@ def step_reference(
     for col, ccol in ((PITCH, CMD_PITCH), (YAW, CMD_YAW)):
         err = command[:, ccol] - state[:, col]
         out[:, col] = state[:, col] + np.clip(err * (1.0 - dlag), -rate_step, rate_step)
-    burning = state[:, MASS] > params.dry_mass_kg
-    thrust = out[:, THROTTLE] * params.max_thrust_n * burning
+    burning = state[:, MASS] > dry
+    thrust = out[:, THROTTLE] * max_thrust * burning
     u = thrust_axis(out[:, PITCH], out[:, YAW])
     g_eff = (state[:, VX] ** 2 + state[:, VY] ** 2) / params.moon_radius_m - (
         params.moon_gravity_mps2
@@ -358,9 +433,7 @@ def step_reference(
     acc[:, 2] += g_eff
     out[:, VEL] = state[:, VEL] + acc * dt_s
     out[:, POS] = state[:, POS] + out[:, VEL] * dt_s
-    out[:, MASS] = np.maximum(
-        state[:, MASS] - thrust * dt_s / params.exhaust_velocity_mps, params.dry_mass_kg
-    )
+    out[:, MASS] = np.maximum(state[:, MASS] - thrust * dt_s / exhaust, dry)
     out[:, TIME] = state[:, TIME] + dt_s
     return out
 
@@ -381,6 +454,9 @@ def horizontal_speed_mps(state: FloatArray) -> FloatArray:
     return np.hypot(state[:, VX], state[:, VY])
 
 
-def propellant_kg(state: FloatArray, params: LanderParams) -> FloatArray:
-    """Propellant left, kg."""
-    return state[:, MASS] - params.dry_mass_kg
+def propellant_kg(
+    state: FloatArray, params: LanderParams, runs: RunLander | None = None
+) -> FloatArray:
+    """Propellant left, kg (per-run dry masses from ``runs`` if given)."""
+    dry = params.dry_mass_kg if runs is None else runs.dry_mass_kg
+    return state[:, MASS] - dry

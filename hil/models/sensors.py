@@ -15,11 +15,20 @@ a seed. Conventions (see :mod:`hil.models.dynamics` for the frames):
   noise sigma = 1 m + 0.2 % of range; signal strength ``cos(incidence) / (1 + (r / r_max)^2)``.
 * **Propellant gauge**: true propellant times (1 + e), e uniform in +-3 % fixed per run, plus
   0.5 kg white noise [A].
+
+Random streams: a model takes either one generator for the whole batch (draws depend on N) or
+a sequence of N generators, one per run (:func:`run_generators`). With per-run generators run
+i draws the same numbers whatever the batch it flies in (campaign chunking, worker count, the
+N = 1 full-stack plant); the IMU then draws its noise in buffered refills
+(:class:`RunNormals`), the same stream as drawing block by block. Per-run dispersions
+(:mod:`hil.models.dispersions`) add an accelerometer and gyro bias to the IMU and a range bias
+and noise scale to the LRF.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,12 +36,70 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hil.models.dynamics import PITCH, POS, YAW, BlockSamples
-from hil.models.terrain import TerrainProfile
+from hil.models.terrain import RunTerrain, TerrainProfile
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 MG_MPS2 = 9.80665e-3  #: one milli-g, m/s^2
+
+
+#: Stream tags: run generator ``(run_seed, tag)`` for each random consumer of a run.
+STREAM_IMU, STREAM_LRF, STREAM_GAUGE, STREAM_DISPERSION = 1, 2, 3, 4
+
+
+def run_generators(run_seeds: Sequence[int], tag: int) -> list[np.random.Generator]:
+    """One generator per run for stream ``tag`` (SFC64, seeded from ``(run_seed, tag)``)."""
+    return [np.random.Generator(np.random.SFC64([int(seed), tag])) for seed in run_seeds]
+
+
+class RunNormals:
+    """Standard normals in rows of ``width`` per run, from one generator per run, buffered.
+
+    :meth:`draw` returns an ``(N, width)`` view valid until the next call; row i is what
+    ``generators[i].standard_normal(width)`` would give, call after call. The buffer holds
+    ``refill`` draws per run and is refilled for all runs at once; ``scale`` (width,) and
+    ``offset`` (N, width) are applied at refill (``normal * scale + offset``).
+    """
+
+    def __init__(
+        self,
+        generators: Sequence[np.random.Generator],
+        width: int,
+        refill: int = 64,
+        scale: FloatArray | None = None,
+        offset: FloatArray | None = None,
+    ) -> None:
+        self.generators = list(generators)
+        self.width = width
+        self.refill = refill
+        self.scale = scale
+        self.offset = offset
+        self._buffer = np.empty((len(self.generators), refill, width))
+        self._next = refill
+
+    def draw(self) -> FloatArray:
+        """The next ``(N, width)`` normals (scaled and offset)."""
+        if self._next == self.refill:
+            buffer = self._buffer
+            flat = buffer.reshape(buffer.shape[0], -1)
+            for row, generator in zip(flat, self.generators, strict=True):
+                generator.standard_normal(out=row)
+            if self.scale is not None:
+                buffer *= self.scale
+            if self.offset is not None:
+                buffer += self.offset[:, None, :]
+            self._next = 0
+        out = self._buffer[:, self._next]
+        self._next += 1
+        return out
+
+    def take(self, rows: NDArray[np.intp]) -> None:
+        """Keep only runs ``rows`` (their streams continue where they were)."""
+        self.generators = [self.generators[int(i)] for i in rows]
+        self._buffer = self._buffer[rows]
+        if self.offset is not None:
+            self.offset = self.offset[rows]
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -84,13 +151,69 @@ def _averaging_matrix(n_steps: int, dt_s: float, period_s: float) -> FloatArray:
 
 
 class ImuModel:
-    """IMU for N runs; the per-run bias is drawn from ``rng`` at construction."""
+    """IMU for N runs; the per-run bias is drawn from ``rng`` at construction.
 
-    def __init__(self, params: ImuParams, n: int, rng: np.random.Generator) -> None:
+    ``rng``: one generator for the batch, or N per-run generators (see the module docstring).
+    ``extra_accel_bias_mps2`` and ``gyro_bias_radps`` (N, 3) are dispersed per-run biases
+    added to the specified +-``accel_bias_mps2`` (per-run generators only).
+    """
+
+    def __init__(
+        self,
+        params: ImuParams,
+        n: int,
+        rng: np.random.Generator | Sequence[np.random.Generator],
+        extra_accel_bias_mps2: FloatArray | None = None,
+        gyro_bias_radps: FloatArray | None = None,
+    ) -> None:
         self.params = params
         self.n = n
-        self.rng = rng
-        self.accel_bias_mps2 = params.accel_bias_mps2 * rng.choice((-1.0, 1.0), size=(n, 3))
+        self._normals: RunNormals | None = None
+        self._generators: list[np.random.Generator] = []
+        if isinstance(rng, np.random.Generator):
+            if extra_accel_bias_mps2 is not None or gyro_bias_radps is not None:
+                raise ValueError("ImuModel: dispersed biases need per-run generators")
+            self.rng: np.random.Generator | None = rng
+            signs = rng.choice((-1.0, 1.0), size=(n, 3))
+        else:
+            self.rng = None
+            self._generators = list(rng)
+            if len(rng) != n:
+                raise ValueError(f"ImuModel: {len(rng)} generators for {n} runs")
+            signs = np.array([g.choice((-1.0, 1.0), size=3) for g in rng]).reshape(n, 3)
+        self.accel_bias_mps2 = params.accel_bias_mps2 * signs
+        if extra_accel_bias_mps2 is not None:
+            self.accel_bias_mps2 = self.accel_bias_mps2 + extra_accel_bias_mps2
+        self.gyro_bias_radps = gyro_bias_radps
+
+    def _run_normals(self, k: int) -> RunNormals:
+        """Per-run noise of k samples per block, sigma and biases applied at refill."""
+        if self._normals is None or self._normals.width != 6 * k:
+            p = self.params
+            sig = _noise_sigmas(p.accel_noise_sigma_mps2, p.gyro_noise_sigma_radps)
+            bias = np.zeros((self.n, 6))
+            bias[:, :3] = self.accel_bias_mps2
+            if self.gyro_bias_radps is not None:
+                bias[:, 3:] = self.gyro_bias_radps
+            self._normals = RunNormals(
+                self._generators,
+                6 * k,
+                scale=np.tile(sig.ravel(), k),
+                offset=np.tile(bias, (1, k)),
+            )
+        return self._normals
+
+    def take(self, rows: NDArray[np.intp]) -> None:
+        """Keep only runs ``rows`` (per-run generators only)."""
+        if self.rng is not None:
+            raise ValueError("ImuModel.take needs per-run generators")
+        self._generators = [self._generators[int(i)] for i in rows]
+        self.accel_bias_mps2 = self.accel_bias_mps2[rows]
+        if self.gyro_bias_radps is not None:
+            self.gyro_bias_radps = self.gyro_bias_radps[rows]
+        if self._normals is not None:
+            self._normals.take(rows)
+        self.n = len(self._generators)
 
     def sample(self, samples: BlockSamples) -> tuple[FloatArray, FloatArray, FloatArray]:
         """IMU samples for one truth block: ``(time_s (k,), f (N, k, 3), w (N, k, 3))``.
@@ -109,10 +232,13 @@ class ImuModel:
                 (samples.specific_force_body_mps2, samples.angular_rate_body_radps), axis=2
             ).T
         avg = np.matmul(w, both)  # (6, k, N)
-        noise = self.rng.standard_normal((self.n, k, 6)).T
-        noise *= _noise_sigmas(p.accel_noise_sigma_mps2, p.gyro_noise_sigma_radps)
-        noise[:3] += self.accel_bias_mps2.T[:, None, :]
-        avg += noise
+        if self.rng is None:
+            avg += self._run_normals(k).draw().reshape(self.n, k, 6).T
+        else:
+            noise = self.rng.standard_normal((self.n, k, 6)).T
+            noise *= _noise_sigmas(p.accel_noise_sigma_mps2, p.gyro_noise_sigma_radps)
+            noise[:3] += self.accel_bias_mps2.T[:, None, :]
+            avg += noise
         times = _sample_offsets(k, period) + (samples.time_s[0, 0] - samples.dt_s)
         return times, avg[:3].T, avg[3:].T
 
@@ -146,14 +272,43 @@ class LrfParams:
 
 
 class LrfModel:
-    """LRF for N runs measuring slant range to ``terrain`` along the truth beam."""
+    """LRF for N runs measuring slant range to ``terrain`` along the truth beam.
+
+    ``terrain`` is one profile for every run or a per-run :class:`RunTerrain`. ``rng``: one
+    generator for the batch or N per-run generators. ``bias_m`` and ``noise_scale`` (N,) are
+    dispersed per-run range bias (m) and noise-sigma factor.
+    """
 
     def __init__(
-        self, params: LrfParams, terrain: TerrainProfile, rng: np.random.Generator
+        self,
+        params: LrfParams,
+        terrain: TerrainProfile | RunTerrain,
+        rng: np.random.Generator | Sequence[np.random.Generator],
+        bias_m: FloatArray | None = None,
+        noise_scale: FloatArray | None = None,
     ) -> None:
         self.params = params
         self.terrain = terrain
-        self.rng = rng
+        self.rng: np.random.Generator | None = None
+        self._normals: RunNormals | None = None
+        if isinstance(rng, np.random.Generator):
+            self.rng = rng
+        else:
+            self._normals = RunNormals(rng, 1, refill=256)
+        self.bias_m = bias_m
+        self.noise_scale = noise_scale
+
+    def take(self, rows: NDArray[np.intp]) -> None:
+        """Keep only runs ``rows`` (per-run generators only)."""
+        if self._normals is None:
+            raise ValueError("LrfModel.take needs per-run generators")
+        self._normals.take(rows)
+        if isinstance(self.terrain, RunTerrain):
+            self.terrain = self.terrain.take(rows)
+        if self.bias_m is not None:
+            self.bias_m = self.bias_m[rows]
+        if self.noise_scale is not None:
+            self.noise_scale = self.noise_scale[rows]
 
     def measure(self, state: NDArray[np.float64]) -> tuple[FloatArray, BoolArray, FloatArray]:
         """Return ``(slant_range_m, valid, signal_strength)``, each (N,), for truth ``state``.
@@ -163,7 +318,12 @@ class LrfModel:
         """
         p = self.params
         n = state.shape[0]
-        noise = self.rng.standard_normal(n)
+        noise: FloatArray
+        if self.rng is not None:
+            noise = np.asarray(self.rng.standard_normal(n))
+        else:
+            assert self._normals is not None
+            noise = self._normals.draw()[:, 0]
         if not p.powered:
             zeros = np.zeros(n)
             return zeros, np.zeros(n, dtype=bool), zeros
@@ -175,7 +335,12 @@ class LrfModel:
         # incidence: angle between the reversed beam and the terrain normal (-slope, 0, 1)
         cos_inc = (slope * beam[:, 0] - beam[:, 2]) / np.sqrt(1.0 + slope * slope)
         valid = hit & (cos_inc >= math.cos(math.radians(p.max_incidence_deg)))
-        measured = rng + (p.noise_m + p.noise_fraction * rng) * noise
+        sigma = p.noise_m + p.noise_fraction * rng
+        if self.noise_scale is not None:
+            sigma *= self.noise_scale
+        measured = rng + sigma * noise
+        if self.bias_m is not None:
+            measured += self.bias_m
         strength = np.clip(cos_inc, 0.0, 1.0) / (1.0 + (rng / p.max_valid_range_m) ** 2)
         return (
             np.where(valid, np.maximum(measured, 0.0), 0.0),
@@ -194,14 +359,42 @@ class GaugeParams:
 
 
 class PropellantGauge:
-    """Propellant gauge for N runs; the per-run scale error is drawn at construction."""
+    """Propellant gauge for N runs; the per-run scale error is drawn at construction.
 
-    def __init__(self, params: GaugeParams, n: int, rng: np.random.Generator) -> None:
+    ``rng``: one generator for the batch or N per-run generators.
+    """
+
+    def __init__(
+        self,
+        params: GaugeParams,
+        n: int,
+        rng: np.random.Generator | Sequence[np.random.Generator],
+    ) -> None:
         self.params = params
-        self.rng = rng
-        self.scale = 1.0 + rng.uniform(-params.scale_error_fraction, params.scale_error_fraction, n)
+        e = params.scale_error_fraction
+        self.rng: np.random.Generator | None = None
+        self._normals: RunNormals | None = None
+        if isinstance(rng, np.random.Generator):
+            self.rng = rng
+            self.scale = 1.0 + rng.uniform(-e, e, n)
+        else:
+            self.scale = 1.0 + np.array([g.uniform(-e, e) for g in rng])
+            self._normals = RunNormals(rng, 1, refill=256)
+
+    def take(self, rows: NDArray[np.intp]) -> None:
+        """Keep only runs ``rows`` (per-run generators only)."""
+        if self._normals is None:
+            raise ValueError("PropellantGauge.take needs per-run generators")
+        self._normals.take(rows)
+        self.scale = self.scale[rows]
 
     def read(self, propellant_kg: FloatArray) -> FloatArray:
         """Gauge reading (kg, >= 0) for true propellant masses (N,)."""
-        noise = self.params.noise_kg * self.rng.standard_normal(propellant_kg.shape[0])
+        normal: FloatArray
+        if self.rng is not None:
+            normal = np.asarray(self.rng.standard_normal(propellant_kg.shape[0]))
+        else:
+            assert self._normals is not None
+            normal = self._normals.draw()[:, 0]
+        noise = self.params.noise_kg * normal
         return np.maximum(propellant_kg * self.scale + noise, 0.0)

@@ -268,3 +268,91 @@ def _fractions(n: int) -> FloatArray:
 
 
 _FRACTIONS: dict[int, FloatArray] = {}
+
+
+class RunTerrain:
+    """Truth terrain per run: one of K profiles on a common grid plus a vertical offset.
+
+    Run i flies over ``profiles[variant[i]]`` raised by ``offset_m[i]`` (Monte Carlo terrain
+    dispersion, :mod:`hil.models.dispersions`). Queries take arrays whose leading axis is the
+    run (``(N,)`` or ``(N, m)``) and evaluate each group of runs on its profile, so a run
+    costs what it costs on a single profile. With one profile and no offsets every query is
+    exactly the single profile's.
+    """
+
+    def __init__(
+        self,
+        profiles: list[TerrainProfile],
+        variant: NDArray[np.intp],
+        offset_m: FloatArray,
+    ) -> None:
+        if not profiles:
+            raise ValueError("RunTerrain: needs at least one profile")
+        self.profiles = profiles
+        self.variant = np.asarray(variant, dtype=np.intp)
+        self.offset_m = np.asarray(offset_m, dtype=np.float64)
+        if self.variant.shape != self.offset_m.shape or self.variant.ndim != 1:
+            raise ValueError("RunTerrain: variant and offset_m must both be (N,)")
+        if self.variant.size and not 0 <= int(self.variant.max()) < len(profiles):
+            raise ValueError(f"RunTerrain: variant index outside 0..{len(profiles) - 1}")
+        self._offset_any = bool(np.any(self.offset_m != 0.0))
+        used = np.unique(self.variant)
+        self._groups = [(profiles[int(k)], np.flatnonzero(self.variant == k)) for k in used]
+        self._single: TerrainProfile | None = None
+        if len(used) <= 1:
+            self._single = profiles[int(used[0])] if len(used) else profiles[0]
+        lo = self.offset_m.min(initial=0.0)
+        hi = self.offset_m.max(initial=0.0)
+        used_profiles = [p for p, _ in self._groups] or profiles[:1]
+        self.max_height_m = max(p.max_height_m for p in used_profiles) + float(hi)
+        self.min_height_m = min(p.min_height_m for p in used_profiles) + float(lo)
+
+    @classmethod
+    def uniform(cls, profile: TerrainProfile, n: int) -> RunTerrain:
+        """N runs over the same ``profile``, no offsets."""
+        return cls([profile], np.zeros(n, dtype=np.intp), np.zeros(n))
+
+    def take(self, rows: NDArray[np.intp]) -> RunTerrain:
+        """The terrain of runs ``rows`` only."""
+        return RunTerrain(self.profiles, self.variant[rows], self.offset_m[rows])
+
+    def profile_of(self, run: int) -> TerrainProfile:
+        """Run ``run``'s terrain as a single profile (its offset baked into the heights)."""
+        base = self.profiles[int(self.variant[run])]
+        offset = float(self.offset_m[run])
+        if offset == 0.0:
+            return base
+        return TerrainProfile(base.x0_m, base.dx_m, base.heights_m + offset)
+
+    def _per_run(self, x_m: FloatArray, query: str) -> FloatArray:
+        if self._single is not None:
+            return np.asarray(getattr(self._single, query)(x_m))
+        out = np.empty(np.shape(x_m))
+        for profile, rows in self._groups:
+            out[rows] = getattr(profile, query)(x_m[rows])
+        return out
+
+    def height_m(self, x_m: FloatArray) -> FloatArray:
+        """Terrain height of each run at ``x_m`` (leading axis = run), m."""
+        h = self._per_run(x_m, "height_m")
+        if self._offset_any:
+            h += self.offset_m.reshape((-1,) + (1,) * (h.ndim - 1))
+        return h
+
+    def slope(self, x_m: FloatArray) -> FloatArray:
+        """Terrain slope dh/dx of each run at ``x_m`` (leading axis = run)."""
+        return self._per_run(x_m, "slope")
+
+    def slant_range_m(
+        self, origin_m: FloatArray, direction: FloatArray, max_range_m: float
+    ) -> FloatArray:
+        """Per-run :meth:`TerrainProfile.slant_range_m` (N rays, one per run)."""
+        if self._offset_any:
+            origin_m = origin_m.copy()
+            origin_m[:, 2] -= self.offset_m
+        if self._single is not None:
+            return self._single.slant_range_m(origin_m, direction, max_range_m)
+        out = np.empty(origin_m.shape[0])
+        for profile, rows in self._groups:
+            out[rows] = profile.slant_range_m(origin_m[rows], direction[rows], max_range_m)
+        return out
