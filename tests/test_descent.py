@@ -154,8 +154,11 @@ def test_real_time_run_keeps_its_deadlines(channel: str) -> None:
     assert result.stop_reason == "end of run"
     timing = result.timing
     assert timing["frames"] == pytest.approx(2500, abs=2)
+    # Loose bounds: this checks that real time works (the loop keeps pace, frames mostly on
+    # time), not how well: benchmarks/bench_descent.py measures that on a quiet machine. A
+    # shared CI host can cost a percent or two of overruns; a broken executive costs most.
     assert timing["lateness_p50_ms"] < 1.0
-    assert timing["overruns"] / timing["frames"] < 0.01
+    assert timing["overruns"] / timing["frames"] < 0.05
     assert any("BIT passed" in text for _, text in result.events)
     assert any(text.startswith("FC armed") for _, text in result.events)
 
