@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +92,45 @@ class SignalStore:
             self._changed.notify_all()
         for listener in listeners:
             listener(timestamp_s, values)
+
+    def publish_batch(self, batch: Sequence[tuple[float, Mapping[str, float]]]) -> None:
+        """Publish several instants at once: ``batch`` holds ``(timestamp_s, values)`` pairs
+        in time order (one decoded CAN frame each, say).
+
+        Equivalent to ``publish_many(values, timestamp_s)`` for each pair in order, but all
+        samples are stored under one lock acquisition and waiters are woken once. Listeners
+        are then called once per pair, in order, as ``publish_many`` would. A raising
+        listener does not stop delivery of the rest of the batch: once every pair has been
+        delivered, an ``ExceptionGroup`` of what the listeners raised is raised. A signal not
+        declared before gets unit "" (declare it to give it one).
+        """
+        if not batch:
+            return
+        capacity = self._capacity
+        with self._changed:
+            series_by_name = self._series
+            for timestamp_s, values in batch:
+                for name, value in values.items():
+                    series = series_by_name.get(name)
+                    if series is None:
+                        series = series_by_name[name] = _Series("", capacity)
+                    slot = series.count % capacity
+                    series.times_s[slot] = timestamp_s
+                    series.values[slot] = value
+                    series.count += 1
+            listeners = self._listeners
+            self._changed.notify_all()
+        if not listeners:
+            return
+        errors: list[Exception] = []
+        for timestamp_s, values in batch:
+            for listener in listeners:
+                try:
+                    listener(timestamp_s, values)
+                except Exception as err:
+                    errors.append(err)
+        if errors:
+            raise ExceptionGroup(f"{len(errors)} signal store listener call(s) raised", errors)
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Register ``listener``; returns a function that removes it again."""

@@ -59,3 +59,53 @@ def test_history_from_any_index_across_the_ring_wrap(published: int, since: int)
     times, values = store.history("x", since_index=since)
     expected = [float(i) for i in range(max(since, published - 4), published)]
     assert values.tolist() == expected and times.tolist() == expected
+
+
+def test_a_batch_is_stored_and_delivered_per_instant_in_order() -> None:
+    store = SignalStore(capacity=8)
+    store.declare("ENG_Cmd.ThrottleCmd", "%")
+    calls: list[tuple[float, dict[str, float]]] = []
+    store.add_listener(lambda t, values: calls.append((t, dict(values))))
+    batch = [
+        (0.01 * i, {"ENG_Cmd.ThrottleCmd": float(i), "ENG_Cmd.Counter": float(i % 16)})
+        for i in range(20)
+    ]
+    store.publish_batch(batch)
+    assert calls == [(t, dict(values)) for t, values in batch]
+    times, values = store.history("ENG_Cmd.ThrottleCmd")
+    assert values.tolist() == [float(i) for i in range(12, 20)]
+    assert times.tolist() == pytest.approx([0.01 * i for i in range(12, 20)])
+    assert store.count("ENG_Cmd.Counter") == 20
+    assert store.unit("ENG_Cmd.ThrottleCmd") == "%"
+    store.publish_batch([])  # nothing to do
+    assert len(calls) == 20
+
+
+def test_a_batch_wakes_a_waiter_with_the_first_matching_sample() -> None:
+    store = SignalStore()
+    batch = [(float(i), {"LRF_Range.SlantRange": 3000.0 - 100.0 * i}) for i in range(10)]
+    timer = threading.Timer(0.02, store.publish_batch, (batch,))
+    timer.start()
+    sample = store.wait_for("LRF_Range.SlantRange", lambda v: v < 2750.0, 2.0, 0)
+    timer.join()
+    assert (sample.value, sample.timestamp_s, sample.index) == (2700.0, 3.0, 3)
+
+
+def test_a_raising_listener_does_not_stop_the_rest_of_the_batch() -> None:
+    store = SignalStore()
+    seen: list[float] = []
+
+    def broken(timestamp_s: float, values: object) -> None:
+        raise ValueError(f"listener bug at {timestamp_s}")
+
+    store.add_listener(broken)
+    store.add_listener(lambda t, values: seen.append(t))
+    with pytest.raises(ExceptionGroup) as raised:
+        store.publish_batch([(1.0, {"a": 1.0}), (2.0, {"a": 2.0}), (3.0, {"a": 3.0})])
+    assert [str(err) for err in raised.value.exceptions] == [
+        "listener bug at 1.0",
+        "listener bug at 2.0",
+        "listener bug at 3.0",
+    ]
+    assert seen == [1.0, 2.0, 3.0]
+    assert store.count("a") == 3

@@ -6,9 +6,12 @@
   checks, fill in the rolling ``Counter`` and the ``CRC`` byte (ICD, DESIGN section 4) and log
   the frame;
 * **receiving** - one ``can.Listener`` (run by a ``can.Notifier`` thread, or by ``pump`` when
-  ``threaded=False``) checks length, CRC and counter continuity, decodes with cantools and
+  ``threaded=False``) checks length, CRC and counter continuity, decodes as cantools does and
   publishes every signal into the ``SignalStore`` as ``"<Message>.<Signal>"`` with its DBC unit
-  (frames the link sends are published too, unless ``receive_own_messages`` echoes them);
+  (frames the link sends are published too, unless ``receive_own_messages`` echoes them).
+  Frames already queued on the bus are taken in batches (up to ``_RX_BATCH`` per wake-up,
+  one store update per batch), each still checked, timestamped and dispatched on its own,
+  in order; a lone frame is handled at once;
 * **statistics** - per message (sent, received, decode errors, counter gaps, CRC failures, rate)
   and per link (unknown ids, malformed frames, error frames);
 * **logging** - every frame, received and sent, to a BLF file when ``log_path`` is given.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -70,6 +74,9 @@ _RATE_HISTORY = 4096
 """At most this many receive times are kept per message for the rate estimate."""
 _NOTIFIER_TIMEOUT_S = 0.1
 """How long the Notifier thread blocks in ``recv``; bounds how long ``close`` waits for it."""
+_RX_BATCH = 64
+"""At most this many already-queued frames are handled per receive wake-up (one store update
+each batch); bounds how long the first frame of a burst waits for the rest to be decoded."""
 
 SignalValues = Mapping[str, float | str]
 Subscriber = Callable[[str, dict[str, float | str], float], None]
@@ -203,11 +210,82 @@ def _fast_path_ok(message: DbMessage) -> bool:
     )
 
 
+def _literal(value: float, constants: dict[str, Any]) -> str:
+    """Source text for a number in generated code: a literal when it round-trips through
+    ``repr`` (ints, finite floats), else a name bound in the generated code's namespace."""
+    if isinstance(value, int) or math.isfinite(value):
+        return repr(value)
+    name = f"_k{len(constants)}"
+    constants[name] = value
+    return name
+
+
+def _compile(function: str, source: str, message: str, constants: dict[str, Any]) -> Any:
+    namespace: dict[str, Any] = {"_NUMBER": (int, float), **constants}
+    exec(compile(source, f"<hil.can {function} {message}>", "exec"), namespace)
+    return namespace[function]
+
+
+def _compile_pack(codec: _Codec) -> Callable[[SignalValues], int | None]:
+    """Generate ``pack(signals) -> payload bits | None`` for a fast-path message.
+
+    The same formulas as ``_Codec.prepare``'s checked loop, unrolled per signal with the
+    limits, scales and bit positions as constants: a frame is built many thousand times a
+    second, and the loop's per-signal tuple unpacking and lookups were most of its cost.
+    """
+    constants: dict[str, Any] = {}
+    fields = list(codec.fields.values())
+    lines = ["def pack(signals):", f"    if len(signals) != {len(fields)}:", "        return None"]
+    if fields:
+        lines.append("    try:")
+        lines += [f"        v{i} = signals[{field.name!r}]" for i, field in enumerate(fields)]
+        lines += ["    except KeyError:", "        return None"]
+        checks = [
+            f"isinstance(v{i}, _NUMBER) and {_literal(field.lower, constants)} <= v{i} "
+            f"<= {_literal(field.upper, constants)}"
+            for i, field in enumerate(fields)
+        ]
+        lines += [f"    if not ({' and '.join(checks)}):", "        return None"]
+    terms = [
+        f"((round((v{i} - {_literal(field.offset, constants)}) / "
+        f"{_literal(field.scale, constants)}) & {field.mask:#x}) << {field.start})"
+        for i, field in enumerate(fields)
+    ]
+    lines.append(f"    return {' | '.join(terms) or '0'}")
+    return cast(
+        "Callable[[SignalValues], int | None]",
+        _compile("pack", "\n".join(lines), codec.name, constants),
+    )
+
+
+def _compile_unpack(codec: _Codec) -> Callable[[bytes | bytearray], dict[str, float]]:
+    """Generate ``unpack(data) -> {"<Message>.<Signal>": value}`` for a fast-path message:
+    raw = the bit field (sign-extended as ``(raw ^ sign) - sign``), value = raw * scale +
+    offset, exactly as cantools scales."""
+    constants: dict[str, Any] = {}
+    items = []
+    for name, start, mask, sign, scale, offset in codec.rx_fields:
+        raw = f"((bits >> {start}) & {mask:#x})"
+        if sign:
+            raw = f"(({raw} ^ {sign:#x}) - {sign:#x})"
+        items.append(
+            f"        {name!r}: {raw} * {_literal(scale, constants)} + "
+            f"{_literal(offset, constants)},"
+        )
+    head = ["def unpack(data):", "    bits = int.from_bytes(data, 'little')", "    return {"]
+    source = "\n".join([*head, *items, "    }"])
+    return cast(
+        "Callable[[bytes | bytearray], dict[str, float]]",
+        _compile("unpack", source, codec.name, constants),
+    )
+
+
 class _Codec:
     """Everything the per-frame paths need about one message, precomputed once.
 
     Messages with a plain layout (``_fast_path_ok``) are packed and unpacked with integer
-    shifts; the results equal cantools' (same formulas: raw * scale + offset, and
+    shifts, by functions generated per message (``_compile_pack``, ``_compile_unpack``); the
+    results equal cantools' (same formulas: raw * scale + offset, and
     round((value - offset) / scale)); tests check that against cantools for every message.
     Other layouts use cantools' encode/decode.
     """
@@ -230,6 +308,7 @@ class _Codec:
         "length",
         "message",
         "name",
+        "pack",
         "payload_names",
         "publish_names",
         "received",
@@ -239,6 +318,7 @@ class _Codec:
         "subscribers",
         "tx_counter",
         "tx_limits",
+        "unpack",
     )
 
     def __init__(self, message: DbMessage) -> None:
@@ -326,6 +406,15 @@ class _Codec:
             )
             for signal in message.signals
         )
+        self.pack: Callable[[SignalValues], int | None] | None = None
+        """Compiled strict check + pack of the usual case (fast path only): all signals given
+        as in-range numbers. Returns None for anything else, which ``prepare`` then handles
+        (choice names, other number types) or reports (the precise error)."""
+        self.unpack: Callable[[bytes | bytearray], dict[str, float]] | None = None
+        """Compiled ``decode`` of a frame of the right length (fast path only)."""
+        if self.fast:
+            self.pack = _compile_pack(self)
+            self.unpack = _compile_unpack(self)
 
         self.sent = 0
         self.tx_counter = 0
@@ -347,6 +436,11 @@ class _Codec:
     def prepare(self, signals: SignalValues) -> int | dict[str, float | str]:
         """Check caller values strictly and pack them: payload bits (fast path) or a dict of
         numbers for cantools. Raises ``ValueError`` naming the message and the signal."""
+        pack = self.pack
+        if pack is not None:
+            bits = pack(signals)
+            if bits is not None:
+                return bits
         limits = self.tx_limits
         if self.fast:
             bits = 0
@@ -440,15 +534,9 @@ class _Codec:
 
     def decode(self, data: bytearray) -> dict[str, float]:
         """Published values (``"<Message>.<Signal>"``) of one frame of the right length."""
-        if self.fast:
-            bits = int.from_bytes(data, "little")
-            values: dict[str, float] = {}
-            for name, start, mask, sign, scale, offset in self.rx_fields:
-                raw = (bits >> start) & mask
-                if raw & sign:
-                    raw -= sign << 1
-                values[name] = raw * scale + offset
-            return values
+        unpack = self.unpack
+        if unpack is not None:
+            return unpack(data)
         decoded = cast(
             "dict[str, float]",
             self.message.decode(bytes(data), decode_choices=False, scaling=True),
@@ -528,17 +616,45 @@ class PeriodicSend:
 
 
 class _FrameListener(can.Listener):
-    """The one receive path, shared by the Notifier thread and ``CanLink.pump``."""
+    """The one receive path, shared by the Notifier thread, ``CanLink.pump`` and
+    ``CanLink.listener``.
 
-    def __init__(self, link: CanLink) -> None:
+    Given a ``bus`` (the Notifier's listener), each frame the Notifier hands over is handled
+    together with the frames already queued behind it on that bus (``recv(timeout=0)``, up
+    to ``_RX_BATCH``): one thread wake-up and one store update per batch instead of per
+    frame, and no added delay for a lone frame.
+    """
+
+    def __init__(self, link: CanLink, bus: can.BusABC | None = None) -> None:
         self._link = link
+        self._bus = bus
 
     def on_message_received(self, msg: can.Message) -> None:
+        frames = [msg]
+        error: Exception | None = None
+        bus = self._bus
+        if bus is not None:
+            recv = bus.recv
+            try:
+                while len(frames) < _RX_BATCH and (more := recv(0)) is not None:
+                    frames.append(more)
+            except Exception as err:  # handled after the frames already taken
+                error = err
+        self.handle(frames)
+        if error is not None:
+            self.on_error(error)
+
+    def handle(self, frames: list[can.Message]) -> None:
         try:
-            self._link._on_frame(msg)
+            self._link._on_frames(frames)
         except Exception:  # the Notifier thread must never die (DESIGN 8)
             self._link._callback_errors += 1
-            logger.exception("CAN link %r: unexpected error handling %s", self._link.name, msg)
+            logger.exception(
+                "CAN link %r: unexpected error handling %d frame(s) from %s",
+                self._link.name,
+                len(frames),
+                frames[0],
+            )
 
     def on_error(self, exc: Exception) -> None:
         self._link._bus_errors += 1
@@ -676,7 +792,9 @@ class CanLink:
                     raise LinkError(f"CAN log {str(self.log_path)!r}: {err}") from err
             self._bus = bus
             if self.threaded:
-                self._notifier = can.Notifier(bus, [self._listener], timeout=_NOTIFIER_TIMEOUT_S)
+                self._notifier = can.Notifier(
+                    bus, [_FrameListener(self, bus)], timeout=_NOTIFIER_TIMEOUT_S
+                )
         except BaseException:
             self._bus = None
             bus.shutdown()
@@ -728,14 +846,20 @@ class CanLink:
         for an unknown, missing or out-of-range signal, ``LinkError`` if the bus is closed or
         refuses the frame.
         """
-        codec = self._codec(message)
+        codec = self._codecs.get(message)
+        if codec is None:
+            codec = self._codec(message)  # raises, naming the known messages
         prepared = codec.prepare(signals)
-        bus = self._require_bus()
+        bus = self._bus
+        if bus is None:
+            bus = self._require_bus()  # raises
+        clock = self._clock
         with self._tx_lock:
             counter = codec.tx_counter
             data: bytearray | None = codec.frame_data(prepared, counter)
-            if self.tx_fault is not None:
-                data = self.tx_fault(message, data)  # type: ignore[arg-type]
+            tx_fault = self.tx_fault
+            if tx_fault is not None:
+                data = tx_fault(message, data)  # type: ignore[arg-type]
                 if data is None:  # lost on the wire
                     codec.tx_counter = (counter + 1) & codec.counter_mask
                     return
@@ -744,7 +868,10 @@ class CanLink:
                 is_extended_id=codec.is_extended,
                 data=data,
                 is_rx=False,
-                timestamp=self._stamp_s(),
+                # as _stamp_s, inlined: this runs per frame
+                timestamp=clock.now_s()
+                if clock is not None and clock.is_simulated
+                else time.time(),
             )
             try:
                 bus.send(frame)
@@ -755,7 +882,8 @@ class CanLink:
             codec.tx_counter = (counter + 1) & codec.counter_mask
             codec.sent += 1
             self._frames_sent += 1
-        self._after_send(codec, frame)
+        if self._writer is not None or (self._store is not None and not self.receive_own_messages):
+            self._after_send(codec, frame)
 
     def start_periodic(
         self,
@@ -880,9 +1008,18 @@ class CanLink:
             return 0
         listener = self._listener
         handled = 0
-        while (msg := bus.recv(timeout=0)) is not None:
-            listener(msg)
-            handled += 1
+        frames: list[can.Message] = []
+        try:
+            while (msg := bus.recv(timeout=0)) is not None:
+                frames.append(msg)
+                if len(frames) == _RX_BATCH:
+                    listener.handle(frames)
+                    handled += len(frames)
+                    frames = []
+        finally:  # a raising bus still hands on what it gave
+            if frames:
+                listener.handle(frames)
+                handled += len(frames)
         return handled
 
     def received_count(self, message: str) -> int:
@@ -974,95 +1111,125 @@ class CanLink:
             raise LinkError(f"CAN link {self.name!r} channel {self.channel!r} is not open")
         return bus
 
-    def _on_frame(self, msg: can.Message) -> None:
-        """Check, decode, publish and dispatch one received frame. Runs per frame: keep lean."""
-        self._frames_received += 1
-        if self._writer is not None:
-            self._log(msg)
-        if msg.is_error_frame:
-            self._error_frames += 1
-            logger.warning("CAN link %r: error frame %s", self.name, msg)
-            return
-        codec = self._by_id.get(msg.arbitration_id)
-        if codec is None or msg.is_extended_id != codec.is_extended or msg.is_remote_frame:
-            self._unknown_ids += 1
-            logger.debug("CAN link %r: frame of unknown id %s", self.name, msg)
-            return
-        data = msg.data
-        if len(data) != codec.length:
-            self._bad_frame(codec, msg, f"{len(data)} data bytes, expected {codec.length}")
-            return
-        crc_index = codec.crc_index
-        if crc_index is not None:
-            expected = _frame_crc(data, crc_index)
-            if data[crc_index] != expected:
-                codec.crc_failures += 1
-                self._malformed += 1
-                logger.warning(
-                    "CAN link %r: %s CRC 0x%02X, expected 0x%02X: %s",
-                    self.name,
-                    codec.name,
-                    data[crc_index],
-                    expected,
-                    data.hex(" "),
-                )
-                return
-        try:
-            values = codec.decode(data)
-        except Exception as err:  # cantools raises DecodeError, ValueError, bitstruct.Error
-            self._bad_frame(codec, msg, f"cannot decode: {err}")
-            return
+    def _on_frames(self, frames: list[can.Message]) -> None:
+        """Check, decode, publish and dispatch received frames, in order. Runs for every
+        frame: keep lean.
 
+        Every frame is logged, checked (length, CRC, counter) and decoded with its own
+        receive time; the good ones are then published into the store in one
+        ``publish_batch`` (store listeners called per frame, in order), counted, waiters
+        woken once, and subscribers called per frame, in order.
+        """
+        self._frames_received += len(frames)
+        writer = self._writer
+        by_id = self._by_id
         clock = self._clock
-        now_s = clock.now_s() if clock is not None else time.monotonic()
-        mask = codec.counter_mask
-        if mask:
-            counter = (int.from_bytes(data, "little") >> codec.counter_shift) & mask
-            last = codec.last_counter
-            if last >= 0:
-                step = (counter - last) & mask
-                period_s = codec.cycle_time_s
-                if period_s and step != 0:
-                    # A rolling counter aliases after 16 lost frames: past that, the frames'
-                    # own timestamps (the sender's, or the interface's) say how many laps of
-                    # the counter were lost. Receive stalls on this side do not matter.
-                    elapsed_periods = (msg.timestamp - codec.last_stamp_s) / period_s
-                    laps = max(0, round((elapsed_periods - step) / (mask + 1)))
-                    step += laps * (mask + 1)
-                if step != 1:
-                    missed = 1 if step == 0 else step - 1
-                    codec.counter_gaps += missed
-                    logger.info(
-                        "CAN link %r: %s counter %d after %d (%d frames missed)",
+        now = clock.now_s if clock is not None else time.monotonic
+        good: list[tuple[_Codec, dict[str, float], float, float]] = []
+        for msg in frames:
+            if writer is not None:
+                self._log(msg)
+            if msg.is_error_frame:
+                self._error_frames += 1
+                logger.warning("CAN link %r: error frame %s", self.name, msg)
+                continue
+            codec = by_id.get(msg.arbitration_id)
+            if codec is None or msg.is_extended_id != codec.is_extended or msg.is_remote_frame:
+                self._unknown_ids += 1
+                logger.debug("CAN link %r: frame of unknown id %s", self.name, msg)
+                continue
+            data = msg.data
+            if len(data) != codec.length:
+                self._bad_frame(codec, msg, f"{len(data)} data bytes, expected {codec.length}")
+                continue
+            crc_index = codec.crc_index
+            if crc_index is not None:
+                expected = _frame_crc(data, crc_index)
+                if data[crc_index] != expected:
+                    codec.crc_failures += 1
+                    self._malformed += 1
+                    logger.warning(
+                        "CAN link %r: %s CRC 0x%02X, expected 0x%02X: %s",
                         self.name,
                         codec.name,
-                        counter,
-                        last,
-                        missed,
+                        data[crc_index],
+                        expected,
+                        data.hex(" "),
                     )
-            codec.last_counter = counter
-            codec.last_stamp_s = msg.timestamp
+                    continue
+            try:
+                unpack = codec.unpack
+                values = unpack(data) if unpack is not None else codec.decode(data)
+            except Exception as err:  # cantools raises DecodeError, ValueError, bitstruct.Error
+                self._bad_frame(codec, msg, f"cannot decode: {err}")
+                continue
+            now_s = now()
+            if codec.counter_mask:
+                self._check_counter(codec, data, msg.timestamp)
+            good.append((codec, values, now_s, now_s if clock is not None else msg.timestamp))
+        if not good:
+            return
 
-        timestamp_s = now_s if clock is not None else msg.timestamp
         store = self._store
         if store is not None:
-            store.publish_many(values, timestamp_s)
-        codec.latest = values
-        codec.rx_times.append(now_s)
-        codec.received += 1
+            try:
+                store.publish_batch([(timestamp_s, values) for _, values, _, timestamp_s in good])
+            except ExceptionGroup as group:  # store listeners raised; the samples are stored
+                self._callback_errors += len(group.exceptions)
+                logger.error(
+                    "CAN link %r: signal store listeners raised",
+                    self.name,
+                    exc_info=group,
+                )
+        for codec, values, now_s, _ in good:
+            codec.latest = values
+            codec.rx_times.append(now_s)
+            codec.received += 1
         if self._waiters:
             with self._arrived:
                 self._arrived.notify_all()
-        subscribers = codec.subscribers
-        if not subscribers:
-            return
-        decoded = codec.by_signal(values)
-        for subscriber in subscribers:
-            try:
-                subscriber(codec.name, decoded, timestamp_s)
-            except Exception:
-                self._callback_errors += 1
-                logger.exception("CAN link %r: subscriber of %s raised", self.name, codec.name)
+        for codec, values, _, timestamp_s in good:
+            subscribers = codec.subscribers
+            if not subscribers:
+                continue
+            decoded = codec.by_signal(values)
+            for subscriber in subscribers:
+                try:
+                    subscriber(codec.name, decoded, timestamp_s)
+                except Exception:
+                    self._callback_errors += 1
+                    logger.exception("CAN link %r: subscriber of %s raised", self.name, codec.name)
+
+    def _check_counter(self, codec: _Codec, data: bytearray, stamp_s: float) -> None:
+        """Count the frames of ``codec`` missed before this one (``data``, sent at
+        ``stamp_s``) according to its rolling counter."""
+        mask = codec.counter_mask
+        counter = (int.from_bytes(data, "little") >> codec.counter_shift) & mask
+        last = codec.last_counter
+        if last >= 0:
+            step = (counter - last) & mask
+            period_s = codec.cycle_time_s
+            if period_s and step != 0:
+                # A rolling counter aliases after 16 lost frames: past that, the frames'
+                # own timestamps (the sender's, or the interface's) say how many laps of
+                # the counter were lost. Receive stalls on this side do not matter.
+                elapsed_periods = (stamp_s - codec.last_stamp_s) / period_s
+                laps = (elapsed_periods - step) / (mask + 1)
+                if laps > 0.5:  # round(laps) >= 1
+                    step += round(laps) * (mask + 1)
+            if step != 1:
+                missed = 1 if step == 0 else step - 1
+                codec.counter_gaps += missed
+                logger.info(
+                    "CAN link %r: %s counter %d after %d (%d frames missed)",
+                    self.name,
+                    codec.name,
+                    counter,
+                    last,
+                    missed,
+                )
+        codec.last_counter = counter
+        codec.last_stamp_s = stamp_s
 
     def _bad_frame(self, codec: _Codec, msg: can.Message, reason: str) -> None:
         codec.decode_errors += 1
