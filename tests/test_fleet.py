@@ -487,6 +487,14 @@ def test_the_cli_reports_due_defers_and_refuses_release(
     assert main(["fleet", "due", "--lander", LANDER, *data]) == 0
     out = capsys.readouterr().out
     assert re.search(rf"{BIT} .* OVERDUE .* calendar due .* \(10 days over\)", out)
+    # a passed run not yet signed is named under the list: what completes the item next
+    with make_store(store_url, kdf=Kdf(n=2**10)) as records:
+        assert isinstance(records, SqlRecordStore)
+        unsigned = card_run(records, BIT, signed=())
+    assert main(["fleet", "due", "--lander", LANDER, *data]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"{BIT} .* OVERDUE", out)
+    assert f"card {BIT} run {unsigned}: no 'performed' signature" in out
     assert (
         main(["fleet", "defect", "--lander", LANDER, "--text", "seal weep", "--by", "tech", *data])
         == 0

@@ -400,6 +400,7 @@ def _due(args: argparse.Namespace) -> int:
         items = fleet.due(args.lander)
         lander = fleet.lander(args.lander)
         today = fleet.today()
+        awaiting = fleet.unsigned_runs(args.lander)
     print(
         f"lander {lander.serial} ({lander.model}, {lander.configuration}): "
         f"{counters_text(lander.counters)}, day {lander.days_in_service(today)} in service"
@@ -415,6 +416,10 @@ def _due(args: argparse.Namespace) -> int:
         for i in items
     ]
     _table(["card", "title", "status", "driven by", "last done"], rows)
+    if awaiting:
+        print("\npassed card runs that complete a due item once signed (hil records sign):")
+        for text in awaiting:
+            print(f"  - {text}")
     return EXIT_OK
 
 
