@@ -134,3 +134,26 @@ def test_thrust_command_limits_tilt_and_keeps_vertical_support() -> None:
     assert thr[0] * 2000.0 / 400.0 * math.cos(math.radians(6.0)) == pytest.approx(1.62)
     assert math.degrees(pitch[1]) == pytest.approx(math.degrees(math.atan2(0.1, 1.62)))
     assert yaw == pytest.approx([0.0, 0.0])
+
+
+def test_dropping_runs_keeps_the_others_flying_the_same() -> None:
+    both, kept = _fsw(n=3), _fsw(n=3)
+    f = np.zeros((3, 8, 3))
+    f[:, :, 2] = [[3.0], [2.0], [2.5]]
+    w = np.zeros((3, 8, 3))
+    t = 0.0025 * np.arange(1, 9)
+    both.on_imu(t, f, w)
+    kept.on_imu(t, f, w)
+    rows = np.array([2, 0])
+    kept.take(rows)
+    assert kept.n == 2 and kept.nav.n == 2
+    both.on_imu(t + 0.02, f, w)
+    kept.on_imu(t + 0.02, f[rows], w[rows])
+    both.on_lrf(0.04, np.full(3, SLANT_1000 - 10.0), np.ones(3, dtype=bool))
+    kept.on_lrf(0.04, np.full(2, SLANT_1000 - 10.0), np.ones(2, dtype=bool))
+    cmd_both, cmd_kept = both.step(0.04), kept.step(0.04)
+    np.testing.assert_array_equal(cmd_kept.throttle_pct, cmd_both.throttle_pct[rows])
+    np.testing.assert_array_equal(cmd_kept.pitch_deg, cmd_both.pitch_deg[rows])
+    expected, got = both.telemetry(), kept.telemetry()
+    for name in ("mode", "altitude_est_m", "velocity_vertical_mps", "lrf_accepted_count"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name)[rows])

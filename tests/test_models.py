@@ -314,3 +314,46 @@ def test_run_terrain_gives_each_run_its_variant_and_offset() -> None:
     np.testing.assert_allclose(terrain.slant_range_m(origin, down, 3000.0), [1000, 970, 980])
     assert terrain.take(np.array([2])).height_m(np.array([-1000.0]))[0] == pytest.approx(20.0)
     assert float(terrain.profile_of(2).height_m(-1000.0)) == pytest.approx(20.0)
+
+
+def test_reused_block_arrays_and_lazy_positions_fly_the_same_block() -> None:
+    rng = np.random.default_rng(5)
+    state, cmd = _random_states(8, rng)
+    fresh, samples = dyn.propagate(state, cmd, P)
+    work = dyn.BlockWork()
+    for _ in range(2):  # the second block reuses the arrays of the first
+        reused, again = dyn.propagate(state, cmd, P, work=work)
+        np.testing.assert_array_equal(reused, fresh)
+        np.testing.assert_array_equal(again.position_m, samples.position_m)
+        np.testing.assert_array_equal(
+            again.specific_force_body_mps2, samples.force_rate_component_major[:3].T
+        )
+    # a batch sums only the end position at once: the same additions as the per-step sum
+    np.testing.assert_array_equal(fresh[:, dyn.POS], samples.position_m[:, -1])
+    one, single = dyn.propagate(state[3:4], cmd[3:4], P)
+    np.testing.assert_array_equal(one[0], fresh[3])
+    np.testing.assert_array_equal(single.position_m[0], samples.position_m[3])
+
+
+def test_ray_cast_over_per_run_terrain_equals_casting_each_profile() -> None:
+    from hil.models.terrain import RunTerrain
+
+    base = TerrainProfile.load("nominal")
+    craters = [base.with_crater(-5000.0 - 900.0 * k, 400.0 + 100.0 * k, 80.0) for k in range(3)]
+    rng = np.random.default_rng(8)
+    n = 60
+    variant = rng.integers(0, 3, n)
+    offset = rng.uniform(-20.0, 20.0, n)
+    terrain = RunTerrain(craters, variant, offset)
+    origin = np.column_stack(
+        (rng.uniform(-9000.0, 0.0, n), np.zeros(n), rng.uniform(-100.0, 3500.0, n))
+    )
+    tilt = rng.uniform(0.0, 1.2, n)
+    beam = np.column_stack((-np.sin(tilt), np.zeros(n), -np.cos(tilt)))
+    got = terrain.slant_range_m(origin, beam, 3000.0)
+    for i in range(n):
+        alone = craters[variant[i]].slant_range_m(
+            origin[i : i + 1] - [0.0, 0.0, offset[i]], beam[i : i + 1], 3000.0
+        )
+        np.testing.assert_array_equal(got[i : i + 1], alone)
+    assert 10 < np.isfinite(got).sum() < n

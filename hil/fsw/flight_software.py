@@ -177,6 +177,22 @@ class FlightSoftware:
             np.degrees(self.nav.yaw_rad),
         )
 
+    def take(self, rows: NDArray[np.intp]) -> None:
+        """Keep only runs ``rows`` (in that order), e.g. to drop runs that have landed."""
+        self.nav.take(rows)
+        self.n = len(rows)
+        self.mode = self.mode[rows]
+        self.mass_est_kg = self.mass_est_kg[rows]
+        self.throttle_actual_pct = self.throttle_actual_pct[rows]
+        self._high_gate_time_s = self._high_gate_time_s[rows]
+        self._low_gate_time_s = self._low_gate_time_s[rows]
+        self.time_to_go_s = self.time_to_go_s[rows]
+        self.landed_time_s = self.landed_time_s[rows]
+        c = self._last_cmd
+        self._last_cmd = Commands(
+            c.throttle_pct[rows], c.arm[rows], c.fire[rows], c.pitch_deg[rows], c.yaw_deg[rows]
+        )
+
     # -- operator commands ------------------------------------------------------------------
     def arm(self) -> None:
         """STANDBY -> ARMED; starts the accelerometer calibration (engine off, coasting)."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from hil.models.dynamics import cumsum_steps
 from hil.models.sensors import beam_direction
 from hil.models.terrain import TerrainProfile
 
@@ -119,6 +120,34 @@ class Navigation:
         self._peak: FloatArray | None = np.zeros(n)
         self._cant_rad = math.radians(params.lrf_beam_cant_deg)
 
+    def take(self, rows: NDArray[np.intp]) -> None:
+        """Keep only runs ``rows`` (in that order); every per-run array is cut alike."""
+        self.position_m = self.position_m[rows]
+        self.velocity_mps = self.velocity_mps[rows]
+        self.pitch_rad = self.pitch_rad[rows]
+        self.yaw_rad = self.yaw_rad[rows]
+        self.accel_bias_mps2 = self.accel_bias_mps2[rows]
+        self._cal_sum = self._cal_sum[rows]
+        self.calibrating = self.calibrating[rows]
+        self._calibrating_seen = None
+        self._set_covariance(self._covariance()[:, rows])
+        for name in (
+            "lrf_accepted",
+            "lrf_rejected",
+            "lrf_reanchored",
+            "lrf_latched",
+            "lrf_last_accepted",
+            "lrf_first_accept_time_s",
+            "lrf_last_innovation_m",
+            "_consecutive_rejects",
+            "_consistent",
+            "_last_offset_m",
+        ):
+            setattr(self, name, getattr(self, name)[rows])
+        self._peak_source = self._peak_source[..., rows]
+        self._peak = None if self._peak is None else self._peak[rows]
+        self.n = len(rows)
+
     # -- dead reckoning ---------------------------------------------------------------------
     def start_calibration(self, where: BoolArray) -> None:
         """Begin averaging the accelerometers (engine off, free fall) for runs ``where``."""
@@ -197,7 +226,7 @@ class Navigation:
         self._peak = None
         # attitude (yaw, pitch) after each sample
         att = w[:2] * dts_col  # (2, k, N): yaw, pitch increments (sign flipped below)
-        np.add.accumulate(att, axis=1, out=att)
+        cumsum_steps(att, axis=1)
         att[1] /= np.cos(self.yaw_rad)
         np.subtract(self.yaw_rad, att[0], out=att[0])
         np.subtract(self.pitch_rad, att[1], out=att[1])
@@ -223,7 +252,7 @@ class Navigation:
         acc[2] += g
         # velocity after each sample, position summed semi-implicitly
         acc *= dts_col
-        np.add.accumulate(acc, axis=1, out=acc)
+        cumsum_steps(acc, axis=1)
         acc += v0[:, None, :]
         self.position_m = self.position_m + np.matmul(dts, acc).T
         self.velocity_mps = acc[:, -1].T

@@ -12,7 +12,9 @@ Ground contact: truth stops at the first 1 ms step whose altitude above the terr
 the touchdown quantities are taken there. Afterwards the run's IMU reports a contact spike
 (impact speed over one IMU sample) and then lunar gravity at rest, so a signature-based
 touchdown detector can declare LANDED; the run ends when LANDED is declared or
-``post_contact_s`` after contact, whichever first.
+``post_contact_s`` after contact, whichever first. Runs that have ended in LANDED can change
+no more and leave the batch (once they are a quarter of it), so a batch's stragglers fly on
+alone; every result is the same as if they had stayed.
 
 Randomness and dispersions: every run has its own *run seed* (``run_seed(seed, i)`` for run i
 unless ``run_seeds`` is given) and draws everything from it: its dispersed lander, start state
@@ -259,13 +261,13 @@ def run_model_only(
     fsw.arm()
 
     nan = np.full(n, np.nan)
+    # per-run results, cut with the batch when landed runs are dropped (_DROP_FRACTION)
+    res = {k: nan.copy() for k in _RESULT_KEYS}
+    out = _Outputs.empty(n)
+    rows_orig = np.arange(n)  # original run index of each row still flying
     grounded = np.zeros(n, dtype=bool)
-    td = {k: nan.copy() for k in ("t", "vz", "vh", "tilt", "prop", "err")}
     contact_speed = np.zeros(n)
     spike_pending = np.zeros(n, dtype=bool)
-    landed_t, landed_err = nan.copy(), nan.copy()
-    lrf_first_range, lrf_first_t = nan.copy(), nan.copy()
-    end_t = nan.copy()
     finished = np.zeros(n, dtype=bool)
     gauge_reading = gauge.read(dyn.propellant_kg(state, lp, run_lander))
     hist: dict[str, list[float]] = {}
@@ -277,6 +279,8 @@ def run_model_only(
     truth_run0 = truth.profile_of(0)  # for the history of run 0
     g_moon = lp.moon_gravity_mps2
     imu_period = 1.0 / p.imu.rate_hz
+    may_drop = not record_history
+    work = dyn.BlockWork()
 
     any_grounded = False  # Python mirrors of grounded.any() / finished
     landed = int(Mode.LANDED)
@@ -290,18 +294,28 @@ def run_model_only(
         np.multiply(cmd.throttle_pct, 0.01 * cmd.fire, out=cmd_arr[:, dyn.CMD_THROTTLE])
         np.radians(cmd.pitch_deg, out=cmd_arr[:, dyn.CMD_PITCH])
         np.radians(cmd.yaw_deg, out=cmd_arr[:, dyn.CMD_YAW])
-        state, samples = dyn.propagate(state, cmd_arr, lp, p.dt_s, p.steps_per_block, run_lander)
+        z0 = state[:, dyn.Z]
+        state, samples = dyn.propagate(
+            state, cmd_arr, lp, p.dt_s, p.steps_per_block, run_lander, work
+        )
         t_end = t + block_s
         imu_t, imu_f, imu_w = imu.sample(samples)
         # ground contact --------------------------------------------------------------------
-        z = samples.position_m[:, :, 2]
+        # lowest height any flying run can reach in the block (1 m below it, for rounding):
+        # the per-step positions are only needed when that is below the highest terrain
+        vz = samples.velocity_mps[:, :, 2]
         if not any_grounded:
-            near = np.minimum.reduce(z, axis=None) <= h_max
+            low = np.minimum.reduce(z0) + block_s * min(np.minimum.reduce(vz, axis=None), 0.0)
+            near = low - 1.0 <= h_max
         elif not grounded.all():
-            near = np.minimum.reduce(z[~grounded], axis=None) <= h_max
+            flying = ~grounded
+            low = np.minimum.reduce(z0[flying])
+            low += block_s * min(np.minimum.reduce(vz[flying], axis=None), 0.0)
+            near = low - 1.0 <= h_max
         else:
             near = False
         if near:
+            z = samples.position_m[:, :, 2]
             alt = z - truth.height_m(samples.position_m[:, :, 0])
             hit = (alt <= 0.0) & ~grounded[:, None]
             new = hit.any(axis=1)
@@ -309,15 +323,17 @@ def run_model_only(
                 rows = np.flatnonzero(new)
                 j = np.argmax(hit[rows], axis=1)
                 v = samples.velocity_mps[rows, j]
-                td["t"][rows] = samples.time_s[rows, j]
-                td["vz"][rows] = v[:, 2]
-                td["vh"][rows] = np.hypot(v[:, 0], v[:, 1])
-                td["tilt"][rows] = np.degrees(
+                res["t"][rows] = samples.time_s[rows, j]
+                res["vz"][rows] = v[:, 2]
+                res["vh"][rows] = np.hypot(v[:, 0], v[:, 1])
+                res["tilt"][rows] = np.degrees(
                     dyn.tilt_rad(samples.pitch_rad[rows, j], samples.yaw_rad[rows, j])
                 )
-                td["prop"][rows] = samples.mass_kg[rows, j] - np.broadcast_to(dry, (n,))[rows]
+                res["prop"][rows] = (
+                    samples.mass_kg[rows, j] - np.broadcast_to(dry, grounded.shape)[rows]
+                )
                 pos = samples.position_m[rows, j]
-                td["err"][rows] = np.hypot(pos[:, 0], pos[:, 1])
+                res["err"][rows] = np.hypot(pos[:, 0], pos[:, 1])
                 contact_speed[rows] = np.linalg.norm(v, axis=1)
                 grounded |= new
                 spike_pending |= new
@@ -342,53 +358,139 @@ def run_model_only(
             rng, valid, _strength = lrf.measure(state)
             if any_grounded:
                 valid &= ~grounded
+            lrf_first_range = res["lrf_range"]
             first = valid & np.isnan(lrf_first_range)
             if _any(first):
                 lrf_first_range[first] = rng[first]
-                lrf_first_t[first] = t_end
+                res["lrf_t"][first] = t_end
             fsw.on_lrf(t_end, rng, valid)
         # bookkeeping -----------------------------------------------------------------------
         mode = fsw.mode
         is_landed = mode == landed
         if _any(is_landed):
+            landed_t = res["landed_t"]
             new_landed = is_landed & np.isnan(landed_t)
             if new_landed.any():
                 true_alt = np.where(
                     grounded, 0.0, state[:, dyn.Z] - truth.height_m(state[:, dyn.X])
                 )
                 landed_t[new_landed] = t_end
-                landed_err[new_landed] = (fsw.nav.altitude_m() - true_alt)[new_landed]
+                res["landed_err"][new_landed] = (fsw.nav.altitude_m() - true_alt)[new_landed]
         if record_history:
             _record(hist, t_end, state, fsw, truth_run0)
         if any_grounded:
-            done = grounded & (is_landed | (t_end - td["t"] >= p.post_contact_s))
+            done = grounded & (is_landed | (t_end - res["t"] >= p.post_contact_s))
             newly = done & ~finished
-            end_t[newly] = t_end
+            res["end_t"][newly] = t_end
             finished |= done
             if finished.all():
                 break
-    end_t = np.where(np.isnan(end_t), t_end, end_t)
-    nav = fsw.nav
+            # a run that has landed and settled can change no more: stop flying it
+            gone = finished & is_landed
+            n_gone = int(np.count_nonzero(gone))
+            if may_drop and n_gone and n_gone * _DROP_FRACTION >= gone.size:
+                keep = np.flatnonzero(~gone)
+                drop = np.flatnonzero(gone)
+                out.store(rows_orig[drop], res, grounded, fsw, drop)
+                rows_orig = rows_orig[keep]
+                res = {k: a[keep] for k, a in res.items()}
+                state, cmd_arr = state[keep], cmd_arr[keep]
+                grounded, contact_speed = grounded[keep], contact_speed[keep]
+                spike_pending, finished = spike_pending[keep], finished[keep]
+                gauge_reading = gauge_reading[keep]
+                fsw.take(keep)
+                imu.take(keep)
+                lrf.take(keep)
+                gauge.take(keep)
+                truth = truth.take(keep)
+                h_max = truth.max_height_m
+                if run_lander is not None:
+                    run_lander = run_lander.take(keep)
+                    dry = run_lander.dry_mass_kg
+    res["end_t"] = np.where(np.isnan(res["end_t"]), t_end, res["end_t"])
+    out.store(rows_orig, res, grounded, fsw, slice(None))
     return ModelRunResults(
-        touched_down=grounded,
-        touchdown_time_s=td["t"],
-        touchdown_vertical_speed_mps=td["vz"],
-        touchdown_horizontal_speed_mps=td["vh"],
-        touchdown_tilt_deg=td["tilt"],
-        propellant_left_kg=td["prop"],
-        landing_error_m=td["err"],
-        end_time_s=end_t,
-        mode_at_end=fsw.mode.copy(),
-        landed_declared_time_s=landed_t,
-        landed_altitude_error_m=landed_err,
-        lrf_first_valid_range_m=lrf_first_range,
-        lrf_first_valid_time_s=lrf_first_t,
-        lrf_first_accept_time_s=nav.lrf_first_accept_time_s.copy(),
-        lrf_accepted_count=nav.lrf_accepted.copy(),
-        lrf_rejected_count=nav.lrf_rejected.copy(),
-        lrf_latched=nav.lrf_latched.copy(),
+        touched_down=out.grounded,
+        touchdown_time_s=out.res["t"],
+        touchdown_vertical_speed_mps=out.res["vz"],
+        touchdown_horizontal_speed_mps=out.res["vh"],
+        touchdown_tilt_deg=out.res["tilt"],
+        propellant_left_kg=out.res["prop"],
+        landing_error_m=out.res["err"],
+        end_time_s=out.res["end_t"],
+        mode_at_end=out.mode,
+        landed_declared_time_s=out.res["landed_t"],
+        landed_altitude_error_m=out.res["landed_err"],
+        lrf_first_valid_range_m=out.res["lrf_range"],
+        lrf_first_valid_time_s=out.res["lrf_t"],
+        lrf_first_accept_time_s=out.lrf_first_accept_time_s,
+        lrf_accepted_count=out.lrf_accepted,
+        lrf_rejected_count=out.lrf_rejected,
+        lrf_latched=out.lrf_latched,
         history={k: np.array(v) for k, v in hist.items()} if record_history else None,
     )
+
+
+#: Per-run float results kept during the loop (touchdown, LANDED, first LRF lock, end time).
+_RESULT_KEYS = (
+    "t",
+    "vz",
+    "vh",
+    "tilt",
+    "prop",
+    "err",
+    "end_t",
+    "landed_t",
+    "landed_err",
+    "lrf_range",
+    "lrf_t",
+)
+#: Landed runs are dropped from the batch once they are at least 1/_DROP_FRACTION of it.
+_DROP_FRACTION = 4
+
+
+@dataclass
+class _Outputs:
+    """Full-batch result arrays, filled as runs leave the batch (indexed by original run)."""
+
+    res: dict[str, FloatArray]
+    grounded: BoolArray
+    mode: NDArray[np.int8]
+    lrf_first_accept_time_s: FloatArray
+    lrf_accepted: NDArray[np.int64]
+    lrf_rejected: NDArray[np.int64]
+    lrf_latched: BoolArray
+
+    @classmethod
+    def empty(cls, n: int) -> _Outputs:
+        return cls(
+            {k: np.full(n, np.nan) for k in _RESULT_KEYS},
+            np.zeros(n, dtype=bool),
+            np.zeros(n, dtype=np.int8),
+            np.full(n, np.nan),
+            np.zeros(n, dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
+            np.zeros(n, dtype=bool),
+        )
+
+    def store(
+        self,
+        runs: NDArray[np.intp],
+        res: dict[str, FloatArray],
+        grounded: BoolArray,
+        fsw: FlightSoftware,
+        rows: NDArray[np.intp] | slice,
+    ) -> None:
+        """Copy the results of batch rows ``rows`` (original indices ``runs``)."""
+        for k, a in res.items():
+            self.res[k][runs] = a[rows]
+        nav = fsw.nav
+        self.grounded[runs] = grounded[rows]
+        self.mode[runs] = fsw.mode[rows]
+        self.lrf_first_accept_time_s[runs] = nav.lrf_first_accept_time_s[rows]
+        self.lrf_accepted[runs] = nav.lrf_accepted[rows]
+        self.lrf_rejected[runs] = nav.lrf_rejected[rows]
+        self.lrf_latched[runs] = nav.lrf_latched[rows]
 
 
 def _record(

@@ -115,9 +115,11 @@ class RunLander:
         return -self.max_thrust_n * dt_s / (self.isp_s * params.g0_mps2)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BlockSamples:
     """Per-truth-step history of one :func:`propagate` block; arrays are ``(N, n_steps, ...)``.
+
+    Treat it as read-only (it is not frozen only so that the positions can be summed lazily).
 
     Step j covers ``[t0 + j dt, t0 + (j + 1) dt)``; force and rate are constant over it,
     position, velocity and angles are the values at its end.
@@ -127,7 +129,9 @@ class BlockSamples:
     time_s: FloatArray  #: (N, n) end time of each step, s
     specific_force_body_mps2: FloatArray  #: (N, n, 3) thrust / mass in body axes, m/s^2
     angular_rate_body_radps: FloatArray  #: (N, n, 3) body rate over the step, rad/s
-    position_m: FloatArray  #: (N, n, 3)
+    #: (3, n + 1, N) positions [r_0, r_1 .. r_n]; with ``positions_summed`` False it holds
+    #: [r_0, v_1 dt .. v_n dt] until :attr:`position_m` first sums it (in place)
+    position_history: FloatArray
     velocity_mps: FloatArray  #: (N, n, 3)
     pitch_rad: FloatArray  #: (N, n)
     yaw_rad: FloatArray  #: (N, n)
@@ -135,6 +139,16 @@ class BlockSamples:
     #: optional (6, n, N) C-ordered stack [force, rate] whose transposes are the two arrays
     #: above (set by :func:`propagate`; lets the IMU average a block with one matrix product)
     force_rate_component_major: FloatArray | None = None
+    positions_summed: bool = True
+
+    @property
+    def position_m(self) -> FloatArray:
+        """(N, n, 3) position at the end of each step, m (summed on first use)."""
+        h = self.position_history
+        if not self.positions_summed:
+            _cumsum_steps(h, axis=1)
+            self.positions_summed = True
+        return h[:, 1:].T
 
 
 def throttle_setpoint(command: FloatArray, params: LanderParams) -> FloatArray:
@@ -202,6 +216,31 @@ class _BlockConstants:
 _CONSTANTS: dict[tuple[float, int], _BlockConstants] = {}
 
 
+class BlockWork:
+    """Arrays :func:`propagate` reuses block after block instead of allocating them.
+
+    A wide batch's block history is several hundred kB; allocating it every block makes the
+    C library map and fault in fresh pages each time, which costs as much as the arithmetic.
+    The :class:`BlockSamples` of a block propagated with a ``BlockWork`` are views of these
+    arrays: they stay valid only until the next :func:`propagate` call with the same one.
+    """
+
+    def __init__(self) -> None:
+        self._history: FloatArray | None = None
+        self._force_rate: FloatArray | None = None
+
+    def arrays(self, n_steps: int, n: int) -> tuple[FloatArray, FloatArray]:
+        """History ``(STATE_SIZE, n_steps + 1, n)`` and force/rate ``(6, n_steps, n)``.
+
+        The force/rate array's x and y force rows are zero (propagate never writes them).
+        """
+        h, fw = self._history, self._force_rate
+        if h is None or fw is None or h.shape != (STATE_SIZE, n_steps + 1, n):
+            h = self._history = np.empty((STATE_SIZE, n_steps + 1, n))
+            fw = self._force_rate = np.zeros((6, n_steps, n))
+        return h, fw
+
+
 def _constants(params: LanderParams, dt_s: float, n_steps: int) -> _BlockConstants:
     key = (dt_s, n_steps)
     c = _CONSTANTS.get(key)
@@ -258,12 +297,14 @@ def propagate(
     dt_s: float = 0.001,
     n_steps: int = 20,
     runs: RunLander | None = None,
+    work: BlockWork | None = None,
 ) -> tuple[FloatArray, BlockSamples]:
     """Advance N states by ``n_steps`` truth steps of ``dt_s`` with the command held.
 
     ``state`` is ``(N, STATE_SIZE)``, ``command`` ``(N, COMMAND_SIZE)`` (throttle fraction,
     pitch rad, yaw rad). ``runs`` gives per-run dry mass, thrust and Isp (default: every run
     flies ``params``). Returns the final state and the per-step :class:`BlockSamples`.
+    With ``work`` the block history lives in its reused arrays (see :class:`BlockWork`).
     Raises ValueError if the shapes do not match.
 
     Implementation: the whole block lives in one history ``h`` of shape
@@ -289,7 +330,11 @@ def propagate(
         )
     c = _constants(params, dt_s, n_steps)
     n = state.shape[0]
-    h = np.empty((STATE_SIZE, n_steps + 1, n))
+    if work is None:
+        h = np.empty((STATE_SIZE, n_steps + 1, n))
+        fw = np.zeros((6, n_steps, n))
+    else:
+        h, fw = work.arrays(n_steps, n)
     h[:, 0] = state.T
     # lags: throttle, pitch, yaw after each step = start + (target - start) * (1 - lag**j)
     cmd_thr = command[:, CMD_THROTTLE]
@@ -329,7 +374,6 @@ def propagate(
     elif not _all(mass[-1] >= dry):
         np.maximum(mass, dry, out=mass)
     # specific force (body z) and body rates, one (6, n, N) array: f x, y, z, w x, y, z
-    fw = np.zeros((6, n_steps, n))
     accel = fw[2]
     np.multiply(thr_on, max_thrust, out=accel)
     np.divide(accel, mass[:-1], out=accel)
@@ -352,9 +396,16 @@ def propagate(
     g_eff += acc_cy
     np.multiply(g_eff, dt_s, out=h[VZ, 1:])
     _cumsum_steps(h[VZ])
-    # position: r_{j+1} = r_j + v_{j+1} dt
+    # position: r_{j+1} = r_j + v_{j+1} dt; for a batch only the end is summed here (a
+    # reduction along the strided step axis adds in step order, like the running sum) and
+    # the per-step positions when BlockSamples.position_m is first read
     np.multiply(h[VX : VZ + 1, 1:], dt_s, out=h[X : Z + 1, 1:])
-    _cumsum_steps(h[X : Z + 1], axis=1)
+    positions_summed = n == 1
+    if positions_summed:
+        _cumsum_steps(h[X : Z + 1], axis=1)
+        end_position = h[X : Z + 1, -1]
+    else:
+        end_position = np.add.reduce(h[X : Z + 1], axis=1)
     # body rates from the angle steps: omega = -(yaw', pitch' cos y, pitch' sin y)
     rates = np.subtract(angles, h[PITCH : YAW + 1, :-1])
     rates *= -1.0 / dt_s
@@ -362,24 +413,31 @@ def propagate(
     np.multiply(rates[0], cy, out=fw[4])
     np.multiply(rates[0], sy, out=fw[5])
     final = h[:, -1].T.copy()
+    final[:, X : Z + 1] = end_position.T
     steps = h[:, 1:]
     samples = BlockSamples(
         dt_s=dt_s,
         time_s=steps[TIME].T,
         specific_force_body_mps2=fw[:3].T,
         angular_rate_body_radps=fw[3:].T,
-        position_m=steps[X : Z + 1].T,
+        position_history=h[X : Z + 1],
         velocity_mps=steps[VX : VZ + 1].T,
         pitch_rad=steps[PITCH].T,
         yaw_rad=steps[YAW].T,
         mass_kg=steps[MASS].T,
         force_rate_component_major=fw,
+        positions_summed=positions_summed,
     )
     return final, samples
 
 
 _all = np.logical_and.reduce
 _LOOP_MIN_RUNS = 128
+
+
+def cumsum_steps(a: FloatArray, axis: int = 0) -> None:
+    """Public name of :func:`_cumsum_steps` (used by the flight-software navigation)."""
+    _cumsum_steps(a, axis)
 
 
 def _cumsum_steps(a: FloatArray, axis: int = 0) -> None:

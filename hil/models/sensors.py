@@ -330,6 +330,9 @@ class LrfModel:
         beam = beam_direction(state[:, PITCH], state[:, YAW], math.radians(p.beam_cant_deg))
         true_range = self.terrain.slant_range_m(state[:, POS], beam, p.max_valid_range_m)
         hit = np.isfinite(true_range)
+        if not np.logical_or.reduce(hit):  # nothing in range: every reading invalid
+            zeros = np.zeros(n)
+            return zeros, np.zeros(n, dtype=bool), zeros
         rng = np.where(hit, true_range, 0.0)
         slope = self.terrain.slope(state[:, 0] + rng * beam[:, 0])
         # incidence: angle between the reversed beam and the terrain normal (-slope, 0, 1)

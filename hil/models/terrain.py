@@ -12,7 +12,9 @@ interpolation. Profiles are generated from a seed (rolling hills + craters) or l
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -160,101 +162,202 @@ class TerrainProfile:
         linear between grid nodes, so the crossing is found exactly from the few nodes inside
         the bracket and then quantised to the bisection grid.
         """
-        n = origin_m.shape[0]
-        dz = direction[:, 2]
-        z = origin_m[:, 2]
-        down = dz < -1e-9
-        neg_dz = np.where(down, -dz, 1.0)
-        s_lo = np.maximum((z - self.max_height_m) / neg_dz, 0.0)
-        s_hi = np.minimum((z - self.min_height_m) / neg_dz, max_range_m)
-        todo = s_lo <= s_hi
-        todo &= down
-        out = np.full(n, np.nan)
-        if not np.logical_or.reduce(todo):
-            return out
-        if np.logical_and.reduce(todo):
-            ox, oz, dx, dzt, lo, hi = origin_m[:, 0], z, direction[:, 0], dz, s_lo, s_hi
-            rows_todo: slice | NDArray[np.intp] = slice(None)
-        else:
-            rows_todo = np.nonzero(todo)[0]
-            ox, oz = origin_m[rows_todo, 0], z[rows_todo]
-            dx, dzt = direction[rows_todo, 0], dz[rows_todo]
-            lo, hi = s_lo[rows_todo], s_hi[rows_todo]
-        s = (hi - lo)[:, None] * _fractions(n_march)
-        s += lo[:, None]  # (M, n_march)
-        f = self._above(oz[:, None], ox[:, None], dzt[:, None], dx[:, None], s)
-        below = f <= 0.0
-        first = np.argmax(below, axis=1)
-        hit = below[np.arange(first.size), first]
-        rng = np.where(hit, lo, np.nan)  # first == 0: the origin is already at/below ground
-        inner = np.nonzero(hit & (first > 0))[0]
-        if inner.size:
-            j = first[inner]
-            a, b = s[inner, j - 1], s[inner, j]
-            fa, fb = f[inner, j - 1], f[inner, j]
-            crossing = self._crossing(oz[inner], ox[inner], dzt[inner], dx[inner], a, b, fa, fb)
-            # quantise to the bisection grid: midpoint of the final bisection interval
-            cells = 2.0**n_bisect
-            width = (b - a) / cells
-            q = np.ceil((crossing - a) / width)
-            q -= 1.0
-            np.maximum(q, 0.0, out=q)
-            np.minimum(q, cells - 1.0, out=q)
-            q += 0.5
-            q *= width
-            rng[inner] = a + q
-        out[rows_todo] = rng
-        return out
+        return _cast_rays(
+            _RayTerrain(
+                self.x0_m,
+                self.dx_m,
+                self.max_height_m,
+                self.min_height_m,
+                lambda x_m, rows: self.height_m(x_m),
+            ),
+            origin_m,
+            direction,
+            max_range_m,
+            n_march,
+            n_bisect,
+        )
 
-    def _above(
-        self, oz: FloatArray, ox: FloatArray, dz: FloatArray, dx: FloatArray, s: FloatArray
-    ) -> FloatArray:
-        """Height of the ray point at distance ``s`` above the terrain, m."""
-        f = s * dz
-        f += oz
-        f -= self.height_m(ox + s * dx)
-        return f
 
-    def _crossing(
+class _RayTerrain:
+    """What :func:`_cast_rays` needs of the terrain under N rays (one profile or one per ray).
+
+    ``top_m`` / ``bottom_m``: highest / lowest terrain under each ray (float or (N,));
+    ``height(x_m, rows)``: terrain heights at ``x_m`` (leading axis = rays ``rows``).
+    """
+
+    def __init__(
         self,
+        x0_m: float,
+        dx_m: float,
+        top_m: float | FloatArray,
+        bottom_m: float | FloatArray,
+        height: Callable[[FloatArray, NDArray[np.intp] | slice], FloatArray],
+    ) -> None:
+        self.x0_m = x0_m
+        self.dx_m = dx_m
+        self.top_m = top_m
+        self.bottom_m = bottom_m
+        self.height = height
+
+    def above(
+        self,
+        rows: NDArray[np.intp] | slice,
         oz: FloatArray,
         ox: FloatArray,
         dz: FloatArray,
         dx: FloatArray,
-        a: FloatArray,
-        b: FloatArray,
-        fa: FloatArray,
-        fb: FloatArray,
+        s: FloatArray,
     ) -> FloatArray:
-        """First point in (a, b] where the ray meets the piecewise-linear terrain (f(a) > 0).
+        """Height of the ray point at distance ``s`` above the terrain, m."""
+        f = s * dz
+        f += oz
+        f -= self.height(ox + s * dx, rows)
+        return f
 
-        Splits the bracket at the grid nodes inside it; the crossing is then linear.
-        """
-        u_a = (ox + a * dx - self.x0_m) / self.dx_m  # grid coordinates of the bracket ends
-        u_b = (ox + b * dx - self.x0_m) / self.dx_m
-        i_lo = np.floor(np.minimum(u_a, u_b)) + 1.0
-        i_hi = np.ceil(np.maximum(u_a, u_b)) - 1.0
-        count = i_hi - i_lo + 1.0
-        k = int(np.maximum.reduce(count, initial=0.0))
-        if k > 0:
-            j = np.arange(k, dtype=np.float64)
-            safe_dx = np.where(dx == 0.0, 1.0, dx)  # rows with nodes inside have dx != 0
-            node_s = (i_lo[:, None] + j) * self.dx_m
-            node_s += (self.x0_m - ox)[:, None]
-            node_s /= safe_dx[:, None]
-            node_s = np.where(j < count[:, None], node_s, b[:, None])
-            np.maximum(node_s, a[:, None], out=node_s)
-            np.minimum(node_s, b[:, None], out=node_s)
-            node_s.sort(axis=1)
-            pts = np.concatenate((a[:, None], node_s, b[:, None]), axis=1)
-            fp = self._above(oz[:, None], ox[:, None], dz[:, None], dx[:, None], pts)
-            fp[:, 0] = fa
-            fp[:, -1] = fb
-            i = np.argmax(fp <= 0.0, axis=1)
-            rows = np.arange(i.size)
-            a, b = pts[rows, i - 1], pts[rows, i]
-            fa, fb = fp[rows, i - 1], fp[rows, i]
-        return a + (b - a) * (fa / (fa - fb))
+
+def _cast_rays(
+    terrain: _RayTerrain,
+    origin_m: FloatArray,
+    direction: FloatArray,
+    max_range_m: float,
+    n_march: int,
+    n_bisect: int,
+) -> FloatArray:
+    """:meth:`TerrainProfile.slant_range_m` for any terrain (one profile or one per ray)."""
+    n = origin_m.shape[0]
+    dz = direction[:, 2]
+    z = origin_m[:, 2]
+    down = dz < -1e-9
+    neg_dz = np.where(down, -dz, 1.0)
+    s_lo = np.maximum((z - terrain.top_m) / neg_dz, 0.0)
+    s_hi = np.minimum((z - terrain.bottom_m) / neg_dz, max_range_m)
+    todo = s_lo <= s_hi
+    todo &= down
+    out = np.full(n, np.nan)
+    if not np.logical_or.reduce(todo):
+        return out
+    if np.logical_and.reduce(todo):
+        ox, oz, dx, dzt, lo, hi = origin_m[:, 0], z, direction[:, 0], dz, s_lo, s_hi
+        rows_todo: slice | NDArray[np.intp] = slice(None)
+    else:
+        rows_todo = np.nonzero(todo)[0]
+        ox, oz = origin_m[rows_todo, 0], z[rows_todo]
+        dx, dzt = direction[rows_todo, 0], dz[rows_todo]
+        lo, hi = s_lo[rows_todo], s_hi[rows_todo]
+    s = (hi - lo)[:, None] * _fractions(n_march)
+    s += lo[:, None]  # (M, n_march)
+    f = _march(terrain, np.arange(n)[rows_todo], oz, ox, dzt, dx, s)
+    below = f <= 0.0
+    first = np.argmax(below, axis=1)
+    hit = below[np.arange(first.size), first]
+    rng = np.where(hit, lo, np.nan)  # first == 0: the origin is already at/below ground
+    inner = np.nonzero(hit & (first > 0))[0]
+    if inner.size:
+        rows_inner = np.arange(n)[rows_todo][inner]
+        j = first[inner]
+        a, b = s[inner, j - 1], s[inner, j]
+        fa, fb = f[inner, j - 1], f[inner, j]
+        crossing = _crossing(
+            terrain, rows_inner, oz[inner], ox[inner], dzt[inner], dx[inner], a, b, fa, fb
+        )
+        # quantise to the bisection grid: midpoint of the final bisection interval
+        cells = 2.0**n_bisect
+        width = (b - a) / cells
+        q = np.ceil((crossing - a) / width)
+        q -= 1.0
+        np.maximum(q, 0.0, out=q)
+        np.minimum(q, cells - 1.0, out=q)
+        q += 0.5
+        q *= width
+        rng[inner] = a + q
+    out[rows_todo] = rng
+    return out
+
+
+#: Rays from which on :func:`_march` evaluates the march in parts.
+_MARCH_SPLIT_MIN_RAYS = 16
+_MARCH_PARTS = 4
+
+
+def _march(
+    terrain: _RayTerrain,
+    rows: NDArray[np.intp],
+    oz: FloatArray,
+    ox: FloatArray,
+    dz: FloatArray,
+    dx: FloatArray,
+    s: FloatArray,
+) -> FloatArray:
+    """Height above the terrain at the march points ``s`` (M, n_march) of rays ``rows``.
+
+    For many rays the march is evaluated in ``_MARCH_PARTS`` consecutive parts, each only for
+    the rays that have no point at or below the terrain yet; later points of the others are
+    +inf (never below), which is all the caller looks at beyond the first such point.
+    """
+    m, n_march = s.shape
+    if m < _MARCH_SPLIT_MIN_RAYS:
+        return terrain.above(rows, oz[:, None], ox[:, None], dz[:, None], dx[:, None], s)
+    f = np.full(s.shape, np.inf)
+    still = np.arange(m)  # rays with every point so far above the terrain
+    edges = np.linspace(0, n_march, _MARCH_PARTS + 1).astype(np.intp)
+    for c0, c1 in itertools.pairwise(edges):
+        part = terrain.above(
+            rows[still],
+            oz[still, None],
+            ox[still, None],
+            dz[still, None],
+            dx[still, None],
+            s[still, c0:c1],
+        )
+        f[still, c0:c1] = part
+        still = still[~np.logical_or.reduce(part <= 0.0, axis=1)]
+        if still.size == 0:
+            break
+    return f
+
+
+def _crossing(
+    terrain: _RayTerrain,
+    rows: NDArray[np.intp],
+    oz: FloatArray,
+    ox: FloatArray,
+    dz: FloatArray,
+    dx: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    fa: FloatArray,
+    fb: FloatArray,
+) -> FloatArray:
+    """First point in (a, b] where the ray meets the piecewise-linear terrain (f(a) > 0).
+
+    Splits the bracket at the grid nodes inside it; the crossing is then linear.
+    """
+    x0_m, dx_m = terrain.x0_m, terrain.dx_m
+    u_a = (ox + a * dx - x0_m) / dx_m  # grid coordinates of the bracket ends
+    u_b = (ox + b * dx - x0_m) / dx_m
+    i_lo = np.floor(np.minimum(u_a, u_b)) + 1.0
+    i_hi = np.ceil(np.maximum(u_a, u_b)) - 1.0
+    count = i_hi - i_lo + 1.0
+    k = int(np.maximum.reduce(count, initial=0.0))
+    if k > 0:
+        j = np.arange(k, dtype=np.float64)
+        safe_dx = np.where(dx == 0.0, 1.0, dx)  # rows with nodes inside have dx != 0
+        node_s = (i_lo[:, None] + j) * dx_m
+        node_s += (x0_m - ox)[:, None]
+        node_s /= safe_dx[:, None]
+        node_s = np.where(j < count[:, None], node_s, b[:, None])
+        np.maximum(node_s, a[:, None], out=node_s)
+        np.minimum(node_s, b[:, None], out=node_s)
+        node_s.sort(axis=1)
+        pts = np.concatenate((a[:, None], node_s, b[:, None]), axis=1)
+        fp = terrain.above(rows, oz[:, None], ox[:, None], dz[:, None], dx[:, None], pts)
+        fp[:, 0] = fa
+        fp[:, -1] = fb
+        i = np.argmax(fp <= 0.0, axis=1)
+        r = np.arange(i.size)
+        a, b = pts[r, i - 1], pts[r, i]
+        fa, fb = fp[r, i - 1], fp[r, i]
+    return a + (b - a) * (fa / (fa - fb))
 
 
 def _fractions(n: int) -> FloatArray:
@@ -303,6 +406,14 @@ class RunTerrain:
             self._single = profiles[int(used[0])] if len(used) else profiles[0]
         lo = self.offset_m.min(initial=0.0)
         hi = self.offset_m.max(initial=0.0)
+        self._used = [(int(k), profiles[int(k)]) for k in used]
+        grid = {(p.x0_m, p.dx_m, p.heights_m.size) for _, p in self._used}
+        self._common_grid = len(grid) <= 1
+        # highest / lowest terrain under each run, offsets not included (ray casting)
+        tops = np.array([p.max_height_m for p in profiles])
+        bottoms = np.array([p.min_height_m for p in profiles])
+        self._top_m = tops[self.variant]
+        self._bottom_m = bottoms[self.variant]
         used_profiles = [p for p, _ in self._groups] or profiles[:1]
         self.max_height_m = max(p.max_height_m for p in used_profiles) + float(hi)
         self.min_height_m = min(p.min_height_m for p in used_profiles) + float(lo)
@@ -347,12 +458,37 @@ class RunTerrain:
         self, origin_m: FloatArray, direction: FloatArray, max_range_m: float
     ) -> FloatArray:
         """Per-run :meth:`TerrainProfile.slant_range_m` (N rays, one per run)."""
+        # runs whose ray cannot reach the highest terrain of any run within range miss it
+        # (the bound is loose by a metre, so a run it drops is also dropped by the exact test)
+        dz = direction[:, 2]
+        reach = (origin_m[:, 2] - self.max_height_m) - 1.0 <= max_range_m * -dz
+        reach &= dz < -1e-9
+        if not np.logical_or.reduce(reach):
+            return np.full(origin_m.shape[0], np.nan)
         if self._offset_any:
             origin_m = origin_m.copy()
             origin_m[:, 2] -= self.offset_m
         if self._single is not None:
             return self._single.slant_range_m(origin_m, direction, max_range_m)
-        out = np.empty(origin_m.shape[0])
-        for profile, rows in self._groups:
-            out[rows] = profile.slant_range_m(origin_m[rows], direction[rows], max_range_m)
+        if not self._common_grid:
+            out = np.full(origin_m.shape[0], np.nan)
+            for profile, rows in self._groups:
+                out[rows] = profile.slant_range_m(origin_m[rows], direction[rows], max_range_m)
+            return out
+        # one ray cast for every run, each on its own profile (same grid, same arithmetic
+        # per ray as casting each group on its own profile)
+        first = self.profiles[0]
+        ray_terrain = _RayTerrain(
+            first.x0_m, first.dx_m, self._top_m, self._bottom_m, self._height_of_rows
+        )
+        return _cast_rays(ray_terrain, origin_m, direction, max_range_m, 96, 16)
+
+    def _height_of_rows(self, x_m: FloatArray, rows: NDArray[np.intp] | slice) -> FloatArray:
+        """Heights (offsets not included) at ``x_m`` of runs ``rows`` (leading axis)."""
+        variant = self.variant[rows]
+        out = np.empty(np.shape(x_m))
+        for k, profile in self._used:
+            mine = variant == k
+            if np.logical_or.reduce(mine, axis=None):
+                out[mine] = profile.height_m(x_m[mine])
         return out
