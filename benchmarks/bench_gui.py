@@ -16,6 +16,7 @@ work does not share the executive's interpreter lock.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -120,6 +121,13 @@ def lateness(seconds: float, with_gui: bool) -> dict[str, float]:
         if window is not None:
             fps = (window.frames - frames_before) / seconds
             window.close()
+            # Free the window's Qt objects here, on the GUI thread: left to Python's cyclic
+            # GC they would be collected in whichever thread allocates next (a later run's
+            # worker), and Qt objects must die on their own thread.
+            window.deleteLater()
+            app.processEvents()
+            window = None
+            gc.collect()
         else:
             fps = 0.0
     result = finished[-1].result
