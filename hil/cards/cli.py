@@ -27,6 +27,7 @@ DEFAULT_CARDS = Path("procedures")
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run`` and ``cards list`` to the ``hil`` command's subparsers."""
     from hil.cli import DEFAULT_BENCH
+    from hil.records.store import add_store_arguments
 
     run = subparsers.add_parser("run", help="run a test card on the bench")
     run.add_argument("card", type=Path, help="card module, e.g. procedures/fc_power_bit.py")
@@ -42,19 +43,10 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--answers", type=Path, default=None, help="scripted answers (TOML) instead of asking"
     )
     run.add_argument("--junit", type=Path, default=None, help="also write JUnit XML here")
-    run.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="records data directory: every event is written there, durable, as it happens "
-        "(default: $HIL_DATA or ~/.local/share/hil)",
-    )
-    run.add_argument(
-        "--store",
-        default=None,
-        metavar="URL",
-        help="records store instead of --data: a folder, sqlite:///DIR or "
-        "postgresql://USER@HOST/DB (default: $HIL_STORE)",
+    add_store_arguments(
+        run,
+        data_help="records data directory: every event is written there, durable, as it "
+        "happens (default: $HIL_DATA or ~/.local/share/hil)",
     )
     run.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"record folder (default: {DEFAULT_OUT})"

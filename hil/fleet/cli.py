@@ -28,6 +28,7 @@ DEFAULT_PROGRAM = Path("fixtures/fleet/program.toml")
 def add_commands(subparsers: Any) -> None:
     """Add ``fleet`` to the ``hil`` command's subparsers."""
     from hil.records.cli import _secret_argument
+    from hil.records.store import add_store_arguments
 
     fleet = subparsers.add_parser(
         "fleet", help="maintenance program: landers, due items, defects, release to service"
@@ -150,19 +151,7 @@ def add_commands(subparsers: Any) -> None:
     rels.add_argument("--lander", default=None)
 
     for parser in parsers:
-        parser.add_argument(
-            "--data",
-            type=Path,
-            default=None,
-            help="data directory (default: $HIL_DATA or ~/.local/share/hil)",
-        )
-        parser.add_argument(
-            "--store",
-            default=None,
-            metavar="URL",
-            help="records store: a data directory, sqlite:///DIR or postgresql://USER@HOST/DB "
-            "(default: $HIL_STORE, else the data directory)",
-        )
+        add_store_arguments(parser)
 
 
 def _date(text: str) -> date:

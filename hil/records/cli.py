@@ -28,6 +28,8 @@ EXIT_FAILED = 1
 
 def add_commands(subparsers: Any) -> None:
     """Add ``people`` and ``records`` to the ``hil`` command's subparsers."""
+    from hil.records.store import add_store_arguments
+
     people = subparsers.add_parser("people", help="who may sign records: add, list, revoke")
     people_cmds = people.add_subparsers(title="people commands", metavar="COMMAND")
     add = people_cmds.add_parser("add", help="register a person with a secret and signing key")
@@ -83,19 +85,7 @@ def add_commands(subparsers: Any) -> None:
     _secret_argument(signing)
     signing.set_defaults(handler=_records_sign)
     for parser in (add, listing, revoke, unlock, rec_list, show, check, export, signing):
-        parser.add_argument(
-            "--data",
-            type=Path,
-            default=None,
-            help="data directory (default: $HIL_DATA or ~/.local/share/hil)",
-        )
-        parser.add_argument(
-            "--store",
-            default=None,
-            metavar="URL",
-            help="records store: a data directory, sqlite:///DIR or postgresql://USER@HOST/DB "
-            "(default: $HIL_STORE, else the data directory)",
-        )
+        add_store_arguments(parser)
 
 
 def _secret_argument(parser: argparse.ArgumentParser) -> None:
