@@ -207,8 +207,8 @@ def _landers(args: argparse.Namespace) -> int:
         fleet.sync()
         for lander in fleet.landers():
             items = fleet.due(lander.serial, sync=False)
-            worst = next((i for i in items), None)
-            blockers = fleet.release_blockers(lander.serial)
+            worst = items[0] if items else None
+            blockers = fleet.release_blockers(lander.serial, sync=False)
             c = lander.counters
             rows.append(
                 (

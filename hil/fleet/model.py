@@ -70,14 +70,6 @@ class Counters:
     def get(self, name: str) -> float:
         return float(getattr(self, name))
 
-    def __add__(self, other: Counters) -> Counters:
-        return Counters(
-            self.descents + other.descents,
-            self.engine_starts + other.engine_starts,
-            self.burn_s + other.burn_s,
-            self.powered_h + other.powered_h,
-        )
-
     def as_tuple(self) -> tuple[int, int, float, float]:
         return (self.descents, self.engine_starts, self.burn_s, self.powered_h)
 

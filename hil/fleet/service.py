@@ -1045,9 +1045,10 @@ class Fleet:
 
     # -- release to service ------------------------------------------------------------------
 
-    def release_blockers(self, serial: str) -> list[str]:
-        """Every reason the lander may not be released now, one line each (empty: clear)."""
-        items = self.due(serial)
+    def release_blockers(self, serial: str, *, sync: bool = True) -> list[str]:
+        """Every reason the lander may not be released now, one line each (empty: clear).
+        ``sync=False`` when the caller has just synced (a list of every lander)."""
+        items = self.due(serial, sync=sync)
         lander = self.lander(serial)
         now = self.now()
         today = utc_date(now)

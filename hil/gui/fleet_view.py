@@ -92,7 +92,8 @@ class FleetView(QtWidgets.QWidget):
             self.fleet.sync()
             landers = self.fleet.landers()
             self.release_text = {
-                lander.serial: self.fleet.release_blockers(lander.serial) for lander in landers
+                lander.serial: self.fleet.release_blockers(lander.serial, sync=False)
+                for lander in landers
             }
         except HilError as err:
             self.blockers.setText(f"<span style='color:#b00000'>{err}</span>")

@@ -24,7 +24,6 @@ transaction is committed (durably) when the block ends and rolled back on any ex
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import socket
@@ -506,15 +505,6 @@ class SqlRecordStore(RecordStore):
                 ],
             )
         return staged.sha256
-
-
-def read_attachment(source: Path) -> tuple[str, bytes]:
-    """SHA-256 (hex) and content of a file. Raises ``StorageError`` naming it."""
-    try:
-        data = source.read_bytes()
-    except OSError as err:
-        raise StorageError(f"attachment {source}: cannot read ({err.strerror})") from err
-    return hashlib.sha256(data).hexdigest(), data
 
 
 def write_object(target: Path, write: Callable[[Any], None]) -> None:
