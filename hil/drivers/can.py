@@ -1117,8 +1117,9 @@ class CanLink:
 
         Every frame is logged, checked (length, CRC, counter) and decoded with its own
         receive time; the good ones are then published into the store in one
-        ``publish_batch`` (store listeners called per frame, in order), counted, waiters
-        woken once, and subscribers called per frame, in order.
+        ``publish_batch`` (store listeners called per frame, in order), then handed to their
+        subscribers and counted frame by frame, in order (a frame is counted, and so seen by
+        ``wait_for``, only after its subscribers ran); waiters are woken once, at the end.
         """
         self._frames_received += len(frames)
         writer = self._writer
@@ -1181,24 +1182,25 @@ class CanLink:
                     self.name,
                     exc_info=group,
                 )
-        for codec, values, now_s, _ in good:
+        for codec, values, now_s, timestamp_s in good:
             codec.latest = values
             codec.rx_times.append(now_s)
+            subscribers = codec.subscribers
+            if subscribers:
+                decoded = codec.by_signal(values)
+                for subscriber in subscribers:
+                    try:
+                        subscriber(codec.name, decoded, timestamp_s)
+                    except Exception:
+                        self._callback_errors += 1
+                        logger.exception(
+                            "CAN link %r: subscriber of %s raised", self.name, codec.name
+                        )
+            # counted once its subscribers ran: wait_for never returns before them
             codec.received += 1
         if self._waiters:
             with self._arrived:
                 self._arrived.notify_all()
-        for codec, values, _, timestamp_s in good:
-            subscribers = codec.subscribers
-            if not subscribers:
-                continue
-            decoded = codec.by_signal(values)
-            for subscriber in subscribers:
-                try:
-                    subscriber(codec.name, decoded, timestamp_s)
-                except Exception:
-                    self._callback_errors += 1
-                    logger.exception("CAN link %r: subscriber of %s raised", self.name, codec.name)
 
     def _check_counter(self, codec: _Codec, data: bytearray, stamp_s: float) -> None:
         """Count the frames of ``codec`` missed before this one (``data``, sent at
