@@ -45,6 +45,7 @@ import numpy as np
 from hil import __version__
 from hil.bench import Bench
 from hil.clock import SimulatedClock, WallClock
+from hil.compiled import warm_up
 from hil.config import BenchConfig
 from hil.drivers.roles import FC_MODES, EngineStatus
 from hil.errors import ConfigError, HilError
@@ -308,6 +309,8 @@ class DescentRun:
     # -- public ---------------------------------------------------------------------------
 
     def run(self) -> DescentResult:
+        # compile or load the numba kernels now, not at the first real-time tick
+        warm_up()
         clock = WallClock() if self.realtime else SimulatedClock()
         log_path = None
         if self.out_dir is not None:

@@ -1,7 +1,8 @@
 """Guidance of the simulated flight software: ZEM/ZEV to the gates, terminal descent.
 
-Pure functions on (N, ...) arrays. Phases and targets (site at the origin, z = height above
-the site's terrain level):
+Pure functions on (N, ...) arrays; the ZEM/ZEV law and the thrust command are compiled
+(numba) loops over the runs, so one run costs one call (:mod:`hil.compiled`). Phases and
+targets (site at the origin, z = height above the site's terrain level):
 
 * **BRAKING** (PDI -> high gate): ZEM/ZEV with ``a_T = 6 ZEM / tgo^2 - 2 ZEV / tgo`` (ZEM and
   ZEV include gravity, so ``a_T`` is the thrust acceleration). ``tgo`` counts down from a
@@ -20,10 +21,14 @@ tilt; a tilt-limited command keeps the vertical component.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
+
+from hil.compiled import kernel_array
 
 FloatArray = NDArray[np.float64]
 
@@ -57,13 +62,46 @@ def zem_zev_accel(
     tgo_s: FloatArray,
     gravity_mps2: FloatArray,
 ) -> FloatArray:
-    """Thrust acceleration (N, 3) of the ZEM/ZEV law; ``gravity_mps2`` is (N,) vertical g."""
-    tgo = tgo_s[:, None]
-    zem = target_position_m - position_m - velocity_mps * tgo
-    zem[:, 2] -= 0.5 * gravity_mps2 * tgo_s**2
-    zev = target_velocity_mps - velocity_mps
-    zev[:, 2] -= gravity_mps2 * tgo_s
-    return (6.0 * zem / tgo - 2.0 * zev) / tgo
+    """Thrust acceleration (N, 3) of the ZEM/ZEV law; ``gravity_mps2`` is (N,) vertical g.
+
+    Targets are (3,) (shared) or (N, 3); positions and velocities (N, 3).
+    """
+    position = kernel_array(position_m)
+    accel = np.empty(position.shape)
+    _zem_zev(
+        accel,
+        position,
+        kernel_array(velocity_mps),
+        kernel_array(target_position_m).reshape(-1, 3),
+        kernel_array(target_velocity_mps).reshape(-1, 3),
+        kernel_array(tgo_s).reshape(-1),
+        kernel_array(gravity_mps2).reshape(-1),
+    )
+    return accel
+
+
+@njit(cache=True, nogil=True)
+def _zem_zev(
+    accel: FloatArray,
+    position: FloatArray,
+    velocity: FloatArray,
+    target_position: FloatArray,
+    target_velocity: FloatArray,
+    tgo_s: FloatArray,
+    gravity: FloatArray,
+) -> None:  # pragma: no cover - compiled; tested through zem_zev_accel
+    """``a_T = 6 ZEM / tgo^2 - 2 ZEV / tgo`` per run (gravity only along z)."""
+    shared = target_position.shape[0] == 1
+    for i in range(position.shape[0]):
+        r = 0 if shared else i
+        tgo = tgo_s[i]
+        for c in range(3):
+            zem = target_position[r, c] - position[i, c] - velocity[i, c] * tgo
+            zev = target_velocity[r, c] - velocity[i, c]
+            if c == 2:
+                zem -= 0.5 * gravity[i] * tgo * tgo
+                zev -= gravity[i] * tgo
+            accel[i, c] = (6.0 * zem / tgo - 2.0 * zev) / tgo
 
 
 def terminal_accel(
@@ -93,23 +131,43 @@ def thrust_command(
     request along the tilt-limited direction, and none if that part is negative: an engine
     asked to help the lander down must never push it up at full thrust.
     """
-    ax, ay, az = accel_mps2.T
-    horiz = np.hypot(ax, ay)
-    tilt = np.arctan2(horiz, az)
-    limited = tilt > max_tilt_rad
-    mag = np.sqrt(horiz * horiz + az * az)
-    if not np.logical_or.reduce(limited, axis=None):
-        # thrust along the acceleration: (pitch, yaw) straight from its components
-        pitch = np.arctan2(-ax, az)
-        yaw = np.arcsin(ay / np.maximum(mag, 1e-300))
-        return mag * mass_kg / max_thrust_n, pitch, yaw
-    tilt = np.minimum(tilt, max_tilt_rad)
-    cos_t = np.cos(tilt)
-    sin_t = np.sin(tilt)
-    along_limit = np.maximum(horiz * sin_t + az * cos_t, 0.0)
-    mag = np.where(limited, np.where(az > 0, az / np.maximum(cos_t, 1e-6), along_limit), mag)
-    azimuth = np.arctan2(ay, ax)
-    ux, uy, uz = sin_t * np.cos(azimuth), sin_t * np.sin(azimuth), cos_t
-    pitch = np.arctan2(-ux, uz)
-    yaw = np.arcsin(np.clip(uy, -1.0, 1.0))
-    return mag * mass_kg / max_thrust_n, pitch, yaw
+    accel = kernel_array(accel_mps2)
+    out = np.empty((3, accel.shape[0]))
+    mass = kernel_array(mass_kg).reshape(-1)
+    tilt = kernel_array(max_tilt_rad).reshape(-1)
+    _thrust_command(out, accel, mass, float(max_thrust_n), tilt)
+    return out[0], out[1], out[2]
+
+
+@njit(cache=True, nogil=True)
+def _thrust_command(
+    out: FloatArray,
+    accel: FloatArray,
+    mass_kg: FloatArray,
+    max_thrust_n: float,
+    max_tilt_rad: FloatArray,
+) -> None:  # pragma: no cover - compiled; tested through thrust_command
+    """Rows of ``out`` (3, N): throttle fraction, pitch, yaw. Mass and tilt: N values or 1."""
+    shared_mass = mass_kg.shape[0] == 1
+    shared_tilt = max_tilt_rad.shape[0] == 1
+    for i in range(accel.shape[0]):
+        ax, ay, az = accel[i, 0], accel[i, 1], accel[i, 2]
+        mass = mass_kg[0 if shared_mass else i]
+        limit = max_tilt_rad[0 if shared_tilt else i]
+        horiz = math.hypot(ax, ay)
+        magnitude = math.sqrt(horiz * horiz + az * az)
+        if math.atan2(horiz, az) <= limit:
+            # thrust along the acceleration: (pitch, yaw) straight from its components
+            pitch = math.atan2(-ax, az)
+            yaw = math.asin(ay / max(magnitude, 1e-300))
+        else:
+            cos_t, sin_t = math.cos(limit), math.sin(limit)
+            # pointing up: keep the vertical part; level or down: the part along the limit
+            up = az > 0.0
+            magnitude = az / max(cos_t, 1e-6) if up else max(horiz * sin_t + az * cos_t, 0.0)
+            azimuth = math.atan2(ay, ax)
+            pitch = math.atan2(-sin_t * math.cos(azimuth), cos_t)
+            yaw = math.asin(min(max(sin_t * math.sin(azimuth), -1.0), 1.0))
+        out[0, i] = magnitude * mass / max_thrust_n
+        out[1, i] = pitch
+        out[2, i] = yaw

@@ -8,7 +8,8 @@ also uses).
   pair, integrated from the gyro with ``yaw' = -w_x``, ``pitch' = -w_y / cos(yaw)`` from the
   known attitude at start. Specific force (minus the estimated accelerometer bias) is rotated
   to ENU and the onboard gravity model ``(0, 0, -g + v_h^2 / R)`` (at block start) is added;
-  velocity and position are summed semi-implicitly, a whole IMU block (k samples) at once.
+  velocity and position are summed semi-implicitly, a whole IMU block (k samples) of every
+  run in one compiled call (numba, :func:`_dead_reckon`).
 * **Accelerometer calibration.** While ARMED (engine off, free fall) the true specific force is
   zero, so the mean measured specific force is the bias; it is frozen at ignition. During that
   coast the navigation integrates gravity only.
@@ -30,9 +31,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
-from hil.models.dynamics import cumsum_steps
+from hil.compiled import kernel_array
 from hil.models.sensors import beam_direction
 from hil.models.terrain import TerrainProfile
 
@@ -116,8 +118,7 @@ class Navigation:
         self._last_offset_m = np.zeros(n)
         self._calibrating_seen: BoolArray | None = None
         self._calibrating_any = False
-        self._peak_source = np.zeros((3, 1, n))
-        self._peak: FloatArray | None = np.zeros(n)
+        self._peak = np.zeros(n)
         self._cant_rad = math.radians(params.lrf_beam_cant_deg)
 
     def take(self, rows: NDArray[np.intp]) -> None:
@@ -144,8 +145,7 @@ class Navigation:
             "_last_offset_m",
         ):
             setattr(self, name, getattr(self, name)[rows])
-        self._peak_source = self._peak_source[..., rows]
-        self._peak = None if self._peak is None else self._peak[rows]
+        self._peak = self._peak[rows]
         self.n = len(rows)
 
     # -- dead reckoning ---------------------------------------------------------------------
@@ -165,14 +165,7 @@ class Navigation:
     @property
     def peak_specific_force_mps2(self) -> FloatArray:
         """Largest |specific force| (bias removed) in the last IMU block per run, m/s^2."""
-        if self._peak is None:
-            f = self._peak_source
-            self._peak = np.sqrt(np.maximum.reduce(np.add.reduce(f * f, axis=0), axis=0))
         return self._peak
-
-    @peak_specific_force_mps2.setter
-    def peak_specific_force_mps2(self, value: FloatArray) -> None:
-        self._peak = np.asarray(value, dtype=np.float64)
 
     def _covariance(self) -> FloatArray:
         """(3, N) rows p_zz, p_zv, p_vv; the public arrays are views of it."""
@@ -202,18 +195,10 @@ class Navigation:
     ) -> None:
         """Integrate one block of k IMU samples: times (k,), f and w (N, k, 3) body axes.
 
-        Works on the transposed (3, k, N) views, which are contiguous for the arrays that
-        :meth:`hil.models.sensors.ImuModel.sample` returns.
+        The samples are integrated by :func:`_dead_reckon` (compiled), the (altitude,
+        vertical velocity) covariance grows over the whole block at once.
         """
-        t = np.asarray(time_s, dtype=np.float64)
-        k = t.size
-        n = self.n
-        dts = np.empty(k)
-        dts[0] = t[0] - self.time_s
-        np.subtract(t[1:], t[:-1], out=dts[1:])
-        dts_col = dts[:, None]
-        f = specific_force_mps2.T - self.accel_bias_mps2.T[:, None, :]  # (3, k, N)
-        w = angular_rate_radps.T
+        t = kernel_array(time_s)
         calibrating = self.calibrating
         if calibrating is not self._calibrating_seen:
             self._calibrating_seen = calibrating
@@ -221,43 +206,22 @@ class Navigation:
         if self._calibrating_any:
             self._cal_sum += specific_force_mps2.sum(axis=1) * calibrating[:, None]
             self._cal_count += t.size
-            f = f * ~calibrating
-        self._peak_source = f
-        self._peak = None
-        # attitude (yaw, pitch) after each sample
-        att = w[:2] * dts_col  # (2, k, N): yaw, pitch increments (sign flipped below)
-        cumsum_steps(att, axis=1)
-        att[1] /= np.cos(self.yaw_rad)
-        np.subtract(self.yaw_rad, att[0], out=att[0])
-        np.subtract(self.pitch_rad, att[1], out=att[1])
-        sy, sp = np.sin(att)
-        cy, cp = np.cos(att)
-        # specific force to ENU plus onboard gravity (at block start)
-        fx, fy, fz = f
-        acc = np.empty((3, k, n))
-        t1 = fy * sy
-        t1 -= fz * cy
-        np.multiply(fx, cp, out=acc[0])
-        acc[0] += t1 * sp
-        np.multiply(fy, cy, out=acc[1])
-        acc[1] += fz * sy
-        np.multiply(fx, sp, out=acc[2])
-        acc[2] -= t1 * cp
-        v0 = self.velocity_mps.T
         p = self.params
-        vh2 = np.square(v0[:2])
-        g = np.add(vh2[0], vh2[1])
-        g *= 1.0 / p.moon_radius_m
-        g -= p.moon_gravity_mps2
-        acc[2] += g
-        # velocity after each sample, position summed semi-implicitly
-        acc *= dts_col
-        cumsum_steps(acc, axis=1)
-        acc += v0[:, None, :]
-        self.position_m = self.position_m + np.matmul(dts, acc).T
-        self.velocity_mps = acc[:, -1].T
-        self.pitch_rad = att[1, -1]
-        self.yaw_rad = att[0, -1]
+        _dead_reckon(
+            t,
+            float(self.time_s),
+            kernel_array(specific_force_mps2),
+            kernel_array(angular_rate_radps),
+            self.accel_bias_mps2,
+            calibrating,
+            self.position_m,
+            self.velocity_mps,
+            self.pitch_rad,
+            self.yaw_rad,
+            self._peak,
+            float(p.moon_gravity_mps2),
+            1.0 / p.moon_radius_m,
+        )
         total = float(t[-1] - self.time_s)
         self.time_s = float(t[-1])
         trans, noise = self._covariance_step(total)
@@ -325,3 +289,64 @@ class Navigation:
         self._last_offset_m[idx] = nu_z
         self._consistent[idx] = np.where(reanchor, 0, streak)
         self._consecutive_rejects[idx] = np.where(reanchor, 0, consec)
+
+
+@njit(cache=True, nogil=True)
+def _dead_reckon(
+    time_s: FloatArray,
+    start_time_s: float,
+    specific_force_mps2: FloatArray,
+    angular_rate_radps: FloatArray,
+    accel_bias_mps2: FloatArray,
+    calibrating: BoolArray,
+    position_m: FloatArray,
+    velocity_mps: FloatArray,
+    pitch_rad: FloatArray,
+    yaw_rad: FloatArray,
+    peak_specific_force_mps2: FloatArray,
+    moon_gravity_mps2: float,
+    inverse_moon_radius_per_m: float,
+) -> None:  # pragma: no cover - compiled; tested through Navigation.propagate
+    """Dead-reckon k IMU samples for every run, in place (see the module docstring).
+
+    Attitude: ``yaw -= w_x dt``, ``pitch -= w_y dt / cos(yaw at block start)``. Specific force
+    minus the bias (zero while calibrating) is rotated to ENU with the attitude after the
+    sample; gravity ``-g + v_h^2 / R`` is taken at block start. Velocity is summed, then
+    position with the new velocity (semi-implicit). Also writes the largest |f| of the block.
+    """
+    n_runs = position_m.shape[0]
+    k = time_s.shape[0]
+    for i in range(n_runs):
+        vx, vy, vz = velocity_mps[i, 0], velocity_mps[i, 1], velocity_mps[i, 2]
+        x, y, z = position_m[i, 0], position_m[i, 1], position_m[i, 2]
+        yaw, pitch = yaw_rad[i], pitch_rad[i]
+        inverse_cos_yaw0 = 1.0 / math.cos(yaw)
+        gravity = (vx * vx + vy * vy) * inverse_moon_radius_per_m - moon_gravity_mps2
+        zeroed = calibrating[i]
+        peak_sq = 0.0
+        previous_s = start_time_s
+        for s in range(k):
+            dt = time_s[s] - previous_s
+            previous_s = time_s[s]
+            if zeroed:
+                fx = fy = fz = 0.0
+            else:
+                fx = specific_force_mps2[i, s, 0] - accel_bias_mps2[i, 0]
+                fy = specific_force_mps2[i, s, 1] - accel_bias_mps2[i, 1]
+                fz = specific_force_mps2[i, s, 2] - accel_bias_mps2[i, 2]
+            peak_sq = max(peak_sq, fx * fx + fy * fy + fz * fz)
+            yaw -= angular_rate_radps[i, s, 0] * dt
+            pitch -= angular_rate_radps[i, s, 1] * dt * inverse_cos_yaw0
+            sp, cp = math.sin(pitch), math.cos(pitch)
+            sy, cy = math.sin(yaw), math.cos(yaw)
+            t1 = fy * sy - fz * cy
+            vx += (fx * cp + t1 * sp) * dt
+            vy += (fy * cy + fz * sy) * dt
+            vz += (fx * sp - t1 * cp + gravity) * dt
+            x += vx * dt
+            y += vy * dt
+            z += vz * dt
+        velocity_mps[i, 0], velocity_mps[i, 1], velocity_mps[i, 2] = vx, vy, vz
+        position_m[i, 0], position_m[i, 1], position_m[i, 2] = x, y, z
+        yaw_rad[i], pitch_rad[i] = yaw, pitch
+        peak_specific_force_mps2[i] = math.sqrt(peak_sq)

@@ -25,10 +25,10 @@ Integration (1 ms truth step, semi-implicit Euler), for step j -> j+1 with the c
 4. ``v_{j+1} = v_j + a dt``; ``r_{j+1} = r_j + v_{j+1} dt``;
    ``mass_{j+1} = max(mass_j - T dt / (Isp g0), dry)``.
 
-:func:`propagate` evaluates a block of such steps vectorised along a time axis (closed-form lags,
-cumulative sums seeded with the initial value, so the sums run in the same order as the loop)
-and agrees with :func:`step_reference` applied step by step to round-off. The centrifugal term
-is not frozen: the horizontal velocity does not depend on it, so it is summed first.
+:func:`propagate` runs a block of such steps for every run in one call compiled by numba
+(``cache=True``: compiled once per install, then loaded from ``__pycache__``); it agrees with
+:func:`step_reference` (the same steps written with numpy) to round-off. The numpy version
+needed about a hundred calls a block, whose fixed cost dominated a single real-time run.
 
 Per-run parameters: the lander of every run may differ (Monte Carlo dispersions of dry mass,
 maximum thrust and Isp, :class:`RunLander`, arrays of shape (N,)); without one every run flies
@@ -39,9 +39,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
+
+from hil.compiled import kernel_array
 
 FloatArray = NDArray[np.float64]
 
@@ -119,7 +123,7 @@ class RunLander:
 class BlockSamples:
     """Per-truth-step history of one :func:`propagate` block; arrays are ``(N, n_steps, ...)``.
 
-    Treat it as read-only (it is not frozen only so that the positions can be summed lazily).
+    Treat it as read-only.
 
     Step j covers ``[t0 + j dt, t0 + (j + 1) dt)``; force and rate are constant over it,
     position, velocity and angles are the values at its end.
@@ -129,9 +133,7 @@ class BlockSamples:
     time_s: FloatArray  #: (N, n) end time of each step, s
     specific_force_body_mps2: FloatArray  #: (N, n, 3) thrust / mass in body axes, m/s^2
     angular_rate_body_radps: FloatArray  #: (N, n, 3) body rate over the step, rad/s
-    #: (3, n + 1, N) positions [r_0, r_1 .. r_n]; with ``positions_summed`` False it holds
-    #: [r_0, v_1 dt .. v_n dt] until :attr:`position_m` first sums it (in place)
-    position_history: FloatArray
+    position_history: FloatArray  #: (3, n + 1, N) positions [r_0, r_1 .. r_n]
     velocity_mps: FloatArray  #: (N, n, 3)
     pitch_rad: FloatArray  #: (N, n)
     yaw_rad: FloatArray  #: (N, n)
@@ -139,16 +141,11 @@ class BlockSamples:
     #: optional (6, n, N) C-ordered stack [force, rate] whose transposes are the two arrays
     #: above (set by :func:`propagate`; lets the IMU average a block with one matrix product)
     force_rate_component_major: FloatArray | None = None
-    positions_summed: bool = True
 
     @property
     def position_m(self) -> FloatArray:
-        """(N, n, 3) position at the end of each step, m (summed on first use)."""
-        h = self.position_history
-        if not self.positions_summed:
-            _cumsum_steps(h, axis=1)
-            self.positions_summed = True
-        return h[:, 1:].T
+        """(N, n, 3) position at the end of each step, m."""
+        return self.position_history[:, 1:].T
 
 
 def throttle_setpoint(command: FloatArray, params: LanderParams) -> FloatArray:
@@ -195,27 +192,6 @@ def initial_state(
     return state
 
 
-@dataclass(frozen=True)
-class _BlockConstants:
-    """Per (params, dt, n_steps) constants of :func:`propagate`, built once."""
-
-    params: LanderParams
-    dt_s: float
-    n_steps: int
-    one_minus_powers: FloatArray  #: (3, n, 1): 1 - lag**j for throttle, pitch, yaw, j = 1..n
-    dir_lag: float
-    dir_gain: float
-    rate_step: float
-    step_index: FloatArray  #: (n, 1) j = 1..n
-    step_times: FloatArray  #: (n, 1) j * dt
-    horizontal_dt: FloatArray  #: (2, 1, 1) (-dt, dt): signs of the horizontal velocity steps
-    dm_per_throttle: float  #: mass change per step per unit throttle, kg
-    thrust_dt: float  #: T_max * dt
-
-
-_CONSTANTS: dict[tuple[float, int], _BlockConstants] = {}
-
-
 class BlockWork:
     """Arrays :func:`propagate` reuses block after block instead of allocating them.
 
@@ -230,64 +206,12 @@ class BlockWork:
         self._force_rate: FloatArray | None = None
 
     def arrays(self, n_steps: int, n: int) -> tuple[FloatArray, FloatArray]:
-        """History ``(STATE_SIZE, n_steps + 1, n)`` and force/rate ``(6, n_steps, n)``.
-
-        The force/rate array's x and y force rows are zero (propagate never writes them).
-        """
+        """History ``(STATE_SIZE, n_steps + 1, n)`` and force/rate ``(6, n_steps, n)``."""
         h, fw = self._history, self._force_rate
         if h is None or fw is None or h.shape != (STATE_SIZE, n_steps + 1, n):
             h = self._history = np.empty((STATE_SIZE, n_steps + 1, n))
-            fw = self._force_rate = np.zeros((6, n_steps, n))
+            fw = self._force_rate = np.empty((6, n_steps, n))
         return h, fw
-
-
-def _constants(params: LanderParams, dt_s: float, n_steps: int) -> _BlockConstants:
-    key = (dt_s, n_steps)
-    c = _CONSTANTS.get(key)
-    if c is not None and c.params is params:
-        return c
-    j = np.arange(1, n_steps + 1, dtype=np.float64)
-    thr_lag = math.exp(-dt_s / params.throttle_tau_s)
-    dir_lag = math.exp(-dt_s / params.direction_tau_s)
-    powers = np.stack((thr_lag**j, dir_lag**j, dir_lag**j))[:, :, None]
-    c = _BlockConstants(
-        params=params,
-        dt_s=dt_s,
-        n_steps=n_steps,
-        one_minus_powers=1.0 - powers,
-        dir_lag=dir_lag,
-        dir_gain=1.0 - dir_lag,
-        rate_step=params.direction_rate_limit_radps * dt_s,
-        step_index=j[:, None],
-        step_times=(dt_s * j)[:, None],
-        horizontal_dt=np.array([-dt_s, dt_s])[:, None, None],
-        dm_per_throttle=-params.max_thrust_n * dt_s / params.exhaust_velocity_mps,
-        thrust_dt=params.max_thrust_n * dt_s,
-    )
-    for a in (c.one_minus_powers, c.step_index, c.step_times, c.horizontal_dt):
-        a.setflags(write=False)
-    if len(_CONSTANTS) > 16:
-        _CONSTANTS.clear()
-    _CONSTANTS[key] = c
-    return c
-
-
-def _rate_limited_directions(
-    out: FloatArray, angle0: FloatArray, command: FloatArray, c: _BlockConstants
-) -> None:
-    """Rate-limited first-order lag in closed form; writes angles after steps 1..n to ``out``.
-
-    ``angle0`` and ``command`` are (2, 1, N) (pitch, yaw); ``out`` is (2, n, N).
-    """
-    rate_step = c.rate_step
-    err0 = command - angle0
-    mag0 = np.abs(err0)
-    # number of leading steps that hit the rate limit: those with |e_j| * gain > rate_step
-    n_lin = np.maximum(np.ceil((mag0 - rate_step / c.dir_gain) / rate_step), 0.0)
-    j = c.step_index
-    mag_lin = mag0 - np.minimum(j, n_lin) * rate_step
-    err = np.sign(err0) * mag_lin * c.dir_lag ** np.maximum(j - n_lin, 0.0)
-    np.subtract(command, err, out=out)
 
 
 def propagate(
@@ -307,113 +231,50 @@ def propagate(
     With ``work`` the block history lives in its reused arrays (see :class:`BlockWork`).
     Raises ValueError if the shapes do not match.
 
-    Implementation: the whole block lives in one history ``h`` of shape
-    ``(STATE_SIZE, n_steps + 1, N)`` (step 0 = the initial state), so each quantity is one
-    numpy call over all steps and runs on a contiguous block, and the running sums are
-    cumulative sums along the step axis seeded with the initial value (same order as the step
-    loop; written as a loop over the steps, each a vector operation over the runs, which is
-    the same order as ``np.add.accumulate`` and several times faster along a non-contiguous
-    axis). The samples are (transposed) views of it.
+    The steps are those of :func:`step_reference`, compiled (:func:`_propagate_block`): one
+    run or a thousand cost one call, not one numpy call per quantity and step. Every array
+    reaches the kernel as a writable C-contiguous float64 array, so one compiled version
+    serves every caller (:func:`hil.compiled.warm_up` loads it before a real-time run).
     """
     if (
         state.ndim != 2
         or state.shape[1] != STATE_SIZE
-        or command.shape
-        != (
-            state.shape[0],
-            COMMAND_SIZE,
-        )
+        or command.shape != (state.shape[0], COMMAND_SIZE)
     ):
         raise ValueError(
             f"propagate: state must be (N, {STATE_SIZE}) and command (N, {COMMAND_SIZE}); "
             f"got {state.shape} and {command.shape}"
         )
-    c = _constants(params, dt_s, n_steps)
     n = state.shape[0]
     if work is None:
         h = np.empty((STATE_SIZE, n_steps + 1, n))
-        fw = np.zeros((6, n_steps, n))
+        fw = np.empty((6, n_steps, n))
     else:
         h, fw = work.arrays(n_steps, n)
-    h[:, 0] = state.T
-    # lags: throttle, pitch, yaw after each step = start + (target - start) * (1 - lag**j)
-    cmd_thr = command[:, CMD_THROTTLE]
-    err0 = np.empty((3, 1, n))
-    thr_set = np.minimum(np.maximum(cmd_thr, params.min_throttle), 1.0)
-    thr_set *= cmd_thr > 0.0
-    start = h[THROTTLE : YAW + 1, :1]
-    np.subtract(thr_set, start[0, 0], out=err0[0, 0])
-    np.subtract(command.T[CMD_PITCH:, None], start[1:], out=err0[1:])
-    lagged = h[THROTTLE : YAW + 1, 1:]
-    np.multiply(err0, c.one_minus_powers, out=lagged)
-    lagged += start
-    if np.maximum.reduce(np.abs(err0[1:]), axis=None) * c.dir_gain > c.rate_step:
-        _rate_limited_directions(lagged[1:], start[1:], command.T[CMD_PITCH:, None], c)
-    np.add(h[TIME, 0], c.step_times, out=h[TIME, 1:])
-    # mass: cumulative sum of the per-step depletion, engine off once dry
-    mass = h[MASS]
-    thr = h[THROTTLE, 1:]
     if runs is None:
-        dm_per_throttle: float | FloatArray = c.dm_per_throttle
-        dry: float | FloatArray = params.dry_mass_kg
-        max_thrust: float | FloatArray = params.max_thrust_n
+        dry, max_thrust, exhaust = _nominal_lander(params)
     else:
-        dm_per_throttle = runs.mass_per_step_kg(params, dt_s)
-        dry, max_thrust = runs.dry_mass_kg, runs.max_thrust_n
-    np.multiply(thr, dm_per_throttle, out=mass[1:])
-    _cumsum_steps(mass)
-    thr_on = thr
-    if _all(mass[-1] > dry):  # every run burned every step: nothing to fix
-        pass
-    elif not _all(mass[-2] > dry):
-        burning = mass[:-1] > dry
-        thr_on = thr * burning
-        np.multiply(thr_on, dm_per_throttle, out=mass[1:])
-        _cumsum_steps(mass)
-        np.maximum(mass, dry, out=mass)
-    elif not _all(mass[-1] >= dry):
-        np.maximum(mass, dry, out=mass)
-    # specific force (body z) and body rates, one (6, n, N) array: f x, y, z, w x, y, z
-    accel = fw[2]
-    np.multiply(thr_on, max_thrust, out=accel)
-    np.divide(accel, mass[:-1], out=accel)
-    angles = h[PITCH : YAW + 1, 1:]
-    sin_a, cos_a = np.sin(angles), np.cos(angles)
-    sp, sy = sin_a
-    cp, cy = cos_a
-    # velocity: horizontal first (it does not depend on the centrifugal term), then vertical
-    acc_cy = accel * cy
-    vel_h = h[VX : VY + 1]
-    np.multiply(acc_cy, sp, out=vel_h[0, 1:])
-    np.multiply(accel, sy, out=vel_h[1, 1:])
-    vel_h[:, 1:] *= c.horizontal_dt
-    _cumsum_steps(vel_h, axis=1)
-    vh2 = np.square(vel_h[:, :-1])
-    g_eff = np.add(vh2[0], vh2[1])
-    g_eff *= 1.0 / params.moon_radius_m
-    g_eff -= params.moon_gravity_mps2
-    acc_cy *= cp
-    g_eff += acc_cy
-    np.multiply(g_eff, dt_s, out=h[VZ, 1:])
-    _cumsum_steps(h[VZ])
-    # position: r_{j+1} = r_j + v_{j+1} dt; for a batch only the end is summed here (a
-    # reduction along the strided step axis adds in step order, like the running sum) and
-    # the per-step positions when BlockSamples.position_m is first read
-    np.multiply(h[VX : VZ + 1, 1:], dt_s, out=h[X : Z + 1, 1:])
-    positions_summed = n == 1
-    if positions_summed:
-        _cumsum_steps(h[X : Z + 1], axis=1)
-        end_position = h[X : Z + 1, -1]
-    else:
-        end_position = np.add.reduce(h[X : Z + 1], axis=1)
-    # body rates from the angle steps: omega = -(yaw', pitch' cos y, pitch' sin y)
-    rates = np.subtract(angles, h[PITCH : YAW + 1, :-1])
-    rates *= -1.0 / dt_s
-    fw[3] = rates[1]
-    np.multiply(rates[0], cy, out=fw[4])
-    np.multiply(rates[0], sy, out=fw[5])
-    final = h[:, -1].T.copy()
-    final[:, X : Z + 1] = end_position.T
+        dry = kernel_array(runs.dry_mass_kg)
+        max_thrust = kernel_array(runs.max_thrust_n)
+        exhaust = kernel_array(runs.isp_s * params.g0_mps2)
+    final = np.empty((n, STATE_SIZE))
+    _propagate_block(
+        h,
+        fw,
+        final,
+        kernel_array(state),
+        kernel_array(command),
+        float(dt_s),
+        float(params.min_throttle),
+        math.exp(-dt_s / params.throttle_tau_s),
+        math.exp(-dt_s / params.direction_tau_s),
+        float(params.direction_rate_limit_radps * dt_s),
+        dry,
+        max_thrust,
+        exhaust,
+        float(params.moon_gravity_mps2),
+        1.0 / params.moon_radius_m,
+    )
     steps = h[:, 1:]
     samples = BlockSamples(
         dt_s=dt_s,
@@ -426,35 +287,101 @@ def propagate(
         yaw_rad=steps[YAW].T,
         mass_kg=steps[MASS].T,
         force_rate_component_major=fw,
-        positions_summed=positions_summed,
     )
     return final, samples
 
 
-_all = np.logical_and.reduce
-_LOOP_MIN_RUNS = 128
+@lru_cache(maxsize=8)
+def _nominal_lander(params: LanderParams) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Dry mass, maximum thrust and exhaust velocity of ``params`` as one-run arrays."""
+    return (
+        np.array([params.dry_mass_kg], dtype=np.float64),
+        np.array([params.max_thrust_n], dtype=np.float64),
+        np.array([params.exhaust_velocity_mps], dtype=np.float64),
+    )
 
 
-def cumsum_steps(a: FloatArray, axis: int = 0) -> None:
-    """Public name of :func:`_cumsum_steps` (used by the flight-software navigation)."""
-    _cumsum_steps(a, axis)
+@njit(cache=True, nogil=True)
+def _propagate_block(
+    h: FloatArray,
+    fw: FloatArray,
+    final: FloatArray,
+    state: FloatArray,
+    command: FloatArray,
+    dt_s: float,
+    min_throttle: float,
+    throttle_lag: float,
+    direction_lag: float,
+    rate_step: float,
+    dry_mass_kg: FloatArray,
+    max_thrust_n: FloatArray,
+    exhaust_velocity_mps: FloatArray,
+    moon_gravity_mps2: float,
+    inverse_moon_radius_per_m: float,
+) -> None:  # pragma: no cover - compiled; tested through propagate
+    """The steps of :func:`step_reference` for every run; fills ``h``, ``fw`` and ``final``.
 
-
-def _cumsum_steps(a: FloatArray, axis: int = 0) -> None:
-    """In-place running sum along the step ``axis`` (0 or 1), seeded with index 0.
-
-    Same additions in the same order as ``np.add.accumulate(a, axis, out=a)``, which it
-    calls for small batches; for large ones a loop of vector additions over the runs is
-    faster (the accumulate walks each run's short strided column separately).
+    ``h`` is (STATE_SIZE, n + 1, N) with the start state at step 0, ``fw`` (6, n, N) specific
+    force and body rate per step. Per-run lander arrays have N entries or one (shared).
     """
-    if a.shape[-1] < _LOOP_MIN_RUNS:
-        np.add.accumulate(a, axis=axis, out=a)
-    elif axis == 0:
-        for j in range(1, a.shape[0]):
-            np.add(a[j - 1], a[j], out=a[j])
-    else:
-        for j in range(1, a.shape[1]):
-            np.add(a[:, j - 1], a[:, j], out=a[:, j])
+    n_runs = state.shape[0]
+    n_steps = fw.shape[1]
+    shared = dry_mass_kg.shape[0] == 1
+    gain = 1.0 - direction_lag
+    rate_per_angle_step = -1.0 / dt_s
+    for i in range(n_runs):
+        r = 0 if shared else i
+        dry = dry_mass_kg[r]
+        max_thrust = max_thrust_n[r]
+        dm_per_throttle = -max_thrust * dt_s / exhaust_velocity_mps[r]
+        for c in range(STATE_SIZE):
+            h[c, 0, i] = state[i, c]
+        x, y, z = state[i, X], state[i, Y], state[i, Z]
+        vx, vy, vz = state[i, VX], state[i, VY], state[i, VZ]
+        mass, throttle = state[i, MASS], state[i, THROTTLE]
+        pitch, yaw, t0 = state[i, PITCH], state[i, YAW], state[i, TIME]
+        cmd_throttle = command[i, CMD_THROTTLE]
+        setpoint = min(max(cmd_throttle, min_throttle), 1.0) if cmd_throttle > 0.0 else 0.0
+        cmd_pitch, cmd_yaw = command[i, CMD_PITCH], command[i, CMD_YAW]
+        for j in range(n_steps):
+            throttle = setpoint + (throttle - setpoint) * throttle_lag
+            d_pitch = min(max((cmd_pitch - pitch) * gain, -rate_step), rate_step)
+            d_yaw = min(max((cmd_yaw - yaw) * gain, -rate_step), rate_step)
+            pitch += d_pitch
+            yaw += d_yaw
+            accel = throttle * max_thrust / mass if mass > dry else 0.0
+            sp, cp = math.sin(pitch), math.cos(pitch)
+            sy, cy = math.sin(yaw), math.cos(yaw)
+            g_eff = (vx * vx + vy * vy) * inverse_moon_radius_per_m - moon_gravity_mps2
+            vx += -accel * sp * cy * dt_s
+            vy += accel * sy * dt_s
+            vz += (accel * cp * cy + g_eff) * dt_s
+            x += vx * dt_s
+            y += vy * dt_s
+            z += vz * dt_s
+            if mass > dry:
+                mass = max(mass + throttle * dm_per_throttle, dry)
+            k = j + 1
+            h[X, k, i] = x
+            h[Y, k, i] = y
+            h[Z, k, i] = z
+            h[VX, k, i] = vx
+            h[VY, k, i] = vy
+            h[VZ, k, i] = vz
+            h[MASS, k, i] = mass
+            h[THROTTLE, k, i] = throttle
+            h[PITCH, k, i] = pitch
+            h[YAW, k, i] = yaw
+            h[TIME, k, i] = t0 + k * dt_s
+            # body z specific force, body rate omega = -(yaw', pitch' cos y, pitch' sin y)
+            fw[0, j, i] = 0.0
+            fw[1, j, i] = 0.0
+            fw[2, j, i] = accel
+            fw[3, j, i] = d_yaw * rate_per_angle_step
+            fw[4, j, i] = d_pitch * rate_per_angle_step * cy
+            fw[5, j, i] = d_pitch * rate_per_angle_step * sy
+        for c in range(STATE_SIZE):
+            final[i, c] = h[c, n_steps, i]
 
 
 def step_reference(
