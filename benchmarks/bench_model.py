@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from hil.campaign import MODEL_CHUNK_RUNS, LocalPool, run_campaign
+from hil.compiled import warm_up
 from hil.models import dynamics as dyn
 from hil.models.closed_loop import ClosedLoopParams, run_model_only
 
@@ -63,6 +64,7 @@ def main() -> None:
     batch = args.batch
     params = ClosedLoopParams()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"numba kernels compiled or loaded in {warm_up():.2f} s (not timed below)")
 
     us1 = _propagate_us(1, 5000)
     us1k = _propagate_us(BATCH_RUNS, 100)
