@@ -67,7 +67,7 @@ def descent_profile_png(
     for row, (name, unit, curves) in enumerate(panels, start=1):
         plot = layout.addPlot(row=row, col=0)
         plot.setLabel("left", name, units=unit)
-        plot.getAxis("left").setWidth(80)
+        plot.getAxis("left").setWidth(95)
         plot.showGrid(x=True, y=True, alpha=0.3)
         plot.addLegend(offset=(-10, 5))
         for key, label, colour in curves:
@@ -80,6 +80,9 @@ def descent_profile_png(
             axis = plot.getAxis("left")
             axis.setTicks([list(enumerate(FC_MODES))])
             plot.setYRange(0, len(FC_MODES) - 1, padding=0.05)
+    if first is not None and time_s.size:
+        # the whole flight, ARMED coast included (auto-range clipped its first seconds)
+        first.setXRange(float(time_s[0]), float(time_s[-1]), padding=0.01)
     last = layout.getItem(len(panels), 0)
     last.setLabel("bottom", "time", units="s")
     layout.show()
