@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from hil.records.store import add_store_arguments
+
     parser = argparse.ArgumentParser(
         prog="hil", description="Hardware-in-the-loop test bench for lunar lander avionics."
     )
@@ -92,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
     descent.add_argument(
         "--out", type=Path, default=None, help="output folder (default runs/descent-...)"
     )
+    descent.add_argument(
+        "--lander",
+        default=None,
+        metavar="SERIAL",
+        help="log the flight to this lander's counters in the fleet store (checked before flying)",
+    )
+    add_store_arguments(descent)
     descent.set_defaults(handler=_descent)
 
     campaign = commands.add_parser(
@@ -188,6 +197,8 @@ def _descent(args: argparse.Namespace) -> int:
 
     config = load_bench(args.bench)
     scenario = load_scenario(args.scenario)
+    if args.lander is not None:
+        _check_lander(args)  # an unknown lander is refused before a 10-minute flight
     out = args.out or Path("runs") / (
         f"descent-{scenario.name}-seed{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
@@ -235,7 +246,42 @@ def _descent(args: argparse.Namespace) -> int:
     print(f"outputs: {out}/ ({', '.join(result.files.values())})")
     print()
     print(result.verdict)
+    if args.lander is not None:
+        _log_flight(args, out)
     return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _check_lander(args: argparse.Namespace) -> None:
+    """Raise ``UnknownSerial`` (one line) if ``--lander`` is not in the fleet store."""
+    from hil.fleet.service import Fleet
+    from hil.records.backends import open_store, store_location
+
+    with open_store(store_location(args.store, args.data)) as store, Fleet(store) as fleet:
+        fleet.lander(args.lander)
+
+
+def _log_flight(args: argparse.Namespace, out: Path) -> None:
+    """Add the flight in run folder ``out`` to ``--lander``'s counters, or say why not.
+
+    A flight that never started adds nothing. Errors are raised after the outputs are
+    written, so the flight can be logged later with ``hil fleet log-descent``.
+    """
+    from hil.fleet.service import Fleet, counters_text
+    from hil.fleet.usage import read_usage
+    from hil.records.backends import open_store, store_location
+
+    try:
+        usage = read_usage(out)
+        with open_store(store_location(args.store, args.data)) as store, Fleet(store) as fleet:
+            lander = fleet.log_usage(args.lander, usage)
+    except HilError as err:
+        # same error class (and exit code), with what to do about it
+        raise type(err)(
+            f"{err} (the flight was not logged to {args.lander}; once fixed: "
+            f"hil fleet log-descent --lander {args.lander} {out})"
+        ) from None
+    print(f"logged to lander {lander.serial}: +{counters_text(usage.counters)}")
+    print(f"lander {lander.serial} now: {counters_text(lander.counters)}")
 
 
 def _campaign(args: argparse.Namespace) -> int:

@@ -533,6 +533,47 @@ def test_the_cli_reports_due_defers_and_refuses_release(
     assert "a flight is counted once" in capsys.readouterr().err
 
 
+def test_a_descent_flown_for_a_lander_is_logged_to_it_and_unknown_landers_never_fly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data", str(tmp_path / "data")]
+    scenario = tmp_path / "short.toml"
+    scenario.write_text(
+        '[scenario]\nname = "short"\ndescription = "ignition, then 5 s of braking"\n'
+        "[timeline]\nmax_duration_s = 15.0\n"
+    )
+    fly = ["descent", "--bench", str(ROOT / "fixtures/benches/sim.toml")]
+    fly += ["--scenario", str(scenario), "--lander", "SN404", *data]
+    assert main([*fly, "--out", str(tmp_path / "refused")]) == 1
+    assert capsys.readouterr().err.strip() == "hil: lander 'SN404': not registered (landers: none)"
+    assert not (tmp_path / "refused").exists()  # refused before flying
+
+    assert main(["fleet", "load-program", str(PROGRAM), *data]) == 0
+    assert (
+        main(
+            [
+                "fleet",
+                "add-lander",
+                "SN404",
+                "--model",
+                "HR-M3",
+                "--in-service",
+                "2026-01-01",
+                *data,
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    main([*fly, "--out", str(tmp_path / "flown")])  # 15 s: no touchdown, a FAIL verdict
+    out = capsys.readouterr().out
+    assert "logged to lander SN404: +descents 1, engine_starts 1, burn_s 4.9" in out
+    assert "lander SN404 now: descents 1, engine_starts 1" in out
+    # the flight is in the counters once: logging its folder again is refused
+    assert main(["fleet", "log-descent", "--lander", "SN404", str(tmp_path / "flown"), *data]) == 1
+    assert "a flight is counted once" in capsys.readouterr().err
+
+
 BENCH = textwrap.dedent(
     """
     import json, sys
