@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from hil.cli import main
 from hil.fleet import (
+    DEFECT_CARD,
     RELEASE_CARD,
     CounterError,
     Counters,
@@ -40,10 +41,11 @@ from hil.fleet import (
     load_program,
     read_usage,
 )
-from hil.fleet.db import SCHEMA_VERSION
+from hil.fleet.db import MIGRATIONS, SCHEMA_VERSION
 from hil.fleet.model import Deferral
 from hil.records import Authorization, Kdf, SignoffRefused, StorageError, sign, verify
 from hil.records.backends import make_store
+from hil.records.errors import AuthenticationError
 from hil.records.sqlstore import SqlRecordStore
 from hil.records.state import RunState
 
@@ -381,7 +383,7 @@ def test_a_clear_release_is_a_signed_record_that_verifies(
 ) -> None:
     _make_releasable(fleet, store)
     assert fleet.release_blockers(LANDER) == []
-    with pytest.raises(SignoffRefused, match="may not release to service: needs role"):
+    with pytest.raises(SignoffRefused, match=r"may not release lander .* to service: needs role"):
         fleet.release(LANDER, "tech", SECRETS["tech"])
     assert all(r.card_number != RELEASE_CARD for r in store.runs())
     release = fleet.release(LANDER, "insp", SECRETS["insp"])
@@ -398,6 +400,67 @@ def test_a_clear_release_is_a_signed_record_that_verifies(
     assert [r.run_id for r in fleet.releases(LANDER)] == [release.run_id]
 
 
+def test_closing_a_defect_is_a_signed_record_that_verifies(
+    fleet: Fleet, store: SqlRecordStore
+) -> None:
+    defect = fleet.report_defect(LANDER, "LRF window scratched", "tech")
+    with pytest.raises(AuthenticationError):
+        fleet.close_defect(defect.defect_id, "window replaced", "tech", "wrong secret")
+    with pytest.raises(SignoffRefused, match=r"\(insp\) may not close D-.*: needs role technician"):
+        fleet.close_defect(defect.defect_id, "window replaced", "insp", SECRETS["insp"])
+    with pytest.raises(FleetError, match="closing needs the corrective action"):
+        fleet.close_defect(defect.defect_id, "  ", "tech", SECRETS["tech"])
+    assert fleet.defect(defect.defect_id).status == "open"
+    assert all(r.card_number != DEFECT_CARD for r in store.runs())  # nothing written
+
+    closed = fleet.close_defect(
+        defect.defect_id, "window replaced, s/n W-114", "tech", SECRETS["tech"]
+    )
+    assert (closed.status, closed.closure) == ("closed", "window replaced, s/n W-114 (tech)")
+    run_id = closed.closure_run_id
+    assert run_id is not None
+    info = store.run(run_id)
+    assert (info.card_number, info.lander, info.outcome) == (DEFECT_CARD, LANDER, "CLOSED")
+    report = verify(store, run_id)
+    assert report.ok and report.signatures == 1
+    (signature,) = RunState.from_events(run_id, store.events(run_id)).signatures
+    assert (signature.meaning, signature.person_id) == ("performed", "tech")
+    rectified = next(e for e in store.events(run_id) if e.kind == "defect_rectified")
+    assert rectified.payload["defect"] == defect.defect_id
+    assert rectified.payload["description"] == "LRF window scratched"
+    with pytest.raises(FleetError, match="already closed"):
+        fleet.close_defect(defect.defect_id, "again", "tech", SECRETS["tech"])
+
+
+def test_a_version_1_fleet_is_upgraded_and_keeps_its_unsigned_closures(store_url: str) -> None:
+    with open_url(store_url) as old:
+        old.sql().migrate("fleet", MIGRATIONS[:1])  # what hil before signed closures made
+        with old.sql().transaction("a closure from version 1") as tx:
+            tx.execute(
+                "INSERT INTO fleet_defects (defect_id, lander, component, description, "
+                "discovered_utc, reported_by, status, closed_utc, closure) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    "D-OLD1",
+                    LANDER,
+                    None,
+                    "seal weep",
+                    "2026-01-02T03:04:05+00:00",
+                    "tech",
+                    "closed",
+                    "2026-01-03T00:00:00+00:00",
+                    "seal replaced (tech)",
+                ),
+            )
+    with open_url(store_url) as upgraded, Fleet(upgraded) as fleet:
+        versions = upgraded.sql().query(
+            "SELECT version FROM component_versions WHERE component = 'fleet' ORDER BY version"
+        )
+        assert versions == [(1,), (2,)] and SCHEMA_VERSION == 2
+        old_closure = fleet.defect("D-OLD1")
+        assert (old_closure.closure, old_closure.closure_run_id) == ("seal replaced (tech)", None)
+
+
 def test_work_package_closes_only_when_its_items_are_done(
     fleet: Fleet, store: SqlRecordStore
 ) -> None:
@@ -406,7 +469,7 @@ def test_work_package_closes_only_when_its_items_are_done(
     with pytest.raises(FleetError, match=f"still open: {defect.defect_id}, {BIT}"):
         fleet.close_package(package.package_id)
     card_run(store, BIT)
-    fleet.close_defect(defect.defect_id, "pin replaced", "tech")
+    fleet.close_defect(defect.defect_id, "pin replaced", "tech", SECRETS["tech"])
     assert fleet.close_package(package.package_id).status == "closed"
     with pytest.raises(UnknownSerial, match="'LL-99': not a program card"):
         fleet.create_package(LANDER, "x", ["LL-99"])
@@ -491,6 +554,7 @@ def test_the_cli_reports_due_defers_and_refuses_release(
     with make_store(store_url, kdf=Kdf(n=2**10)) as records:
         assert isinstance(records, SqlRecordStore)
         unsigned = card_run(records, BIT, signed=())
+        records.people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
     assert main(["fleet", "due", "--lander", LANDER, *data]) == 0
     out = capsys.readouterr().out
     assert re.search(rf"{BIT} .* OVERDUE", out)
@@ -531,6 +595,14 @@ def test_the_cli_reports_due_defers_and_refuses_release(
     )
     assert main(["fleet", "log-descent", "--lander", LANDER, str(folder), *data]) == 1
     assert "a flight is counted once" in capsys.readouterr().err
+    secret = tmp_path / "tech.secret"
+    secret.write_text(SECRETS["tech"] + "\n")
+    close = ["fleet", "close-defect", defect_id, "--action", "seal replaced", "--by", "tech"]
+    assert main([*close, "--secret-file", str(secret), *data]) == 0
+    closed = capsys.readouterr().out.strip()
+    assert re.fullmatch(rf"closed {defect_id}: seal replaced \(tech\) \(record \S+\)", closed)
+    assert main(["fleet", "defects", "--all", "--lander", LANDER, *data]) == 0
+    assert re.search(rf"{defect_id} .* closed .*\[record \S+\]", capsys.readouterr().out)
 
 
 def test_a_descent_flown_for_a_lander_is_logged_to_it_and_unknown_landers_never_fly(
@@ -664,9 +736,9 @@ def test_the_fleet_tables_are_a_versioned_component_of_the_record_store(
     fleet: Fleet, store: SqlRecordStore, store_url: str
 ) -> None:
     versions = store.sql().query(
-        "SELECT component, version FROM component_versions WHERE component = 'fleet'"
+        "SELECT version FROM component_versions WHERE component = 'fleet' ORDER BY version"
     )
-    assert versions == [("fleet", SCHEMA_VERSION)]
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]  # one row per migration
     with open_url(store_url) as again, Fleet(again) as other:  # another bench: no re-run
         assert [lander.serial for lander in other.landers()] == [LANDER]
     with open_url(store_url, readonly=True) as reader, Fleet(reader) as viewer:

@@ -41,6 +41,7 @@ from hil.fleet.model import (
 )
 from hil.fleet.program import Program, load_program
 from hil.fleet.service import (
+    DEFECT_CARD,
     RELEASE_CARD,
     Component,
     Defect,
@@ -54,6 +55,7 @@ from hil.fleet.usage import Usage, read_usage
 __all__ = [
     "CATEGORY_DAYS",
     "COUNTERS",
+    "DEFECT_CARD",
     "DUE_SOON",
     "OK",
     "OVERDUE",

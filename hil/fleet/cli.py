@@ -129,10 +129,13 @@ def add_commands(subparsers: Any) -> None:
         help="calendar limit in days (required for A; at most B 3, C 10, D 120)",
     )
     defer.add_argument("--descents", type=int, default=None, help="descent limit (A only)")
-    close = command("close-defect", "close a defect with the corrective action", _close_defect)
+    close = command(
+        "close-defect", "close a defect with the corrective action (a signed record)", _close_defect
+    )
     close.add_argument("defect_id")
-    close.add_argument("--action", required=True)
-    close.add_argument("--by", required=True)
+    close.add_argument("--action", required=True, help="the corrective action taken")
+    close.add_argument("--by", required=True, help="who took it (person id; signs it 'performed')")
+    _secret_argument(close)
 
     pkg = command("package", "create a work package of due cards and defects", _package)
     pkg.add_argument("--lander", required=True)
@@ -435,6 +438,8 @@ def _defects(args: argparse.Namespace) -> int:
                 left = deferral.days_left(now)
                 days = "day" if left == 1 else "days"
                 state = f"cat {deferral.category} to {deferral.limit_date} ({left} {days} left)"
+            elif d.closure_run_id:
+                state = f"{d.closure} [record {d.closure_run_id}]"
             else:
                 state = d.closure or "-"
             rows.append(
@@ -465,9 +470,13 @@ def _defer(args: argparse.Namespace) -> int:
 
 
 def _close_defect(args: argparse.Namespace) -> int:
+    from hil.records.cli import read_secret
+
     with _fleet(args) as fleet:
-        defect = fleet.close_defect(args.defect_id, args.action, args.by)
-    print(f"closed {defect.defect_id}: {defect.closure}")
+        fleet.defect(args.defect_id)  # an unknown id is named before the secret is asked for
+        secret = read_secret(args, f"secret for {args.by}: ")
+        defect = fleet.close_defect(args.defect_id, args.action, args.by, secret)
+    print(f"closed {defect.defect_id}: {defect.closure} (record {defect.closure_run_id})")
     return EXIT_OK
 
 

@@ -188,7 +188,12 @@ def _v1_tables(tx: SqlTransaction) -> None:
     tx.execute("CREATE INDEX fleet_defects_by_lander ON fleet_defects (lander)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_tables,)
+def _v2_signed_defect_closures(tx: SqlTransaction) -> None:
+    # the signed record of each defect closure (NULL for closures made before version 2)
+    tx.execute("ALTER TABLE fleet_defects ADD COLUMN closure_run_id TEXT")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_signed_defect_closures)
 """Migration ``i`` brings the fleet schema from version ``i`` to ``i + 1``. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

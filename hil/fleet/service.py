@@ -8,7 +8,9 @@ database as the records. Card completions are read from the records (``RecordSto
 item and reschedules it from the counters at the moment the run finished (the counter log keeps
 every value the counters had). A release to service is itself a record: a run of card
 ``RELEASE_CARD`` holding what was checked, finished ``RELEASED`` and signed ``approved`` with
-the certifying person's credential through ``hil.records.sign``.
+the certifying person's credential through ``hil.records.sign``. Closing a defect is a record
+too: card ``DEFECT_CARD`` with the defect and the corrective action, finished ``CLOSED`` and
+signed ``performed`` by whoever took the action.
 
 Every write is one transaction; counters only ever grow (``CounterError`` otherwise). Two
 benches may work on the same lander at once, on SQLite or PostgreSQL: rows decided on are read
@@ -55,6 +57,8 @@ from hil.fleet.program import Program
 from hil.fleet.usage import Usage
 from hil.records.store import RecordStore
 
+DEFECT_CARD = "LL-05-00-00-DEF"
+"""Card number of defect-rectification records: the signer's authorization must cover it."""
 RELEASE_CARD = "LL-05-00-00-RTS"
 """Card number of release-to-service records (a certifying person's authorization must cover
 it, e.g. scope ``LL-*`` or ``LL-05-*``)."""
@@ -130,6 +134,8 @@ class Defect:
     """``open``, ``deferred`` or ``closed``."""
     closed_utc: str | None
     closure: str | None
+    closure_run_id: str | None = None
+    """The signed record of the closure (``DEFECT_CARD``)."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,7 @@ _COMPONENT_COLUMNS = (
 )
 _DEFECT_COLUMNS = (
     "defect_id, lander, component, description, discovered_utc, reported_by, status, "
-    "closed_utc, closure"
+    "closed_utc, closure, closure_run_id"
 )
 _DEFERRAL_COLUMNS = (
     "deferral_id, defect_id, category, reason, deferred_utc, deferred_by, limit_days, "
@@ -845,7 +851,7 @@ class Fleet:
             if component is not None:
                 self.component(component)
             db.execute(
-                f"INSERT INTO fleet_defects ({_DEFECT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO fleet_defects ({_DEFECT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     defect_id,
                     serial,
@@ -854,6 +860,7 @@ class Fleet:
                     _iso(when),
                     reported_by,
                     "open",
+                    None,
                     None,
                     None,
                 ),
@@ -945,20 +952,84 @@ class Fleet:
         row[9] = date.fromisoformat(row[9])
         return Deferral(*row)
 
-    def close_defect(self, defect_id: str, action: str, closed_by: str) -> Defect:
-        """Close a defect with the corrective action taken (and who took it)."""
+    def close_defect(self, defect_id: str, action: str, person_id: str, secret: str) -> Defect:
+        """Close a defect with the corrective action, signed by who took it.
+
+        A ``DEFECT_CARD`` record holds the defect and the action, finished ``CLOSED`` and
+        signed ``performed`` by ``person_id`` (a technician or engineer whose authorization
+        covers ``DEFECT_CARD``); the defect keeps its id. Raises ``FleetError`` (no action,
+        already closed), ``UnknownSerial``, or ``AuthenticationError``/``SignoffRefused``
+        from the records before anything is written.
+        """
+        from hil.records.signoff import sign
+        from hil.records.state import Meaning
+
         if not action.strip():
             raise FleetError(f"defect {defect_id}: closing needs the corrective action")
+        defect = self.defect(defect_id)
+        if defect.status == "closed":
+            raise FleetError(f"defect {defect_id} is already closed")
+        self._may_sign(person_id, secret, Meaning.PERFORMED, DEFECT_CARD, f"close {defect_id}")
+        run_id = self.store.create_run(
+            {
+                "card": {
+                    "number": DEFECT_CARD,
+                    "revision": "1",
+                    "title": f"Rectification of defect {defect_id} on lander {defect.lander}",
+                },
+                "lander": defect.lander,
+                "operator_id": person_id,
+                "kind": "defect_rectification",
+            }
+        )
+        self.store.append(
+            run_id,
+            "defect_rectified",
+            {
+                "defect": defect_id,
+                "lander": defect.lander,
+                "component": defect.component,
+                "description": defect.description,
+                "discovered_utc": defect.discovered_utc,
+                "reported_by": defect.reported_by,
+                "action": action.strip(),
+            },
+        )
+        self.store.finish(run_id, "CLOSED")
+        sign(self.store, run_id, person_id, secret, Meaning.PERFORMED)
         with self.db.transaction() as db:
-            defect = self.defect(defect_id, lock=True)
-            if defect.status == "closed":
-                raise FleetError(f"defect {defect_id} is already closed")
+            if self.defect(defect_id, lock=True).status == "closed":
+                raise FleetError(
+                    f"defect {defect_id} was closed by another bench meanwhile; record {run_id} "
+                    "stands but does not close it"
+                )
             db.execute(
-                "UPDATE fleet_defects SET status = 'closed', closed_utc = ?, closure = ? "
-                "WHERE defect_id = ?",
-                (_iso(self.now()), f"{action.strip()} ({closed_by})", defect_id),
+                "UPDATE fleet_defects SET status = 'closed', closed_utc = ?, closure = ?, "
+                "closure_run_id = ? WHERE defect_id = ?",
+                (_iso(self.now()), f"{action.strip()} ({person_id})", run_id, defect_id),
             )
         return self.defect(defect_id)
+
+    def _may_sign(self, person_id: str, secret: str, meaning: str, card: str, purpose: str) -> None:
+        """Authenticate ``person_id`` and check the role and authorization ``meaning`` on
+        ``card`` need, before any record is written. Raises ``AuthenticationError`` or
+        ``SignoffRefused`` (naming the person and what is missing)."""
+        from hil.records.errors import SignoffRefused
+        from hil.records.signoff import ROLES_FOR
+
+        people = self.store.people
+        people.authenticate(person_id, secret, purpose)
+        person = people.get(person_id)
+        allowed = ROLES_FOR[meaning]
+        who = f"{person.printed_name} ({person.person_id})"
+        if not any(role in person.roles for role in allowed):
+            need = " or ".join(r.value for r in allowed)
+            raise SignoffRefused(f"{who} may not {purpose}: needs role {need}")
+        if person.authorization_for(card, self.now()) is None:
+            raise SignoffRefused(
+                f"{who} has no authorization for {card} ({purpose}) valid on "
+                f"{self.today().isoformat()}"
+            )
 
     # -- work packages -----------------------------------------------------------------------
 
@@ -1087,30 +1158,16 @@ class Fleet:
         ``approved`` by ``person_id`` (who must hold an engineer or inspector role and an
         authorization covering ``RELEASE_CARD``). Raises ``AuthenticationError`` or
         ``SignoffRefused`` from the records before anything is written."""
-        from hil.records.signoff import ROLES_FOR, sign
+        from hil.records.signoff import sign
         from hil.records.state import Meaning
 
         lander = self.lander(serial)
         reasons = self.release_blockers(serial)
         if reasons:
             raise ReleaseRefused(serial, reasons)
-        people = self.store.people
-        people.authenticate(person_id, secret, f"release lander {serial} to service")
-        person = people.get(person_id)
-        allowed = ROLES_FOR[Meaning.APPROVED]
-        who = f"{person.printed_name} ({person.person_id})"
-        if not any(role in person.roles for role in allowed):
-            from hil.records.errors import SignoffRefused
-
-            need = " or ".join(r.value for r in allowed)
-            raise SignoffRefused(f"{who} may not release to service: needs role {need}")
-        if person.authorization_for(RELEASE_CARD, self.now()) is None:
-            from hil.records.errors import SignoffRefused
-
-            raise SignoffRefused(
-                f"{who} has no authorization for {RELEASE_CARD} (release to service) valid on "
-                f"{self.today().isoformat()}"
-            )
+        self._may_sign(
+            person_id, secret, Meaning.APPROVED, RELEASE_CARD, f"release lander {serial} to service"
+        )
         due = self.due(serial, sync=False)
         checked = {
             "lander": serial,
