@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from hil.fsw.guidance import GuidanceParams, terminal_accel, thrust_command, zem_zev_accel
+from hil.fsw.guidance import (
+    GuidanceParams,
+    approach_time,
+    terminal_accel,
+    thrust_command,
+    zem_zev_accel,
+)
 from hil.fsw.modes import ARMED_MODES, FIRING_MODES, PHASE_OF_MODE, Event, Mode, next_mode
 from hil.fsw.navigation import Navigation, NavParams
 from hil.models.terrain import TerrainProfile
@@ -274,9 +280,12 @@ class FlightSoftware:
                 hg &= mode == _BRAKING
             if _any(hg):
                 mode = next_mode(mode, Event.HIGH_GATE, hg)
-                self._low_gate_time_s = np.where(
-                    hg, time_s + g.approach_time_s, self._low_gate_time_s
+                grav_now = np.square(nav.velocity_mps[:, :2]).sum(axis=1)
+                grav_now = grav_now / nav.params.moon_radius_m - nav.params.moon_gravity_mps2
+                duration = approach_time(
+                    nav.position_m, nav.velocity_mps, grav_now, self.mass_est_kg, p.max_thrust_n, g
                 )
+                self._low_gate_time_s = np.where(hg, time_s + duration, self._low_gate_time_s)
                 uniform = self._uniform_mode(mode)
         if uniform is None or uniform == _APPROACH:
             lg = time_s >= self._low_gate_time_s

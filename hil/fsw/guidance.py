@@ -10,7 +10,8 @@ targets (site at the origin, z = height above the site's terrain level):
   together so the burn runs near full thrust (see ``hil.models.closed_loop``). High gate
   [chosen]: 3 km uprange, 2 km up, (+60, 0, -25) m/s.
 * **APPROACH** (high gate -> low gate): the same law to the low gate: 100 m above the site,
-  (0, 0, -3) m/s, over a fixed ``approach_time_s``.
+  (0, 0, -3) m/s, over ``approach_time_s`` or, from a high gate reached off nominal, the
+  shortest longer duration the engine can fly with margin (:func:`approach_time`).
 * **TERMINAL**: horizontal velocity nulled (``a_h = -k v_h``), vertical speed tracks
   ``-min(touchdown_speed + k_h * altitude, terminal_max_speed)`` down to touchdown.
 
@@ -52,6 +53,14 @@ class GuidanceParams:
     max_tilt_braking_deg: float = 100.0
     max_tilt_approach_deg: float = 70.0
     max_tilt_terminal_deg: float = 6.0
+    #: the approach may take up to this much longer than ``approach_time_s`` when the planned
+    #: one would need more than the engine can give (see :func:`approach_time`)
+    approach_stretch_max_s: float = 120.0
+    approach_stretch_step_s: float = 5.0
+    #: planning margins of the approach: thrust acceleration at most this fraction of the
+    #: engine's, its vertical part at least this fraction of lunar gravity
+    approach_thrust_fraction: float = 0.8
+    approach_min_vertical_fraction: float = 0.5
 
 
 def zem_zev_accel(
@@ -171,3 +180,50 @@ def _thrust_command(
         out[0, i] = magnitude * mass / max_thrust_n
         out[1, i] = pitch
         out[2, i] = yaw
+
+
+def approach_time(
+    position_m: FloatArray,
+    velocity_mps: FloatArray,
+    gravity_mps2: FloatArray,
+    mass_kg: FloatArray,
+    max_thrust_n: float,
+    p: GuidanceParams,
+) -> FloatArray:
+    """Duration (N,) of the approach from this state: ``approach_time_s``, or longer.
+
+    The ZEM/ZEV thrust acceleration is linear in time when unconstrained, from
+    ``a(0) = 6 ZEM / T^2 - 2 ZEV / T`` to ``a(T) = 4 ZEV / T - 6 ZEM / T^2``. A duration is
+    flyable when at both ends the tilt is within ``max_tilt_approach_deg``, the magnitude
+    within ``approach_thrust_fraction`` of the engine and the vertical part at least
+    ``approach_min_vertical_fraction`` of lunar gravity (the lander is never asked to fall
+    faster than it can later brake). The shortest flyable duration in steps of
+    ``approach_stretch_step_s`` is chosen, at most ``approach_stretch_max_s`` longer; from a
+    nominal high gate that is ``approach_time_s`` itself. An off-nominal one (arriving low,
+    slow, or climbing) no longer dives at minimum throttle and runs out of time to brake.
+    """
+    extra = np.arange(0.0, p.approach_stretch_max_s + 1e-9, p.approach_stretch_step_s)
+    duration = p.approach_time_s + extra  # (K,)
+    tgo = duration[None, :, None]  # (1, K, 1)
+    r = np.asarray(position_m, dtype=np.float64)[:, None, :]
+    v = np.asarray(velocity_mps, dtype=np.float64)[:, None, :]
+    g = np.asarray(gravity_mps2, dtype=np.float64).reshape(-1)[:, None]
+    zem = np.asarray(p.low_gate_position_m) - r - v * tgo
+    zem[..., 2] -= 0.5 * g * tgo[..., 0] ** 2
+    zev = np.asarray(p.low_gate_velocity_mps) - v
+    zev = np.broadcast_to(zev, zem.shape).copy()
+    zev[..., 2] -= g * tgo[..., 0]
+    start = 6.0 * zem / tgo**2 - 2.0 * zev / tgo
+    end = 4.0 * zev / tgo - 6.0 * zem / tgo**2
+    a_max = p.approach_thrust_fraction * max_thrust_n / np.asarray(mass_kg).reshape(-1)[:, None]
+    tan_limit = math.tan(math.radians(min(p.max_tilt_approach_deg, 89.9)))
+    min_vertical = p.approach_min_vertical_fraction * np.abs(g)
+    ok = np.ones(start.shape[:2], dtype=bool)
+    for a in (start, end):
+        horizontal = np.hypot(a[..., 0], a[..., 1])
+        vertical = a[..., 2]
+        ok &= vertical >= min_vertical
+        ok &= horizontal <= vertical * tan_limit
+        ok &= np.hypot(horizontal, vertical) <= a_max
+    first = np.argmax(ok, axis=1)
+    return np.where(ok.any(axis=1), duration[first], p.approach_time_s)
