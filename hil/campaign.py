@@ -18,7 +18,8 @@ number of workers and the model-only chunk size. Results are ordered by index.
 Model-only chunks are ``MODEL_CHUNK_RUNS`` runs by default, fixed so that the results are
 bit-identical for any number of workers. A different chunk size gives the same runs to
 round-off only (about 1e-6 relative in touchdown speed): numpy's BLAS products in the IMU
-averaging and the FSW navigation sum in an order that depends on the batch width.
+averaging and the navigation's covariance step sum in an order that depends on the batch
+width.
 
 The summary gives the success rate with its Wilson score interval, touchdown-speed
 percentiles and the propellant margin; ``write_outputs`` writes ``results.csv``,
@@ -44,11 +45,11 @@ import numpy as np
 from hil.errors import ConfigError, HilError
 
 MODEL_CHUNK_RUNS = 500
-"""Runs per model-only task: a batch costs a fixed ~5 s of per-block overhead plus ~0.11 s a
-run (CPU, this machine), and runs that have landed leave the batch, so big batches are
-cheaper per run (500 runs cost ~7 % less per run than 250) and a campaign pays for one slow
-straggler per chunk; 500 keeps both cores busy for 1,000 runs or more. Fixed, so results do
-not depend on the number of workers."""
+"""Runs per model-only task: a batch costs a fixed ~2.5 s of per-block overhead plus ~0.08 s
+a run (CPU, this machine, 2026-11-29), and runs that have landed leave the batch, so big
+batches are cheaper per run and a campaign pays for one slow straggler per chunk; 500 keeps
+both cores busy for 1,000 runs or more. Fixed, so results do not depend on the number of
+workers."""
 
 RESULT_FIELDS = (
     "run",
