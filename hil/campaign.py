@@ -15,8 +15,10 @@ run draws everything from it -- its dispersions (the scenario's ``[dispersions]`
 model-only and full-stack mode, and a campaign gives the same numbers whatever the pool, the
 number of workers and the model-only chunk size. Results are ordered by index.
 
-Model-only chunks are ``MODEL_CHUNK_RUNS`` runs by default, fixed so that the results are
-bit-identical for any number of workers. A different chunk size gives the same runs to
+Model-only chunks are half the campaign, at most ``MODEL_CHUNK_RUNS`` runs, by default
+(:func:`default_chunk_runs`): a function of the number of runs only, so that the results are
+bit-identical for any number of workers, and a campaign of a few hundred runs still keeps two
+cores busy. A different chunk size gives the same runs to
 round-off only (about 1e-6 relative in touchdown speed): numpy's BLAS products in the IMU
 averaging and the navigation's covariance step sum in an order that depends on the batch
 width.
@@ -330,17 +332,26 @@ def summarise(
     )
 
 
+def default_chunk_runs(runs: int) -> int:
+    """Model-only runs per task for a campaign of ``runs``: half of them, at most
+    ``MODEL_CHUNK_RUNS`` (200 runs fly as two chunks of 100, 1,000 as two of 500)."""
+    return max(1, min(MODEL_CHUNK_RUNS, math.ceil(runs / 2)))
+
+
 def jobs_for(
     scenario_ref: str,
     runs: int,
     seed: int,
     full_stack: bool,
     bench_path: str,
-    chunk_runs: int = MODEL_CHUNK_RUNS,
+    chunk_runs: int | None = None,
 ) -> list[Job]:
-    """The jobs of a campaign: one per full-stack run, model-only chunks of ``chunk_runs``."""
+    """The jobs of a campaign: one per full-stack run, model-only chunks of ``chunk_runs``
+    (default :func:`default_chunk_runs`)."""
     if runs < 1:
         raise ConfigError(f"--runs must be at least 1 (got {runs})")
+    if chunk_runs is None:
+        chunk_runs = default_chunk_runs(runs)
     if chunk_runs < 1:
         raise ConfigError(f"model-only chunk must be at least 1 run (got {chunk_runs})")
     if full_stack:
@@ -359,7 +370,7 @@ def run_campaign(
     full_stack: bool = False,
     bench_path: str = "fixtures/benches/sim.toml",
     progress: Callable[[int, int], None] | None = None,
-    chunk_runs: int = MODEL_CHUNK_RUNS,
+    chunk_runs: int | None = None,
 ) -> list[RunOutcome]:
     """Fly the campaign; returns one outcome per run, ordered by run index.
 

@@ -190,3 +190,18 @@ def test_a_run_flies_the_same_alone_or_in_any_batch() -> None:
         np.testing.assert_allclose(in_batch[key], alone[key], rtol=1e-12, atol=1e-9)
     other = fly([seeds[0]])
     assert not np.array_equal(other["x_m"], alone["x_m"])  # dispersed start
+
+
+def test_a_model_only_campaign_is_split_so_that_two_cores_share_it() -> None:
+    from hil.campaign import MODEL_CHUNK_RUNS, jobs_for
+
+    def chunks(runs: int) -> list[int]:
+        return [args[3] for _, args in jobs_for("nominal", runs, 1, False, "unused")]
+
+    assert chunks(1) == [1]
+    assert chunks(200) == [100, 100]  # a few hundred runs no longer wait on one process
+    assert chunks(201) == [101, 100]
+    assert chunks(1000) == [MODEL_CHUNK_RUNS, MODEL_CHUNK_RUNS]
+    assert chunks(1200) == [500, 500, 200]
+    # by the number of runs only: the same chunks, so the same results, on any pool
+    assert [args[2] for _, args in jobs_for("nominal", 201, 1, False, "unused")] == [0, 101]
