@@ -10,10 +10,12 @@ numba compiles a kernel for each combination of argument types it meets (a read-
 strided array is a different type), so the wrappers hand every array over as
 :func:`kernel_array` makes it: one compiled version per kernel. The machine code is cached
 in ``__pycache__`` next to the source (compiled on first use after an install or an edit,
-about 1 s for all four; later processes load it in about 0.1 s).
+1.3 s for all four; later processes load it in 0.15 s).
 
-:func:`warm_up` compiles or loads every kernel before a run starts, so that neither cost
-lands inside a real-time loop (where it would show as a deadline miss of a second).
+:func:`warm_up` compiles or loads every kernel once per process, before anything runs on the
+wall clock: when a simulated FC opens (its flight software steps in the FC's threads) and
+before every descent (the plant). Neither cost then lands inside a real-time loop, where it
+would show as a stall of up to a second.
 """
 
 from __future__ import annotations

@@ -280,10 +280,13 @@ class FlightSoftware:
                 hg &= mode == _BRAKING
             if _any(hg):
                 mode = next_mode(mode, Event.HIGH_GATE, hg)
-                grav_now = np.square(nav.velocity_mps[:, :2]).sum(axis=1)
-                grav_now = grav_now / nav.params.moon_radius_m - nav.params.moon_gravity_mps2
                 duration = approach_time(
-                    nav.position_m, nav.velocity_mps, grav_now, self.mass_est_kg, p.max_thrust_n, g
+                    nav.position_m,
+                    nav.velocity_mps,
+                    nav.vertical_gravity_mps2(),
+                    self.mass_est_kg,
+                    p.max_thrust_n,
+                    g,
                 )
                 self._low_gate_time_s = np.where(hg, time_s + duration, self._low_gate_time_s)
                 uniform = self._uniform_mode(mode)
@@ -312,17 +315,13 @@ class FlightSoftware:
         self.mode = mode
         # guidance
         n = self.n
-        v = nav.velocity_mps
         if uniform is not None and not _FIRING[uniform]:  # nobody fires: hold the direction
             tgo = np.zeros(n)
             thr = np.zeros(n)
             pitch = np.radians(self._last_cmd.pitch_deg)
             yaw = np.radians(self._last_cmd.yaw_deg)
         else:
-            grav = np.square(v[:, :2].T)
-            grav = np.add(grav[0], grav[1])
-            grav *= 1.0 / nav.params.moon_radius_m
-            grav -= nav.params.moon_gravity_mps2
+            grav = nav.vertical_gravity_mps2()
             if uniform is not None:
                 acc, tgo, tilt = self._guide(uniform, time_s, altitude, grav)
                 thr, pitch, yaw = thrust_command(acc, self.mass_est_kg, p.max_thrust_n, tilt)

@@ -203,21 +203,29 @@ def approach_time(
     slow, or climbing) no longer dives at minimum throttle and runs out of time to brake.
     """
     extra = np.arange(0.0, p.approach_stretch_max_s + 1e-9, p.approach_stretch_step_s)
-    duration = p.approach_time_s + extra  # (K,)
-    tgo = duration[None, :, None]  # (1, K, 1)
-    r = np.asarray(position_m, dtype=np.float64)[:, None, :]
-    v = np.asarray(velocity_mps, dtype=np.float64)[:, None, :]
-    g = np.asarray(gravity_mps2, dtype=np.float64).reshape(-1)[:, None]
-    zem = np.asarray(p.low_gate_position_m) - r - v * tgo
-    zem[..., 2] -= 0.5 * g * tgo[..., 0] ** 2
-    zev = np.asarray(p.low_gate_velocity_mps) - v
-    zev = np.broadcast_to(zev, zem.shape).copy()
-    zev[..., 2] -= g * tgo[..., 0]
-    start = 6.0 * zem / tgo**2 - 2.0 * zev / tgo
-    end = 4.0 * zev / tgo - 6.0 * zem / tgo**2
+    duration = p.approach_time_s + extra  # (K,) candidates
+    position = kernel_array(position_m)
+    n, k = position.shape[0], duration.size
+    velocity = np.repeat(kernel_array(velocity_mps), k, axis=0)  # (N K, 3): run-major
+    g = np.repeat(kernel_array(gravity_mps2).reshape(-1), k)
+    tgo = np.tile(duration, n)
+    target_velocity = kernel_array(p.low_gate_velocity_mps)
+    start = zem_zev_accel(
+        np.repeat(position, k, axis=0),
+        velocity,
+        kernel_array(p.low_gate_position_m),
+        target_velocity,
+        tgo,
+        g,
+    )
+    # the law's acceleration is linear in time, so a(0) + a(T) = 2 ZEV / T
+    zev = target_velocity - velocity
+    zev[:, 2] -= g * tgo
+    end = 2.0 * zev / tgo[:, None] - start
+    start, end = start.reshape(n, k, 3), end.reshape(n, k, 3)
     a_max = p.approach_thrust_fraction * max_thrust_n / np.asarray(mass_kg).reshape(-1)[:, None]
     tan_limit = math.tan(math.radians(min(p.max_tilt_approach_deg, 89.9)))
-    min_vertical = p.approach_min_vertical_fraction * np.abs(g)
+    min_vertical = p.approach_min_vertical_fraction * np.abs(g).reshape(n, k)
     ok = np.ones(start.shape[:2], dtype=bool)
     for a in (start, end):
         horizontal = np.hypot(a[..., 0], a[..., 1])

@@ -229,6 +229,17 @@ class Navigation:
         cov += noise
         self._set_covariance(cov)
 
+    def vertical_gravity_mps2(self) -> FloatArray:
+        """The onboard gravity model along z at the estimated velocity: ``-g + v_h^2 / R``
+        (N,), m/s^2 (the same model dead reckoning uses)."""
+        v = self.velocity_mps
+        p = self.params
+        horizontal_sq = v[:, 0] * v[:, 0]
+        horizontal_sq += v[:, 1] * v[:, 1]
+        horizontal_sq *= 1.0 / p.moon_radius_m
+        horizontal_sq -= p.moon_gravity_mps2
+        return horizontal_sq
+
     # -- LRF --------------------------------------------------------------------------------
     def altitude_m(self) -> FloatArray:
         """Estimated height above the onboard terrain map directly below, m."""

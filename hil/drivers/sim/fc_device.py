@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from hil.clock import Clock
+from hil.compiled import warm_up
 from hil.config import CanConfig
 from hil.drivers.can import CanLink, PeriodicSend, load_database
 from hil.drivers.roles import ERROR_CODES, FC_MODES
@@ -136,6 +137,9 @@ class SimulatedFlightComputer:
     def open(self, free_running: bool) -> SimulatedFlightComputer:
         """Open the links. ``free_running`` starts threads on the wall clock; otherwise the
         device waits to be stepped (lockstep)."""
+        # the flight software's compiled kernels, loaded now rather than by the first IMU
+        # frame after a state uplink (a 0.1-1 s stall of the FC thread)
+        warm_up()
         database = load_database(self._can_config.database)
         self._maintenance = SerialLink.on_fd(
             self._maintenance_pty.master_fd, name="sim-fc maintenance", read_timeout_s=0.05
