@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from hil.campaign import LocalPool, run_campaign
-from hil.scenario import SCENARIO_DIR
+from hil.flight.campaign import LocalPool, run_campaign
+from hil.flight.scenario import SCENARIO_DIR
 
 TARGET_RUNS = 1000
 TARGET_S = 60.0

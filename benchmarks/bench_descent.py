@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.clock import WallClock
-from hil.compiled import warm_up
-from hil.config import load_bench
-from hil.descent import DescentRun
-from hil.executive import Executive, Task
-from hil.models.closed_loop import run_model_only
-from hil.scenario import load_scenario
+from hil.core.clock import WallClock
+from hil.core.compiled import warm_up
+from hil.core.config import load_bench
+from hil.core.executive import Executive, Task
+from hil.flight.descent import DescentRun
+from hil.flight.model_only import run_model_only
+from hil.flight.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "fixtures" / "benches" / "sim.toml"

@@ -36,7 +36,7 @@ POINTS = 24_000
 def redraw_ms(frames: int) -> tuple[np.ndarray, np.ndarray]:
     """Frame times (ms) of the panel's redraw and of a full-resolution setData, same data."""
     from hil.gui.plots import LivePlotPanel
-    from hil.gui.traces import TraceStore
+    from hil.services.traces import TraceStore
 
     app = QtWidgets.QApplication.instance()
     assert app is not None
@@ -84,10 +84,10 @@ def redraw_ms(frames: int) -> tuple[np.ndarray, np.ndarray]:
 
 def lateness(seconds: float, with_gui: bool) -> dict[str, float]:
     """Fly ``seconds`` of the nominal descent in real time; the executive's timing."""
-    from hil.config import load_bench
-    from hil.gui.session import BenchSession, JobFinished
+    from hil.core.config import load_bench
+    from hil.flight.scenario import load_scenario
     from hil.gui.window import MainWindow
-    from hil.scenario import load_scenario
+    from hil.services.session import BenchSession, JobFinished
 
     app = QtWidgets.QApplication.instance()
     assert app is not None

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import can
 
+from hil.core.signals import SignalStore
 from hil.drivers.can import CanLink, load_database
-from hil.signals import SignalStore
 
 DBC_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "can" / "lander.dbc"
 CAN_FRAMES = 80_000

@@ -25,10 +25,10 @@ import time
 
 import numpy as np
 
-from hil.campaign import MODEL_CHUNK_RUNS, LocalPool, run_campaign
-from hil.compiled import warm_up
+from hil.core.compiled import warm_up
+from hil.flight.campaign import MODEL_CHUNK_RUNS, LocalPool, run_campaign
+from hil.flight.model_only import ClosedLoopParams, run_model_only
 from hil.models import dynamics as dyn
-from hil.models.closed_loop import ClosedLoopParams, run_model_only
 
 SINGLE_TARGET_X = 200.0
 BATCH_RUNS = 1000

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from hil.cards import StepContext, measurement
 from hil.cards.model import Step
-from hil.descent import DescentResult, DescentRun
-from hil.scenario import load_scenario
+from hil.flight.descent import DescentResult, DescentRun
+from hil.flight.scenario import load_scenario
 from procedures._common import CheckFailed, require
 
 OUT_ROOT = Path("runs")

@@ -18,8 +18,8 @@ import can.interfaces.virtual as can_virtual
 import pytest
 
 from hil.bench import Bench
-from hil.clock import Clock
-from hil.config import BenchConfig, load_bench
+from hil.core.clock import Clock
+from hil.core.config import BenchConfig, load_bench
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

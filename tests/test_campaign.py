@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from conftest import SIM_BENCH
 
-from hil.campaign import (
+from hil.errors import ConfigError
+from hil.flight.campaign import (
     DaskPool,
     LocalPool,
     RunOutcome,
@@ -21,11 +22,10 @@ from hil.campaign import (
     wilson_interval,
     write_outputs,
 )
-from hil.errors import ConfigError
+from hil.flight.model_only import dispersed_start, run_model_only
+from hil.flight.scenario import load_scenario
 from hil.models import dynamics as dyn
-from hil.models.closed_loop import dispersed_start, run_model_only
 from hil.models.dispersions import DispersionParams
-from hil.scenario import load_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +150,7 @@ def test_nominal_runs_fly_dispersed_landers_with_the_declared_sigmas() -> None:
 
 
 def test_model_only_and_full_stack_run_i_fly_the_same_dispersed_lander() -> None:
-    from hil.descent import Plant
+    from hil.flight.descent import Plant
 
     scenario = load_scenario("nominal")
     seeds = [run_seed(5, i) for i in range(3)]
@@ -193,7 +193,7 @@ def test_a_run_flies_the_same_alone_or_in_any_batch() -> None:
 
 
 def test_a_model_only_campaign_is_split_so_that_two_cores_share_it() -> None:
-    from hil.campaign import MODEL_CHUNK_RUNS, jobs_for
+    from hil.flight.campaign import MODEL_CHUNK_RUNS, jobs_for
 
     def chunks(runs: int) -> list[int]:
         return [args[3] for _, args in jobs_for("nominal", runs, 1, False, "unused")]

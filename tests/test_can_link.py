@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hil.core.signals import SignalStore
 from hil.drivers.can import CanLink, crc8_sae_j1850, load_database
 from hil.errors import ConfigError, DeviceTimeout, LinkError
-from hil.signals import SignalStore
 
 DBC_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "can" / "lander.dbc"
 DATABASE = load_database(DBC_PATH)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import hil
-import hil.cli
+import hil.cli.main
 from hil.bench import Bench
 from hil.cards import (
     AsRunRecord,
@@ -45,8 +45,8 @@ from hil.cards import (
     run_card,
     step,
 )
-from hil.cards.cli import add_commands
-from hil.config import BenchConfig
+from hil.cli.cards import add_commands
+from hil.core.config import BenchConfig
 
 CARDS = Path(__file__).resolve().parent / "cards"
 GOOD_CARD = CARDS / "good_card.py"
@@ -658,9 +658,9 @@ def test_junit_xml_parses_with_one_testcase_per_step_and_the_right_failures(
 
 @pytest.fixture
 def hil_main(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[str]], int]]:
-    """``hil.cli.main`` with ``run`` and ``cards`` present (added here until the lead wires
-    ``add_commands`` into ``hil.cli._parser``)."""
-    original = hil.cli._parser
+    """``hil.cli.main.main`` with ``run`` and ``cards`` present (added here until the lead wires
+    ``add_commands`` into ``hil.cli.main._parser``)."""
+    original = hil.cli.main._parser
 
     def parser() -> argparse.ArgumentParser:
         built = original()
@@ -669,9 +669,9 @@ def hil_main(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[str]], 
             add_commands(commands)
         return built
 
-    monkeypatch.setattr(hil.cli, "_parser", parser)
+    monkeypatch.setattr(hil.cli.main, "_parser", parser)
     monkeypatch.chdir(CARDS.parent.parent)
-    yield hil.cli.main
+    yield hil.cli.main.main
 
 
 def _bench_file(tmp_path: Path, channel: str) -> Path:
@@ -716,7 +716,7 @@ def test_hil_run_exits_non_zero_on_fail(
 ) -> None:
     answers = tmp_path / "no.toml"
     answers.write_text(GOOD_ANSWERS.read_text().replace('"4" = "yes"', '"4" = "no"'))
-    assert hil_main(_run_args(tmp_path, channel, GOOD_CARD, answers)) == hil.cli.EXIT_FAILED
+    assert hil_main(_run_args(tmp_path, channel, GOOD_CARD, answers)) == hil.cli.main.EXIT_FAILED
     out = capsys.readouterr().out
     assert "answered 'no', expected 'yes'" in out
     (written,) = (tmp_path / "out").glob("*.json")
@@ -733,9 +733,9 @@ def test_hil_run_on_a_bad_card_is_one_line_and_runs_nothing(
     def no_bench(*args: object, **kwargs: object) -> None:
         raise AssertionError("the bench must not be opened for a card that does not load")
 
-    monkeypatch.setattr("hil.bench.Bench", no_bench)
+    monkeypatch.setattr("hil.bench.assembly.Bench", no_bench)
     code = hil_main(_run_args(tmp_path, channel, CARDS / "bad_unit.py", GOOD_ANSWERS))
-    assert code == hil.cli.EXIT_CONFIG
+    assert code == hil.cli.main.EXIT_CONFIG
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
         "hil: tests/cards/bad_unit.py:10: step 1: measurement 'heartbeat_rate' has limits "
@@ -745,14 +745,14 @@ def test_hil_run_on_a_bad_card_is_one_line_and_runs_nothing(
     missing = tmp_path / "missing.toml"
     missing.write_text('["LL-99-00-00-710-001"]\n"4" = "yes"\n')
     code = hil_main(_run_args(tmp_path, channel, GOOD_CARD, missing))
-    assert code == hil.cli.EXIT_CONFIG
+    assert code == hil.cli.main.EXIT_CONFIG
     assert "no scripted answer for card LL-99-00-00-710-001 step 5" in capsys.readouterr().err
 
 
 def test_hil_cards_list(
     hil_main: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert hil_main(["cards", "list", "--dir", "tests/cards"]) == hil.cli.EXIT_CONFIG
+    assert hil_main(["cards", "list", "--dir", "tests/cards"]) == hil.cli.main.EXIT_CONFIG
     captured = capsys.readouterr()
     short = hashlib.sha256(GOOD_CARD.read_bytes()).hexdigest()[:12]
     row = next(line for line in captured.out.splitlines() if "LL-99-00-00-710-001" in line)

@@ -13,7 +13,7 @@ import pytest
 
 from hil.bench import Bench
 from hil.cards import Outcome, ScriptedOperator, card_files, load_card, run_card
-from hil.config import BenchConfig
+from hil.core.config import BenchConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = ROOT / "procedures"
@@ -26,7 +26,7 @@ CI_OPERATOR = "tech.ci"
 def _params() -> list[object]:
     params: list[object] = []
     for path in card_files(PROCEDURES):
-        marks = [pytest.mark.slow] if "hil.descent" in path.read_text() else []
+        marks = [pytest.mark.slow] if "hil.flight.descent" in path.read_text() else []
         params.append(pytest.param(path, id=path.stem, marks=marks))
     return params
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import LAB_BENCH, SIM_BENCH
 
-from hil.cli import main
+from hil.cli.main import main
 
 
 def test_bench_check_on_the_simulated_bench_passes(

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from hil.flight.model_only import ClosedLoopParams, InitialErrors, run_model_only
 from hil.fsw.modes import Mode
-from hil.models.closed_loop import ClosedLoopParams, InitialErrors, run_model_only
 from hil.models.sensors import GaugeParams, ImuParams
 
 # With the DESIGN gyro (0.1 deg/sqrt(h)) the unobservable horizontal-velocity error reaches

@@ -1,4 +1,5 @@
-"""The compiled kernels (hil/compiled.py): same flights as plain reference code, one compile each.
+"""The compiled kernels (hil/core/compiled.py): same flights as plain reference code, one compile
+each.
 
 The truth step has its own reference (``dyn.step_reference``, tests/test_models.py); here the
 navigation's dead reckoning and the guidance are checked against plain per-run Python written
@@ -14,13 +15,13 @@ import math
 import numpy as np
 import pytest
 
-from hil.compiled import warm_up
+from hil.core.compiled import warm_up
+from hil.flight.model_only import ClosedLoopParams, run_model_only
 from hil.fsw import guidance, navigation
 from hil.fsw.flight_software import FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.guidance import thrust_command, zem_zev_accel
 from hil.fsw.navigation import Navigation, NavParams
 from hil.models import dynamics as dyn
-from hil.models.closed_loop import ClosedLoopParams, run_model_only
 from hil.models.dispersions import DispersionParams
 from hil.models.sensors import ImuModel, ImuParams
 from hil.models.terrain import TerrainProfile

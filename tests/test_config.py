@@ -8,7 +8,7 @@ import pytest
 from conftest import LAB_BENCH, ROOT, SIM_BENCH
 
 from hil.bench import Bench
-from hil.config import load_bench
+from hil.core.config import load_bench
 from hil.errors import BackendNotFound, ConfigError
 
 SIM_TEXT = SIM_BENCH.read_text()

@@ -16,7 +16,7 @@ import pytest
 from conftest import SIM_BENCH, private_bench_config
 
 from hil.bench import Bench
-from hil.config import load_bench
+from hil.core.config import load_bench
 from hil.drivers.roles import FC_MODES, RangeStimulus
 from hil.drivers.serial import encode_line
 from hil.errors import ProtocolError

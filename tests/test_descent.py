@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from conftest import LAB_BENCH, SIM_BENCH, private_bench_config
 
-from hil.cli import main
-from hil.config import load_bench
-from hil.descent import DescentResult, DescentRun
+from hil.cli.main import main
+from hil.core.config import load_bench
 from hil.errors import ConfigError
-from hil.faults import Injection
-from hil.scenario import Scenario, load_scenario
+from hil.flight.descent import DescentResult, DescentRun
+from hil.flight.faults import Injection
+from hil.flight.scenario import Scenario, load_scenario
 
 pytestmark = pytest.mark.slow
 

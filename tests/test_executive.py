@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hil.clock import SimulatedClock, WallClock
-from hil.executive import Executive, Stop, Task
+from hil.core.clock import SimulatedClock, WallClock
+from hil.core.executive import Executive, Stop, Task
 
 
 def recording_task(name: str, rate_hz: float, seen: list[tuple[str, np.ndarray]]) -> Task:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import SIM_BENCH, private_bench_config
 
-from hil.descent import DescentResult, DescentRun
 from hil.errors import ConfigError
-from hil.faults import Injection
-from hil.scenario import Scenario, load_scenario
+from hil.flight.descent import DescentResult, DescentRun
+from hil.flight.faults import Injection
+from hil.flight.scenario import Scenario, load_scenario
 
 pytestmark = pytest.mark.slow
 

@@ -12,9 +12,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from hil.flight.model_only import ClosedLoopParams, ModelRunResults, run_model_only
+from hil.flight.scenario import load_scenario
 from hil.fsw.flight_software import FswParams
-from hil.models.closed_loop import ClosedLoopParams, ModelRunResults, run_model_only
-from hil.scenario import load_scenario
 
 pytestmark = pytest.mark.slow
 

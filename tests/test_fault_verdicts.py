@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from conftest import SIM_BENCH, private_bench_config
 
-from hil.descent import DescentResult, DescentRun
-from hil.scenario import load_scenario
+from hil.flight.descent import DescentResult, DescentRun
+from hil.flight.scenario import load_scenario
 
 pytestmark = pytest.mark.slow
 

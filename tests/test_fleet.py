@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hil.cli import main
+from hil.cli.main import main
 from hil.fleet import (
     DEFECT_CARD,
     RELEASE_CARD,

@@ -185,8 +185,8 @@ def test_a_lander_one_percent_short_of_thrust_lands_after_a_longer_approach() ->
     # run 83 of a seed-1 campaign with 1 % thrust dispersion (1.7 % short): it reached the high
     # gate stopped and climbing; the planned 90 s approach dived at minimum throttle and hit
     # the ground at 37 m/s before the low gate
-    from hil.models.closed_loop import run_model_only, run_seed
-    from hil.scenario import load_scenario
+    from hil.flight.model_only import run_model_only, run_seed
+    from hil.flight.scenario import load_scenario
 
     model = load_scenario("nominal").model
     params = dataclasses.replace(

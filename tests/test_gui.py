@@ -18,13 +18,13 @@ from pytestqt.qtbot import QtBot
 from hil.cards.model import Card
 from hil.cards.operators import ScriptedOperator
 from hil.cards.record import Outcome
-from hil.config import BenchConfig
+from hil.core.config import BenchConfig
+from hil.flight.scenario import load_scenario
 from hil.gui.dialogs import FailureDialog, InspectionDialog, PromptDialog
-from hil.gui.operator import GuiOperator
-from hil.gui.session import BenchSession, JobFinished, SessionBusy
 from hil.gui.window import MainWindow
 from hil.records import Authorization, Kdf, SqliteStore, verify
-from hil.scenario import load_scenario
+from hil.services.operator import GuiOperator
+from hil.services.session import BenchSession, JobFinished, SessionBusy
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "gui"
@@ -382,7 +382,7 @@ def test_a_real_time_descent_flies_in_its_own_process_and_streams_to_the_view(
 def test_hil_gui_command_is_added_to_the_parser() -> None:
     import argparse
 
-    from hil.gui.cli import add_commands, gui_command
+    from hil.cli.gui import add_commands, gui_command
 
     parser = argparse.ArgumentParser(prog="hil")
     add_commands(parser.add_subparsers())

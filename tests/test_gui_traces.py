@@ -7,9 +7,9 @@ import threading
 
 import numpy as np
 
+from hil.core.signals import SignalStore
 from hil.gui.plots import peak_decimate
-from hil.gui.traces import SignalBuffer, TraceStore, unit_from_name
-from hil.signals import SignalStore
+from hil.services.traces import SignalBuffer, TraceStore, unit_from_name
 
 
 def test_published_batches_reach_the_trace_store_in_order_from_several_threads() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SIM_BENCH
 
-from hil.cli import main
+from hil.cli.main import main
 from hil.records.errors import StorageError
 from hil.records.sqlite import SqliteStore
 from hil.records.verify import verify
@@ -56,7 +56,7 @@ def test_bench_killed_mid_card_leaves_an_interrupted_record_that_verifies(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "data"
-    command = [sys.executable, "-m", "hil.cli", *run_args("throttle_sweep.py", data, tmp_path)]
+    command = [sys.executable, "-m", "hil.cli.main", *run_args("throttle_sweep.py", data, tmp_path)]
     child = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from hil import cli as hil_cli
+from hil.cli import main as hil_cli
+from hil.cli.records import add_commands
 from hil.records import open_store
-from hil.records.cli import add_commands
 
 
 @pytest.fixture
 def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """``hil.cli.main`` with the records commands added (until the lead wires them in), and a
+    """``hil.cli.main.main`` with the records commands added (until the lead wires them in), and a
     data directory chosen through ``$HIL_DATA``."""
     build = hil_cli._parser
 

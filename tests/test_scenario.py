@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hil.errors import ConfigError
-from hil.scenario import load_scenario, scenario_names
+from hil.flight.scenario import load_scenario, scenario_names
 
 
 def test_nominal_scenario_sets_the_fc_and_the_imu() -> None:

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
+from hil.core.signals import SignalStore
 from hil.errors import DeviceTimeout
-from hil.signals import SignalStore
 
 
 def test_history_keeps_the_newest_samples_in_order() -> None:

@@ -17,8 +17,8 @@ from hil.cards.record import utc_now
 if TYPE_CHECKING:
     from hil.bench import Bench
     from hil.cards.model import Card, Step
+    from hil.core.signals import SignalStore
     from hil.drivers.roles import FlightComputer
-    from hil.signals import SignalStore
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Self
 
 from hil.cards.model import Band, Monitor
 from hil.cards.record import Excursion, Outcome
-from hil.signals import SignalStore
+from hil.core.signals import SignalStore
 
 log = logging.getLogger("hil.cards")
 

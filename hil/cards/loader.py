@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hil.cards.model import Card, CardError, display_path
-from hil.config import BenchConfig
+from hil.core.config import BenchConfig
 
 
 @dataclass(frozen=True)

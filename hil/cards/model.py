@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from hil.config import ROLES
+from hil.core.config import ROLES
 from hil.errors import ConfigError
 
 if TYPE_CHECKING:

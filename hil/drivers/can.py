@@ -47,9 +47,9 @@ import cantools.database
 from cantools.database.can import Database
 from cantools.database.can import Message as DbMessage
 
-from hil.clock import Clock
+from hil.core.clock import Clock
+from hil.core.signals import SignalStore
 from hil.errors import ConfigError, DeviceTimeout, LinkError
-from hil.signals import SignalStore
 
 __all__ = [
     "COUNTER_SIGNAL",

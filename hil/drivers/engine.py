@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hil.config import DeviceConfig
+from hil.core.config import DeviceConfig
 from hil.drivers.roles import DeviceContext, Engine, EngineStatus
 
 

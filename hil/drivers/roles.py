@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
-from hil.config import BenchConfig, DeviceConfig
+from hil.core.config import BenchConfig, DeviceConfig
 from hil.errors import DeviceTimeout, ProtocolError
 
 if TYPE_CHECKING:
-    from hil.clock import Clock
+    from hil.core.clock import Clock
+    from hil.core.signals import SignalStore
     from hil.drivers.can import CanLink
     from hil.drivers.serial import ImuFrame
     from hil.drivers.sim.harness import SimHarness
-    from hil.signals import SignalStore
 
 FC_MODES = ("SAFE", "STANDBY", "BIT", "ARMED", "BRAKING", "APPROACH", "TERMINAL", "LANDED", "ABORT")
 """Flight computer modes, in the order of their numbers on the wire (``FC_Heartbeat.Mode``)."""

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from hil.compiled import kernel_array
+from hil.core.compiled import kernel_array
 from hil.models.sensors import beam_direction
 from hil.models.terrain import TerrainProfile
 

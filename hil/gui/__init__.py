@@ -3,16 +3,16 @@ sign-off dialogs, records browser, descent launcher with a live trajectory.
 
 ``BenchSession`` runs the bench work in worker threads through the services the CLI uses;
 ``MainWindow`` only displays what the session posts and redraws from one timer. ``hil gui``
-is in ``hil.gui.cli``.
+is in ``hil.cli.gui``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hil.gui.operator import GuiOperator, OperatorCancelled, OperatorRequest
-from hil.gui.session import BenchSession, SessionBusy
-from hil.gui.traces import SignalBuffer, TraceStore
+from hil.services.operator import GuiOperator, OperatorCancelled, OperatorRequest
+from hil.services.session import BenchSession, SessionBusy
+from hil.services.traces import SignalBuffer, TraceStore
 
 if TYPE_CHECKING:
     from hil.gui.window import MainWindow
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """``MainWindow`` is imported on first use, so a descent process spawned by the session
-    (which imports ``hil.gui.session``) does not import Qt."""
+    (which imports ``hil.services.session``) does not import Qt."""
     if name == "MainWindow":
         from hil.gui.window import MainWindow
 

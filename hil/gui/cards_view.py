@@ -19,12 +19,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from hil.cards.loader import LoadedCard, card_files, load_card
 from hil.cards.model import MeasurementStep
 from hil.cards.record import AsRunRecord, AttemptRecord, Outcome
-from hil.config import BenchConfig
+from hil.core.config import BenchConfig
 from hil.errors import ConfigError
 from hil.gui.dialogs import QuestionDialog, dialog_for
-from hil.gui.operator import OperatorRequest
-from hil.gui.session import CardEvent
 from hil.gui.status import fill_table
+from hil.services.operator import OperatorRequest
+from hil.services.session import CardEvent
 
 OUTCOME_COLOURS = {
     Outcome.PASS: "#d4eed4",

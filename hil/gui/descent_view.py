@@ -17,11 +17,11 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from hil.errors import ConfigError
+from hil.flight.scenario import Scenario, load_scenario, scenario_names
 from hil.gui.plots import peak_decimate
-from hil.gui.session import DescentProgress
-from hil.gui.traces import TraceStore
 from hil.models.terrain import TerrainProfile
-from hil.scenario import Scenario, load_scenario, scenario_names
+from hil.services.session import DescentProgress
+from hil.services.traces import TraceStore
 
 TRUE_X = "truth.downrange_m"
 TRUE_ALTITUDE = "truth.altitude_m"

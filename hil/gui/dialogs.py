@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtWidgets
 
 from hil.cards.model import InspectionStep, MeasurementStep
 from hil.cards.operators import InspectionResult
-from hil.gui.operator import OperatorRequest
+from hil.services.operator import OperatorRequest
 
 FAILURE_TEXT = {
     "retry": "Retry: run the step again (a new attempt; the failed one stays in the record)",

@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from hil.gui.traces import TraceStore
+from hil.services.traces import TraceStore
 
 MAX_PLOTS = 4
 SCROLL_STEP = 0.1

@@ -65,12 +65,12 @@ def take(
     from PySide6 import QtWidgets
 
     from hil.cards.operators import ScriptedOperator
-    from hil.config import load_bench
-    from hil.gui.operator import GuiOperator
-    from hil.gui.session import BenchSession
+    from hil.core.config import load_bench
+    from hil.flight.scenario import load_scenario
     from hil.gui.window import MainWindow
     from hil.records import Authorization, Kdf, SqliteStore
-    from hil.scenario import load_scenario
+    from hil.services.operator import GuiOperator
+    from hil.services.session import BenchSession
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     config = load_bench(ROOT / "fixtures" / "benches" / "sim.toml")

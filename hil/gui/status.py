@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from hil.gui.session import StatusSnapshot, fc_mode_name
-from hil.gui.traces import TraceStore
+from hil.services.session import StatusSnapshot, fc_mode_name
+from hil.services.traces import TraceStore
 
 MODE_COLOURS = {
     "SAFE": "#888888",

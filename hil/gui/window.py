@@ -22,7 +22,8 @@ from hil.gui.cards_view import CardsView
 from hil.gui.descent_view import DescentView
 from hil.gui.fleet_view import fleet_view_for
 from hil.gui.plots import LivePlotPanel
-from hil.gui.session import (
+from hil.gui.status import StatusPanel
+from hil.services.session import (
     BenchSession,
     CardEvent,
     DescentProgress,
@@ -32,13 +33,12 @@ from hil.gui.session import (
     SessionEvent,
     StatusSnapshot,
 )
-from hil.gui.status import StatusPanel
-from hil.gui.traces import TraceStore
+from hil.services.traces import TraceStore
 
 if TYPE_CHECKING:
+    from hil.flight.scenario import Scenario
     from hil.gui.signoff import RecordsBrowser, SignoffSequence
     from hil.records.store import RecordStore
-    from hil.scenario import Scenario
 
 FRAME_MS = 30
 """Redraw period: 33 frames/s."""

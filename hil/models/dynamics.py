@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from hil.compiled import kernel_array
+from hil.core.compiled import kernel_array
 
 FloatArray = NDArray[np.float64]
 
@@ -230,7 +230,7 @@ def propagate(
     The steps are those of :func:`step_reference`, compiled (:func:`_propagate_block`): one
     run or a thousand cost one call, not one numpy call per quantity and step. Every array
     reaches the kernel as a writable C-contiguous float64 array, so one compiled version
-    serves every caller (:func:`hil.compiled.warm_up` loads it before a real-time run).
+    serves every caller (:func:`hil.core.compiled.warm_up` loads it before a real-time run).
     """
     if (
         state.ndim != 2

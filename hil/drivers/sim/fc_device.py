@@ -28,18 +28,18 @@ from typing import Any
 
 import numpy as np
 
-from hil.clock import Clock
-from hil.compiled import warm_up
-from hil.config import CanConfig
+from hil.core.clock import Clock
+from hil.core.compiled import warm_up
+from hil.core.config import CanConfig
 from hil.drivers.can import CanLink, PeriodicSend, load_database
 from hil.drivers.roles import ERROR_CODES, FC_MODES
 from hil.drivers.serial import ImuFrame, Line, PtyPair, SerialLink
-from hil.drivers.sim.parameters import PARAMETERS, format_value
 from hil.errors import ConfigError, DeviceTimeout, FrameError, HilError
 from hil.fsw.flight_software import Commands, FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.modes import Mode
 from hil.fsw.navigation import NavParams
 from hil.models.terrain import TerrainProfile
+from hil.protocol.parameters import PARAMETERS, format_value
 
 log = logging.getLogger("hil.sim.fc")
 

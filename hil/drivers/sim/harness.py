@@ -8,8 +8,8 @@ threads; with a simulated clock it waits for the executive to step it (lockstep)
 
 from __future__ import annotations
 
-from hil.clock import Clock
-from hil.config import BenchConfig
+from hil.core.clock import Clock
+from hil.core.config import BenchConfig
 from hil.drivers.sim.fc_device import SimulatedFlightComputer
 
 

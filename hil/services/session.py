@@ -34,22 +34,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hil.bench import Bench
-from hil.bench_check import CheckResult, run_check
+from hil.bench.check import CheckResult, run_check
 from hil.cards.loader import LoadedCard
 from hil.cards.record import AsRunRecord, AttemptRecord, TeardownRecord
 from hil.cards.runner import RunListener, run_card
-from hil.config import BenchConfig, CanConfig
-from hil.descent import DescentResult, DescentRun
+from hil.core.config import BenchConfig, CanConfig
 from hil.drivers.roles import FC_MODES
 from hil.errors import HilError
-from hil.gui.operator import GuiOperator, OperatorCancelled, OperatorRequest
-from hil.gui.traces import SignalBuffer
+from hil.flight.descent import DescentResult, DescentRun
+from hil.services.operator import GuiOperator, OperatorCancelled, OperatorRequest
+from hil.services.traces import SignalBuffer
 
 if TYPE_CHECKING:
     from hil.cards.model import Step
+    from hil.core.signals import SignalStore
+    from hil.flight.scenario import Scenario
     from hil.records.store import RecordStore
-    from hil.scenario import Scenario
-    from hil.signals import SignalStore
 
 log = logging.getLogger("hil.gui")
 
@@ -530,7 +530,7 @@ class BenchSession:
 
 class GuiDescentRun(DescentRun):
     """A ``DescentRun`` whose output files are written later, on the GUI thread
-    (``write_pending_outputs``): ``hil.plots.descent_profile_png`` builds Qt widgets, and
+    (``write_pending_outputs``): ``hil.flight.plots.descent_profile_png`` builds Qt widgets, and
     widgets made in a worker thread while the GUI's ``QApplication`` runs hang the process."""
 
     pending_outputs: DescentResult | None = None
@@ -722,7 +722,7 @@ def descent_child(
     parent's CAN settings (a test's private channel)."""
     import dataclasses
 
-    from hil.config import load_bench
+    from hil.core.config import load_bench
 
     sender = _PipeSender(connection)
     with contextlib.suppress(OSError):  # needs CAP_SYS_NICE, like the executive's SCHED_FIFO

@@ -90,7 +90,7 @@ class RunOutcome:
 
 def run_seed(campaign_seed: int, run: int) -> int:
     """The seed of run ``run``: independent streams, the same whatever the pool."""
-    from hil.models.closed_loop import run_seed as model_run_seed
+    from hil.flight.model_only import run_seed as model_run_seed
 
     return model_run_seed(campaign_seed, run)
 
@@ -99,8 +99,8 @@ def model_chunk(
     scenario_ref: str, campaign_seed: int, first_run: int, runs: int
 ) -> list[RunOutcome]:
     """Fly runs ``first_run`` .. ``first_run + runs - 1`` model-only, as one batch."""
-    from hil.models.closed_loop import run_model_only
-    from hil.scenario import load_scenario
+    from hil.flight.model_only import run_model_only
+    from hil.flight.scenario import load_scenario
 
     scenario = load_scenario(scenario_ref)
     seeds = [run_seed(campaign_seed, first_run + i) for i in range(runs)]
@@ -137,9 +137,9 @@ def full_stack_run(
     scenario_ref: str, campaign_seed: int, run: int, bench_path: str
 ) -> list[RunOutcome]:
     """Fly one run through the links with the simulated FC, on a private CAN channel."""
-    from hil.config import load_bench
-    from hil.descent import DescentRun
-    from hil.scenario import load_scenario
+    from hil.core.config import load_bench
+    from hil.flight.descent import DescentRun
+    from hil.flight.scenario import load_scenario
 
     config = load_bench(bench_path)
     channel = f"{config.can.channel}-campaign-{os.getpid()}-{run}"
@@ -376,7 +376,7 @@ def run_campaign(
 
     ``chunk_runs`` sets the model-only batch size; it changes the results to round-off only.
     """
-    from hil.scenario import load_scenario
+    from hil.flight.scenario import load_scenario
 
     load_scenario(scenario_ref)  # an unknown scenario fails here, before any worker starts
     jobs = jobs_for(scenario_ref, runs, seed, full_stack, bench_path, chunk_runs)
@@ -398,7 +398,7 @@ def write_outputs(outcomes: Sequence[RunOutcome], summary: CampaignSummary, out:
             writer.writerow([getattr(outcome, name) for name in RESULT_FIELDS])
     (out / "summary.json").write_text(json.dumps(dataclasses.asdict(summary), indent=2) + "\n")
     files = ["results.csv", "summary.json"]
-    from hil.plots import campaign_plots
+    from hil.flight.plots import campaign_plots
 
     files += campaign_plots(outcomes, summary, out)
     return files

@@ -1,7 +1,7 @@
 """``hil fleet``: the maintenance program from the command line.
 
 ``add_commands(subparsers)`` adds ``fleet`` to the ``hil`` parser. Handlers raise ``HilError``
-(one line on stderr from ``hil.cli.main``). The store is the one ``hil records`` uses:
+(one line on stderr from ``hil.cli.main.main``). The store is the one ``hil records`` uses:
 ``--store URL`` (a folder, ``sqlite:///DIR`` or ``postgresql://...``), else ``--data DIR``,
 else ``$HIL_STORE``, else ``$HIL_DATA``, else ``~/.local/share/hil``; the fleet tables live in
 that database next to the records. The signer's secret for ``release`` comes from
@@ -27,7 +27,7 @@ DEFAULT_PROGRAM = Path("fixtures/fleet/program.toml")
 
 def add_commands(subparsers: Any) -> None:
     """Add ``fleet`` to the ``hil`` command's subparsers."""
-    from hil.records.cli import _secret_argument
+    from hil.cli.records import _secret_argument
     from hil.records.store import add_store_arguments
 
     fleet = subparsers.add_parser(
@@ -196,7 +196,7 @@ def _limits(items: list[str], where: str) -> dict[str, float]:
 
 
 def _table(headers: list[str], rows: list[tuple[Any, ...]], title: str = "") -> None:
-    from hil.report import table
+    from hil.cli.output import table
 
     print(table(headers, rows, title=title))
 
@@ -470,7 +470,7 @@ def _defer(args: argparse.Namespace) -> int:
 
 
 def _close_defect(args: argparse.Namespace) -> int:
-    from hil.records.cli import read_secret
+    from hil.cli.records import read_secret
 
     with _fleet(args) as fleet:
         fleet.defect(args.defect_id)  # an unknown id is named before the secret is asked for
@@ -512,7 +512,7 @@ def _close_package(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from hil.records.cli import read_secret
+    from hil.cli.records import read_secret
 
     with _fleet(args) as fleet:
         reasons = fleet.release_blockers(args.lander)

@@ -1,9 +1,9 @@
 """``hil gui``: the bench GUI on a bench configuration.
 
-``hil.cli`` calls ``add_commands(subparsers)`` while building its parser. The handler opens the
+``hil.cli.main`` calls ``add_commands(subparsers)`` while building its parser. The handler opens the
 record store when ``--store``/``--data`` (or ``$HIL_STORE``/``$HIL_DATA``) names one, builds
 the ``BenchSession`` and the main window, and runs the Qt event loop; a ``HilError``
-propagates to ``hil.cli.main`` as one line. ``--answers`` pre-answers every card question from
+propagates to ``hil.cli.main.main`` as one line. ``--answers`` pre-answers every card question from
 a scripted answers file (the dialogs still open and show the answer), for demonstrations and CI.
 """
 
@@ -19,7 +19,7 @@ DEFAULT_OUT = Path("runs/gui")
 
 def add_commands(subparsers: Any) -> None:
     """Add ``gui`` to the ``hil`` command's subparsers."""
-    from hil.cli import DEFAULT_BENCH
+    from hil.cli.main import DEFAULT_BENCH
 
     gui = subparsers.add_parser("gui", help="the bench GUI: status, live plots, cards, descents")
     gui.add_argument(
@@ -61,10 +61,10 @@ def gui_command(args: argparse.Namespace) -> int:
     from PySide6 import QtWidgets
 
     from hil.cards.operators import ScriptedOperator
-    from hil.config import load_bench
-    from hil.gui.operator import GuiOperator
-    from hil.gui.session import BenchSession
+    from hil.core.config import load_bench
     from hil.gui.window import MainWindow
+    from hil.services.operator import GuiOperator
+    from hil.services.session import BenchSession
 
     config = load_bench(args.bench)
     script = ScriptedOperator(args.answers) if args.answers is not None else None

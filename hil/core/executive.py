@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hil.clock import Clock
+from hil.core.clock import Clock
 
 
 @dataclass(frozen=True)

@@ -59,16 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hil {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    from hil.cards.cli import add_commands as add_card_commands
+    from hil.cli.cards import add_commands as add_card_commands
 
     add_card_commands(commands)
-    from hil.records.cli import add_commands as add_record_commands
+    from hil.cli.records import add_commands as add_record_commands
 
     add_record_commands(commands)
-    from hil.fleet.cli import add_commands as add_fleet_commands
+    from hil.cli.fleet import add_commands as add_fleet_commands
 
     add_fleet_commands(commands)
-    from hil.gui.cli import add_commands as add_gui_commands
+    from hil.cli.gui import add_commands as add_gui_commands
 
     add_gui_commands(commands)
 
@@ -137,9 +137,9 @@ def _bench_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _bench_backends(args: argparse.Namespace) -> int:
-    from hil.config import ROLES
+    from hil.cli.output import table
+    from hil.core.config import ROLES
     from hil.drivers.registry import backend_names
-    from hil.report import table
 
     print(table(["role", "backends"], [(role, ", ".join(backend_names(role))) for role in ROLES]))
     return EXIT_OK
@@ -147,9 +147,9 @@ def _bench_backends(args: argparse.Namespace) -> int:
 
 def _bench_check(args: argparse.Namespace) -> int:
     from hil.bench import Bench
-    from hil.bench_check import run_check
-    from hil.config import load_bench
-    from hil.report import table
+    from hil.bench.check import run_check
+    from hil.cli.output import table
+    from hil.core.config import load_bench
 
     config = load_bench(args.bench)
     print(f"bench {config.name}: {config.description}")
@@ -189,11 +189,11 @@ def _bench_check(args: argparse.Namespace) -> int:
 def _descent(args: argparse.Namespace) -> int:
     import time
 
-    from hil.config import load_bench
-    from hil.descent import DescentRun
-    from hil.progress import DescentProgress
-    from hil.report import table
-    from hil.scenario import load_scenario
+    from hil.cli.output import table
+    from hil.cli.progress import DescentProgress
+    from hil.core.config import load_bench
+    from hil.flight.descent import DescentRun
+    from hil.flight.scenario import load_scenario
 
     config = load_bench(args.bench)
     scenario = load_scenario(args.scenario)
@@ -287,10 +287,17 @@ def _log_flight(args: argparse.Namespace, out: Path) -> None:
 def _campaign(args: argparse.Namespace) -> int:
     import time
 
-    from hil.campaign import DaskPool, LocalPool, WorkerPool, run_campaign, summarise, write_outputs
-    from hil.progress import CountProgress
-    from hil.report import table
-    from hil.scenario import load_scenario
+    from hil.cli.output import table
+    from hil.cli.progress import CountProgress
+    from hil.flight.campaign import (
+        DaskPool,
+        LocalPool,
+        WorkerPool,
+        run_campaign,
+        summarise,
+        write_outputs,
+    )
+    from hil.flight.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     mode = "full-stack" if args.full_stack else "model-only"

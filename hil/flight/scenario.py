@@ -58,18 +58,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hil.config import TomlTable, read_toml
-from hil.drivers.sim.parameters import PARAMETERS
+from hil.core.config import TomlTable, read_toml
 from hil.errors import ConfigError
-from hil.faults import Injection, parse_injections
+from hil.flight.faults import Injection, parse_injections
+from hil.flight.model_only import ClosedLoopParams, InitialErrors
 from hil.fsw.flight_software import FswParams
-from hil.models.closed_loop import ClosedLoopParams, InitialErrors
 from hil.models.dispersions import DispersionParams
 from hil.models.dynamics import LanderParams
 from hil.models.sensors import GaugeParams, ImuParams, LrfParams
 from hil.models.terrain import TerrainProfile
+from hil.protocol.parameters import PARAMETERS
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 
 T = TypeVar("T")
 
@@ -115,7 +115,7 @@ class Scenario:
     model: ClosedLoopParams = field(default_factory=ClosedLoopParams)
     terrain_features: tuple[TerrainFeature, ...] = ()
     injections: tuple[Injection, ...] = ()
-    """Faults the bench injects during the run (``[[injection]]`` tables, ``hil.faults``)."""
+    """Faults the bench injects during the run (``[[injection]]`` tables, ``hil.flight.faults``)."""
 
     def truth_terrain_profile(self) -> TerrainProfile:
         """The terrain the lander really flies over: ``truth_terrain`` plus the features.

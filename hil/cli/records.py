@@ -2,7 +2,7 @@
 signing as-run records.
 
 ``add_commands(subparsers)`` adds both to the ``hil`` parser; handlers raise ``HilError`` and
-let ``hil.cli.main`` print it as one line (exit 1; 2 for a usage or configuration error). The
+let ``hil.cli.main.main`` print it as one line (exit 1; 2 for a usage or configuration error). The
 store is ``--store URL`` (a folder, ``sqlite:///DIR`` or ``postgresql://...``), else ``--data
 DIR``, else ``$HIL_STORE``, else ``$HIL_DATA``, else ``~/.local/share/hil``. A secret is
 never a command-line argument: it comes from ``--secret-file``, else ``$HIL_SECRET`` (CI,
@@ -150,7 +150,7 @@ def _people_add(args: argparse.Namespace) -> int:
 
 
 def _people_list(args: argparse.Namespace) -> int:
-    from hil.report import table
+    from hil.cli.output import table
 
     with _store(args, readonly=True) as store:
         people = store.people.all()
@@ -184,7 +184,7 @@ def _people_unlock(args: argparse.Namespace) -> int:
 
 
 def _records_list(args: argparse.Namespace) -> int:
-    from hil.report import table
+    from hil.cli.output import table
 
     with _store(args, readonly=True) as store:
         runs = store.runs()
@@ -208,10 +208,10 @@ def _records_list(args: argparse.Namespace) -> int:
 
 
 def _records_show(args: argparse.Namespace) -> int:
+    from hil.cli.output import table
     from hil.records.export import _limits, _result
     from hil.records.state import RunState
     from hil.records.verify import verify
-    from hil.report import table
 
     with _store(args, readonly=True) as store:
         info = store.run(args.run_id)

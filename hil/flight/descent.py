@@ -44,22 +44,22 @@ import numpy as np
 
 from hil import __version__
 from hil.bench import Bench
-from hil.clock import SimulatedClock, WallClock
-from hil.compiled import warm_up
-from hil.config import BenchConfig
+from hil.core.clock import SimulatedClock, WallClock
+from hil.core.compiled import warm_up
+from hil.core.config import BenchConfig
+from hil.core.executive import Executive, Stop, Task, TimingReport
 from hil.drivers.roles import FC_MODES, EngineStatus
 from hil.errors import ConfigError, HilError
-from hil.executive import Executive, Stop, Task, TimingReport
-from hil.faults import FaultInjector
-from hil.models import dynamics as dyn
-from hil.models.closed_loop import (
+from hil.flight.faults import FaultInjector
+from hil.flight.model_only import (
     MAX_HORIZONTAL_SPEED_MPS,
     MAX_TILT_DEG,
     MAX_VERTICAL_SPEED_MPS,
     dispersed_start,
 )
+from hil.flight.scenario import Scenario
+from hil.models import dynamics as dyn
 from hil.models.engine import engine_status
-from hil.scenario import Scenario
 
 BLOCK_S = 0.02
 """Truth block and FC command period."""
@@ -98,7 +98,7 @@ class Plant:
         self.params = params
         self.lander = params.lander
         # the same dispersed lander, start state, terrain and sensor streams as run seed
-        # ``seed`` of a model-only batch (hil.models.closed_loop.dispersed_start)
+        # ``seed`` of a model-only batch (hil.flight.model_only.dispersed_start)
         start = dispersed_start(params, scenario.truth_terrain_profile(), [seed])
         self.terrain = start.terrain.profile_of(0)
         self.run_lander = start.lander
@@ -831,7 +831,7 @@ class DescentRun:
             "summary": "summary.json",
         }
         try:
-            from hil.plots import descent_profile_png
+            from hil.flight.plots import descent_profile_png
 
             descent_profile_png(table, RECORD_COLUMNS, out / "profile.png", title=result.verdict)
             result.files["profile"] = "profile.png"

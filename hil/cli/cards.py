@@ -1,7 +1,7 @@
 """``hil run`` and ``hil cards list``: running one card at the bench, listing the card library.
 
-``hil.cli`` calls ``add_commands(subparsers)`` while building its parser. Handlers follow its
-conventions: a ``HilError`` propagates to ``hil.cli.main`` (one line, exit 2 for configuration
+``hil.cli.main`` calls ``add_commands(subparsers)`` while building its parser. Handlers follow its
+conventions: a ``HilError`` propagates to ``hil.cli.main.main`` (one line, exit 2 for configuration
 and card errors, 3 for links), a run exits 0 only when the card PASSes, 1 otherwise.
 """
 
@@ -26,7 +26,7 @@ DEFAULT_CARDS = Path("procedures")
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run`` and ``cards list`` to the ``hil`` command's subparsers."""
-    from hil.cli import DEFAULT_BENCH
+    from hil.cli.main import DEFAULT_BENCH
     from hil.records.store import add_store_arguments
 
     run = subparsers.add_parser("run", help="run a test card on the bench")
@@ -135,8 +135,8 @@ def run_command(args: argparse.Namespace) -> int:
     from hil.cards.model import CardError
     from hil.cards.operators import ConsoleOperator, Operator, ScriptedOperator
     from hil.cards.runner import run_card
-    from hil.cli import EXIT_FAILED, EXIT_OK
-    from hil.config import load_bench
+    from hil.cli.main import EXIT_FAILED, EXIT_OK
+    from hil.core.config import load_bench
     from hil.records.backends import open_store, store_location
     from hil.records.recorder import StoreRecorder
 
@@ -190,9 +190,9 @@ def run_command(args: argparse.Namespace) -> int:
 def list_command(args: argparse.Namespace) -> int:
     """``hil cards list``: every card in the folder; load errors on stderr (exit 2)."""
     from hil.cards.loader import card_files, load_card
-    from hil.cli import EXIT_CONFIG, EXIT_OK
+    from hil.cli.main import EXIT_CONFIG, EXIT_OK
+    from hil.cli.output import table
     from hil.errors import ConfigError
-    from hil.report import table
 
     folder = Path(args.dir)
     if not folder.is_dir():

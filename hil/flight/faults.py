@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hil.config import TomlTable
+from hil.core.config import TomlTable
 
 KINDS: Mapping[str, str] = {
     "can_loss": "bench CAN frames lost on the wire (message, probability)",

@@ -12,13 +12,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from hil.clock import Clock, WallClock
-from hil.config import ROLES, BenchConfig
+from hil.core.clock import Clock, WallClock
+from hil.core.config import ROLES, BenchConfig
+from hil.core.signals import SignalStore
 from hil.drivers.can import CanLink, load_database
 from hil.drivers.registry import backend_class
 from hil.drivers.roles import Device, DeviceContext, Engine, FlightComputer, Imu, RangeFinder
 from hil.errors import ConfigError
-from hil.signals import SignalStore
 
 if TYPE_CHECKING:
     from hil.drivers.sim.harness import SimHarness
