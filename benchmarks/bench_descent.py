@@ -26,7 +26,7 @@ from hil.core.clock import WallClock
 from hil.core.compiled import warm_up
 from hil.core.config import load_bench
 from hil.core.executive import Executive, Task
-from hil.flight.descent import DescentRun
+from hil.flight.descent import fly
 from hil.flight.model_only import run_model_only
 from hil.flight.scenario import load_scenario
 
@@ -46,7 +46,7 @@ def lockstep(seed: int) -> dict[str, float]:
     config = load_bench(BENCH)
     scenario = load_scenario("nominal")
     started_s = time.perf_counter()
-    result = DescentRun(config, scenario, seed=seed).run()
+    result = fly(config, scenario, seed=seed)
     full_wall_s = time.perf_counter() - started_s
     full_sim_s = result.timing["simulated_s"]
 
@@ -77,7 +77,7 @@ def realtime(duration_s: float) -> dict[str, float]:
     scenario = dataclasses.replace(
         scenario, model=dataclasses.replace(scenario.model, max_duration_s=duration_s)
     )
-    result = DescentRun(config, scenario, realtime=True).run()
+    result = fly(config, scenario, realtime=True)
     timing = result.timing
 
     bare = Executive(WallClock(), [Task("bare", 1000.0, lambda instants: None)])

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from hil.cards import measurement
 from hil.cards.model import Step
-from hil.drivers.roles import FC_MODES, LUNAR_SURFACE_SAMPLE, RangeStimulus
+from hil.drivers.roles import LUNAR_SURFACE_SAMPLE, RangeStimulus
+from hil.protocol.icd import FC_MODES
 
 if TYPE_CHECKING:
     from hil.cards import StepContext

@@ -1,8 +1,9 @@
-"""Shared steps of the cards that fly a closed-loop descent on a bench of their own.
+"""Shared steps of the cards that fly a closed-loop descent on the bench they run on.
 
-A descent runs in lockstep on a private CAN channel (``<bench channel>-descent``), so it never
-shares a bus with the bench the card runs on; its result is kept in ``ctx.state["descent"]``
-for the measurement steps that follow.
+The descent flies the flight computer under test: the bench the card was given, in lockstep
+when every device is simulated (the card declares ``lockstep=True``), in real time against
+hardware. Its result is kept in ``ctx.state["descent"]`` for the measurement steps that
+follow, which read the run's structured findings (never its log text).
 """
 
 from __future__ import annotations
@@ -15,22 +16,29 @@ from pathlib import Path
 from hil.cards import StepContext, measurement
 from hil.cards.model import Step
 from hil.flight.descent import DescentResult, DescentRun
+from hil.flight.descent.result import LRF_REJECTED
 from hil.flight.scenario import load_scenario
+from hil.flight.touchdown import (
+    MAX_HORIZONTAL_SPEED_MPS,
+    MAX_TILT_DEG,
+    MAX_VERTICAL_SPEED_MPS,
+)
 from procedures._common import CheckFailed, require
 
 OUT_ROOT = Path("runs")
+
+PROPELLANT_RESOLUTION_KG = 0.1
+"""The propellant gauge's resolution: a card wants at least this much left."""
 
 
 def fly(
     scenario_name: str, seed: int = 0, fc_parameters: Mapping[str, str] | None = None
 ) -> Callable[[StepContext], None]:
-    """A step that flies ``scenario_name``; ``fc_parameters`` override the scenario's."""
+    """A step that flies ``scenario_name`` on the card's bench; ``fc_parameters`` override
+    the scenario's (by default those a previous step left in ``ctx.state``)."""
 
     def fly_descent(ctx: StepContext) -> None:
-        config = ctx.bench.config
-        private = dataclasses.replace(
-            config, can=dataclasses.replace(config.can, channel=config.can.channel + "-descent")
-        )
+        bench = ctx.bench
         scenario = load_scenario(scenario_name)
         overrides = dict(fc_parameters or ctx.state.get("fc_parameters", {}))
         if overrides:
@@ -39,12 +47,13 @@ def fly(
             )
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         out_dir = OUT_ROOT / f"descent-{scenario_name}-seed{seed}-{ctx.card.number}-{stamp}"
+        mode = "lockstep" if bench.lockstep else "real time"
         ctx.log(
-            f"descent: scenario {scenario_name}, seed {seed}, lockstep, FC parameters "
-            f"{scenario.fc_parameters}, CAN channel {private.can.channel}, output "
+            f"descent: scenario {scenario_name}, seed {seed}, {mode}, FC parameters "
+            f"{scenario.fc_parameters}, FC {bench.flight_computer.describe_link()}, output "
             f"{out_dir.resolve()}"
         )
-        result = DescentRun(private, scenario, seed=seed, out_dir=out_dir).run()
+        result = DescentRun(bench, scenario, seed=seed, out_dir=out_dir).run()
         ctx.state["descent"] = result
         for time_s, text in result.events:
             ctx.log(f"t={time_s:7.1f} s  {text}")
@@ -97,22 +106,21 @@ def landed_declared(ctx: StepContext) -> float:
 
 def lrf_rejected_for_good(ctx: StepContext) -> float:
     """1 if the FC rejected the LRF for the rest of the descent (HAKUTO-R Mission 1), else 0."""
-    result = _result(ctx)
-    latched = [text for _, text in result.events if text.startswith("FC rejected the LRF")]
-    for text in latched:
-        ctx.log(text)
-    return 1.0 if latched else 0.0
+    finding = _result(ctx).finding(LRF_REJECTED)
+    if finding is not None:
+        ctx.log(f"t={finding.time_s:.1f} s: {finding.text}")
+    return 1.0 if finding is not None else 0.0
 
 
 def touchdown_steps(first: int) -> tuple[Step, ...]:
-    """The touchdown checks against the DESIGN 5 limits, numbered from ``first``: vertical
-    speed, horizontal speed, tilt, propellant left (above the 0.1 kg gauge resolution), and
-    the FC's LANDED declaration."""
+    """The touchdown checks against the limits of ``hil.flight.touchdown``, numbered from
+    ``first``: vertical speed, horizontal speed, tilt, propellant left (above the gauge
+    resolution), and the FC's LANDED declaration."""
     checks = (
-        ("vertical speed", "vertical_speed", "m/s", None, 2.0, 0.2),
-        ("horizontal speed", "horizontal_speed", "m/s", None, 1.0, 0.1),
-        ("tilt", "tilt", "deg", None, 10.0, 1.0),
-        ("propellant left", "propellant_left", "kg", 0.1, None, 10.0),
+        ("vertical speed", "vertical_speed", "m/s", None, MAX_VERTICAL_SPEED_MPS, 0.2),
+        ("horizontal speed", "horizontal_speed", "m/s", None, MAX_HORIZONTAL_SPEED_MPS, 0.1),
+        ("tilt", "tilt", "deg", None, MAX_TILT_DEG, 1.0),
+        ("propellant left", "propellant_left", "kg", PROPELLANT_RESOLUTION_KG, None, 10.0),
     )
     steps = [
         measurement(

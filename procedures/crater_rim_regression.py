@@ -1,7 +1,8 @@
 """Card LL-22-10-00-730-802: crater-rim regression (HAKUTO-R Mission 1).
 
 Reads the navigation settings the flight computer under test is configured with (innovation
-gate policy and size, touchdown rule) and flies the F1 crater-rim scenario with them: a
+gate policy and size, touchdown rule) and flies that flight computer through the F1
+crater-rim scenario with them: a
 ~3 km cliff under the ground track that the onboard map does not show. The LRF range jumps
 by the height of the cliff at the rim. A flight computer that rejects the LRF for good
 there (the `latch` policy of Mission 1) believes it has landed while kilometres up, hovers
@@ -31,13 +32,14 @@ def read_fc_settings(ctx: StepContext) -> None:
 
 CARD = Card(
     number="LL-22-10-00-730-802",
-    revision="A",
+    revision="B",
     title="Crater-rim regression: LRF range jump at a 3 km cliff (HAKUTO-R Mission 1)",
     effectivity=("HR-M3",),
     interval="After FC software load or any navigation parameter change; before every "
     "descent to a new landing site",
     equipment=(
-        "HIL bench with simulated flight computer, sensors and engine (lockstep)",
+        "HIL bench with the flight computer under test; lockstep when every device is "
+        "simulated, real time against hardware",
         "Scenario fixtures/scenarios/f1-crater-rim.toml (truth: nominal terrain with a 3 km "
         "cliff 12 km before the site; onboard map: nominal)",
     ),
@@ -51,10 +53,12 @@ CARD = Card(
         "of the descent, believed it was at 0 m while at ~5 km, hovered until the propellant "
         "was gone and fell. The landing site had changed after design review, so that "
         "terrain was never simulated. This card is that simulation.",
-        "The descent runs on its own bench on the private CAN channel <bench>-descent and "
-        "takes about 45 s with a recovering gate (longer when the FC hovers until dry).",
+        "The descent flies the flight computer this card runs on, over the bench's own links. "
+        "In lockstep it takes about 45 s with a recovering gate (longer when the FC hovers "
+        "until dry); in real time about 11 minutes.",
     ),
     roles=("flight_computer",),
+    lockstep=True,
     steps=(
         action(
             1,
@@ -64,8 +68,8 @@ CARD = Card(
         ),
         action(
             2,
-            "Fly the F1 crater-rim descent (seed 0, lockstep) with those settings. Record the "
-            "verdict and the output folder.",
+            "Fly the FC under test through the F1 crater-rim descent (seed 0) with those "
+            "settings. Record the verdict and the output folder.",
             run=fly(SCENARIO, SEED),
         ),
         measurement(

@@ -1,10 +1,11 @@
 """Card LL-22-10-00-730-801: closed-loop nominal descent rehearsal.
 
-Flies the nominal powered descent (PDI at 15 km, 1.68 km/s, healthy sensors) in lockstep: the
-bench's truth dynamics and sensor models feed the flight computer over the real links and
-its engine and thrust-direction commands close the loop. The descent runs on a bench of its
-own on a private CAN channel; the card then judges the touchdown against the DESIGN 5 limits
-(|v_vertical| <= 2 m/s, |v_horizontal| <= 1 m/s, tilt <= 10 deg, propellant left > 0),
+Flies the nominal powered descent (PDI at 15 km, 1.68 km/s, healthy sensors) with the flight
+computer under test: the bench's truth dynamics and sensor models feed it over the real links
+and its engine and thrust-direction commands close the loop, in lockstep on a simulated bench
+and in real time against hardware. The card then judges the touchdown against the limits of
+``hil.flight.touchdown`` (|v_vertical| <= 2 m/s, |v_horizontal| <= 1 m/s, tilt <= 10 deg,
+propellant left > 0),
 checks the FC declared LANDED and that the LRF gave its first valid range near 3 km.
 """
 
@@ -19,28 +20,28 @@ SEED = 0
 
 CARD = Card(
     number="LL-22-10-00-730-801",
-    revision="A",
+    revision="B",
     title="Closed-loop nominal descent rehearsal",
     effectivity=("HR-M3",),
     interval="After FC software load or guidance/navigation parameter change; before every "
     "descent campaign",
     equipment=(
-        "HIL bench with simulated flight computer, sensors and engine (lockstep)",
+        "HIL bench with the flight computer under test; lockstep when every device is "
+        "simulated, real time against hardware",
         "Scenario fixtures/scenarios/nominal.toml and terrain map 'nominal'",
     ),
     warnings=(),
     cautions=(
-        "Lockstep runs need every device simulated. On a hardware bench use the real-time "
-        "descent (hil descent --realtime) under its own procedure; this card refuses to fly "
-        "a hardware bench.",
+        "On a hardware bench the descent flies the FC in real time for about 11 minutes: the "
+        "FC commands the engine emulator throughout. Do not command the FC while it flies.",
     ),
     notes=(
-        "The descent opens its own bench on the private CAN channel <bench channel>-descent, "
-        "so it never shares a bus with the bench the card runs on. It takes about 35 s.",
+        "The descent flies the flight computer this card runs on, over the bench's own links. "
+        "In lockstep it takes about 20 s.",
         "The trajectory, bus log, profile plot and summary are written to "
         "runs/descent-nominal-seed0-<card>-<UTC>; the folder is logged in step 1. Keep it "
         "with the as-run record.",
-        "Touchdown limits (DESIGN 5): |v_vertical| <= 2 m/s, |v_horizontal| <= 1 m/s, tilt "
+        "Touchdown limits: |v_vertical| <= 2 m/s, |v_horizontal| <= 1 m/s, tilt "
         "<= 10 deg, propellant left > 0 (at least 0.1 kg, the gauge resolution; marginal below "
         "10 kg).",
         "Step 7: the LRF is specified valid from 3000 m slant range, so the first valid range "
@@ -48,11 +49,12 @@ CARD = Card(
         "below 900 m; that descent would fail here.",
     ),
     roles=("flight_computer",),
+    lockstep=True,
     steps=(
         action(
             1,
-            "Fly the nominal powered descent (seed 0, lockstep) on a private bench channel. "
-            "Record the verdict and the output folder.",
+            "Fly the FC under test through the nominal powered descent (seed 0). Record the "
+            "verdict and the output folder.",
             run=fly(SCENARIO, SEED),
         ),
         *touchdown_steps(2),

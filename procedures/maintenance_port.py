@@ -9,8 +9,8 @@ must still work afterwards.
 from __future__ import annotations
 
 from hil.cards import Card, StepContext, action, measurement
-from hil.drivers.roles import FC_MODES
 from hil.drivers.serial import encode_line
+from hil.protocol.icd import FC_MODES
 from procedures._common import (
     fc_counter,
     imu_input_rate_step,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hil.bench import Bench
 from hil.cards import Outcome, ScriptedOperator, card_files, load_card, run_card
+from hil.cards.runner import bench_for
 from hil.core.config import BenchConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ CI_OPERATOR = "tech.ci"
 def _params() -> list[object]:
     params: list[object] = []
     for path in card_files(PROCEDURES):
-        marks = [pytest.mark.slow] if "hil.flight.descent" in path.read_text() else []
+        marks = [pytest.mark.slow] if "lockstep=True" in path.read_text() else []
         params.append(pytest.param(path, id=path.stem, marks=marks))
     return params
 
@@ -36,7 +36,7 @@ def test_card_passes_on_the_simulated_bench(path: Path, sim_config: BenchConfig)
     loaded = load_card(path, sim_config)
     operator = ScriptedOperator(CI_ANSWERS)
     operator.check(loaded.card)
-    with Bench(sim_config) as bench:
+    with bench_for(loaded.card, sim_config) as bench:
         record = run_card(loaded, bench, operator, lander=CI_LANDER, operator_id=CI_OPERATOR)
     record.save(ARTIFACTS / f"{loaded.card.number}.json")
     record.to_junit(ARTIFACTS / f"{loaded.card.number}.xml")

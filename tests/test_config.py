@@ -8,6 +8,7 @@ import pytest
 from conftest import LAB_BENCH, ROOT, SIM_BENCH
 
 from hil.bench import Bench
+from hil.bench.assembly import lockstep_refusal
 from hil.core.config import load_bench
 from hil.errors import BackendNotFound, ConfigError
 
@@ -32,7 +33,7 @@ def test_simulated_bench_loads_with_every_role_simulated() -> None:
         "range_finder": "sim",
         "engine": "sim",
     }
-    assert config.is_simulated
+    assert lockstep_refusal(config) is None  # every backend declares itself simulated
 
 
 def test_lab_example_describes_real_ports_without_opening_them() -> None:
@@ -43,7 +44,8 @@ def test_lab_example_describes_real_ports_without_opening_them() -> None:
     assert fc.serial is not None and fc.serial.url == "/dev/ttyUSB0"
     assert fc.serial.baudrate == 115200
     assert imu.serial is not None and imu.serial.baudrate == 921600
-    assert not config.is_simulated
+    refusal = lockstep_refusal(config)
+    assert refusal is not None and "flight_computer: wire" in refusal
 
 
 @pytest.mark.parametrize(
@@ -66,10 +68,6 @@ def test_lab_example_describes_real_ports_without_opening_them() -> None:
             ),
             r"\[devices.range_finder\] serial: role range_finder talks CAN only",
         ),
-        (
-            ('[devices.imu]\nbackend = "sim"', '[devices.imu]\nbackend = "wire"'),
-            r"\[devices.imu\] serial: missing table: backend 'wire' needs a serial port",
-        ),
     ],
 )
 def test_mistakes_name_file_table_and_key(
@@ -82,6 +80,18 @@ def test_mistakes_name_file_table_and_key(
         load_bench(path)
     message = str(caught.value)
     assert message.startswith(str(path)) and "\n" not in message
+
+
+def test_a_backend_that_needs_a_serial_port_without_one_is_named(tmp_path: Path) -> None:
+    """The wire IMU declares it needs a serial port; the bench reads that from the class."""
+    text = SIM_TEXT.replace('[devices.imu]\nbackend = "sim"', '[devices.imu]\nbackend = "wire"')
+    path = write_bench(tmp_path, text)
+    config = load_bench(path)
+    with pytest.raises(
+        ConfigError, match=r"\[devices.imu\] serial: missing table: backend 'wire' needs a serial"
+    ) as caught:
+        Bench(config)
+    assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
 
 
 def test_missing_role_is_named(tmp_path: Path) -> None:

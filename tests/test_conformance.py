@@ -17,9 +17,10 @@ from conftest import SIM_BENCH, private_bench_config
 
 from hil.bench import Bench
 from hil.core.config import load_bench
-from hil.drivers.roles import FC_MODES, RangeStimulus
+from hil.drivers.roles import RangeStimulus
 from hil.drivers.serial import encode_line
 from hil.errors import ProtocolError
+from hil.protocol.icd import FC_MODES
 
 BENCHES = ["sim"] + (["hardware"] if os.environ.get("HIL_HARDWARE") == "1" else [])
 

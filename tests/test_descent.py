@@ -14,7 +14,8 @@ from conftest import LAB_BENCH, SIM_BENCH, private_bench_config
 from hil.cli.main import main
 from hil.core.config import load_bench
 from hil.errors import ConfigError
-from hil.flight.descent import DescentResult, DescentRun
+from hil.flight.descent import DescentResult, DescentRun, descent_bench
+from hil.flight.descent import fly as fly_descent
 from hil.flight.faults import Injection
 from hil.flight.scenario import Scenario, load_scenario
 
@@ -31,8 +32,7 @@ def fly(
     channel: str, seed: int = 0, out: Path | None = None, scenario: Scenario | None = None, **kw
 ) -> DescentResult:
     config = private_bench_config(SIM_BENCH, channel)
-    run = DescentRun(config, scenario or load_scenario("nominal"), seed=seed, out_dir=out, **kw)
-    return run.run()
+    return fly_descent(config, scenario or load_scenario("nominal"), seed=seed, out_dir=out, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -96,11 +96,11 @@ def test_same_seed_same_flight(channel: str) -> None:
     assert first.stop_reason == "end of run"
 
     def trace(channel_suffix: str, seed: int) -> np.ndarray:
-        run = DescentRun(
-            private_bench_config(SIM_BENCH, channel + channel_suffix), scenario, seed=seed
-        )
-        run.run()
-        return np.array(run.records)
+        config = private_bench_config(SIM_BENCH, channel + channel_suffix)
+        with descent_bench(config, realtime=False) as bench:
+            run = DescentRun(bench, scenario, seed=seed)
+            run.run()
+        return run.trajectory()
 
     a, b, c = trace("d", 7), trace("e", 7), trace("f", 8)
     np.testing.assert_array_equal(a, b)
@@ -132,9 +132,9 @@ def test_a_silent_fc_is_detected_within_three_periods(channel: str, tmp_path: Pa
     hang_at_s = 5.0
 
     def hang(run: DescentRun, time_s: float) -> None:
-        harness = run.bench.harness
-        if time_s >= hang_at_s and harness is not None and not harness.flight_computer.hung:
-            harness.flight_computer.hang()
+        device = run.bench.flight_computer.device  # type: ignore[attr-defined]
+        if time_s >= hang_at_s and not device.hung:
+            device.hang()
             run.event("fault injected: FC hung")
 
     result = fly(
@@ -165,7 +165,7 @@ def test_real_time_run_keeps_its_deadlines(channel: str) -> None:
 
 def test_lockstep_is_refused_on_hardware_and_unknown_scenarios_are_named() -> None:
     with pytest.raises(ConfigError, match=r"has hardware devices .*lockstep needs simulated"):
-        DescentRun(load_bench(LAB_BENCH), load_scenario("nominal"))
+        descent_bench(load_bench(LAB_BENCH), realtime=False)
     with pytest.raises(ConfigError, match=r"unknown scenario 'moonwalk'; scenarios: .*nominal"):
         load_scenario("moonwalk")
 

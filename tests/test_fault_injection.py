@@ -9,7 +9,8 @@ import pytest
 from conftest import SIM_BENCH, private_bench_config
 
 from hil.errors import ConfigError
-from hil.flight.descent import DescentResult, DescentRun
+from hil.flight.descent import DescentResult
+from hil.flight.descent import fly as fly_descent
 from hil.flight.faults import Injection
 from hil.flight.scenario import Scenario, load_scenario
 
@@ -20,7 +21,7 @@ def fly(channel: str, scenario: Scenario, duration_s: float, seed: int = 0) -> D
     scenario = dataclasses.replace(
         scenario, model=dataclasses.replace(scenario.model, max_duration_s=duration_s)
     )
-    return DescentRun(private_bench_config(SIM_BENCH, channel), scenario, seed=seed).run()
+    return fly_descent(private_bench_config(SIM_BENCH, channel), scenario, seed=seed)
 
 
 def test_every_injected_bus_fault_is_detected_by_the_fc(channel: str) -> None:

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 import pytest
 from conftest import SIM_BENCH, private_bench_config
 
-from hil.flight.descent import DescentResult, DescentRun
+from hil.flight.descent import DescentResult
+from hil.flight.descent import fly as fly_descent
 from hil.flight.scenario import load_scenario
 
 pytestmark = pytest.mark.slow
@@ -26,7 +27,7 @@ SCENARIOS = ("f4-lrf-outliers", "f5-engine-degraded", "f6-fc-overload")
 def fly_scenario(name: str) -> DescentResult:
     """One full-stack descent of ``name`` (seed 0) on a channel of its own."""
     config = private_bench_config(SIM_BENCH, f"verdict-{name}")
-    return DescentRun(config, load_scenario(name), seed=0).run()
+    return fly_descent(config, load_scenario(name), seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -3,34 +3,80 @@
 ``Bench`` is the only place that turns configuration into objects: it opens the bench's CAN
 node, asks the registry for each role's backend class and opens the devices in order. The
 executive, procedures and the GUI are handed a bench; they never build drivers themselves.
+
+What a bench can do is read from its backend classes' declared capabilities
+(``Device.simulated``, ``Device.needs_serial_port``, ``Steppable``), never from their names:
+a bench on a simulated clock (lockstep) needs every device simulated, and refuses otherwise
+with one line naming the devices that cannot follow it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from hil.core.clock import Clock, WallClock
 from hil.core.config import ROLES, BenchConfig
 from hil.core.signals import SignalStore
 from hil.drivers.can import CanLink, load_database
 from hil.drivers.registry import backend_class
-from hil.drivers.roles import Device, DeviceContext, Engine, FlightComputer, Imu, RangeFinder
+from hil.drivers.roles import (
+    Device,
+    DeviceContext,
+    Engine,
+    FlightComputer,
+    Imu,
+    RangeFinder,
+    Steppable,
+)
 from hil.errors import ConfigError
 
-if TYPE_CHECKING:
-    from hil.drivers.sim.harness import SimHarness
-
 log = logging.getLogger("hil.bench")
+
+
+def backend_classes(config: BenchConfig) -> dict[str, type[Device]]:
+    """The backend class of every role of ``config``, in the order the bench opens them.
+
+    Raises ``BackendNotFound`` for a backend nobody registered, and ``ConfigError`` naming
+    the file and table when a backend that needs a serial port has no ``[serial]`` table.
+    """
+    classes: dict[str, type[Device]] = {}
+    for role in ROLES:
+        device = config.devices[role]
+        cls = backend_class(role, device.backend)
+        if cls.needs_serial_port and device.serial is None:
+            raise ConfigError(
+                f"{config.path}: [devices.{role}] serial: missing table: backend "
+                f"{device.backend!r} needs a serial port"
+            )
+        classes[role] = cls
+    return classes
+
+
+def lockstep_refusal(config: BenchConfig) -> str | None:
+    """Why ``config``'s bench cannot run on a simulated clock, or None when it can."""
+    real = [
+        f"{role}: {config.devices[role].backend}"
+        for role, cls in backend_classes(config).items()
+        if not cls.simulated
+    ]
+    if not real:
+        return None
+    return (
+        f"{config.path}: bench {config.name!r} has hardware devices ({', '.join(real)}); "
+        "lockstep needs simulated devices, fly it in real time"
+    )
 
 
 class Bench:
     """Every device of one bench. A context manager; closing twice is harmless.
 
     ``clock`` decides how the simulated devices run: a ``WallClock`` (default) lets them
-    free-run in real time; a ``SimulatedClock`` makes them wait for the executive (lockstep).
+    free-run in real time; a ``SimulatedClock`` makes them wait for the executive (lockstep),
+    which only a bench of simulated devices can do (``ConfigError`` otherwise).
     ``can_log_path`` records all bus traffic to a BLF file.
     """
 
@@ -43,6 +89,11 @@ class Bench:
     ) -> None:
         self.config = config
         self.clock = clock or WallClock()
+        classes = backend_classes(config)
+        if self.clock.is_simulated:
+            refusal = lockstep_refusal(config)
+            if refusal is not None:
+                raise ConfigError(refusal)
         self.signals = signals or SignalStore()
         self.can = CanLink(
             interface=config.can.interface,
@@ -55,33 +106,34 @@ class Bench:
             threaded=not self.clock.is_simulated,
             log_path=can_log_path,
         )
-        self._harness: SimHarness | None = None
-        self.context = DeviceContext(config, self.signals, self.clock, self.can, self.sim)
-        self.devices: dict[str, Device] = {}
-        for role in ROLES:
-            device_config = config.devices[role]
-            cls = backend_class(role, device_config.backend)
-            self.devices[role] = cls(device_config, self.context)
+        self._shared: dict[str, Any] = {}
+        self.context = DeviceContext(
+            config,
+            self.signals,
+            self.clock,
+            self.can,
+            self._shared_object,
+            classes["flight_computer"],
+        )
+        self.devices: dict[str, Device] = {
+            role: cls(config.devices[role], self.context) for role, cls in classes.items()
+        }
         self._closed = False
 
-    def sim(self) -> SimHarness:
-        """The simulated devices of this bench, created and opened on first use."""
-        if self._harness is None:
-            backend = self.config.devices["flight_computer"].backend
-            if backend != "sim":
-                raise ConfigError(
-                    f"{self.config.path}: simulated devices need [devices.flight_computer] "
-                    f"backend 'sim' (it has {backend!r})"
-                )
-            from hil.drivers.sim.harness import SimHarness
-
-            self._harness = SimHarness(self.config, self.clock).open()
-        return self._harness
+    def _shared_object(self, key: str, make: Callable[[], Any]) -> Any:
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
 
     @property
-    def harness(self) -> SimHarness | None:
-        """The simulated devices, if any backend asked for them."""
-        return self._harness
+    def lockstep(self) -> bool:
+        """True when the bench runs on a simulated clock: its devices wait to be stepped."""
+        return self.clock.is_simulated
+
+    @property
+    def steppers(self) -> list[Steppable]:
+        """The devices the executive must step in lockstep, in the bench's role order."""
+        return [device for device in self.devices.values() if isinstance(device, Steppable)]
 
     def open(self) -> Self:
         try:
@@ -104,8 +156,15 @@ class Bench:
             except Exception as err:  # close everything; report the first failure after
                 log.exception("closing %s failed", device.role)
                 errors.append(err)
-        if self._harness is not None:
-            self._harness.close()
+        for key, shared in reversed(list(self._shared.items())):
+            close = getattr(shared, "close", None)
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception as err:
+                log.exception("closing %s failed", key)
+                errors.append(err)
         self.can.close()
         if errors:
             raise errors[0]

@@ -435,6 +435,9 @@ class Card:
     roles: tuple[str, ...] = ()
     steps: tuple[Step, ...] = ()
     teardown: StepFunction | None = None
+    lockstep: bool = False
+    """The card flies the bench on a simulated clock (a descent) when every device of the
+    bench is simulated; on a bench with hardware it runs in real time (``bench_for``)."""
     source: Source = field(default=UNKNOWN_SOURCE, compare=False, repr=False)
 
     def __post_init__(self) -> None:

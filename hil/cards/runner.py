@@ -20,8 +20,10 @@ import math
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from hil.bench import Bench
+from hil.bench.assembly import lockstep_refusal
 from hil.cards.context import StepContext
 from hil.cards.limits import MonitorWatch, judge, within
 from hil.cards.loader import LoadedCard
@@ -44,10 +46,9 @@ from hil.cards.record import (
     software_versions,
     utc_now,
 )
+from hil.core.clock import SimulatedClock, WallClock
+from hil.core.config import BenchConfig
 from hil.errors import DeviceTimeout, LinkError
-
-if TYPE_CHECKING:
-    from hil.bench import Bench
 
 log = logging.getLogger("hil.cards")
 
@@ -88,6 +89,13 @@ class RunRecorder(Protocol):
     def logged(self, step: Step | None, text: str) -> Any: ...
     def teardown_finished(self, teardown: TeardownRecord) -> Any: ...
     def finished(self, record: AsRunRecord) -> Any: ...
+
+
+def bench_for(card: Card, config: BenchConfig, **options: Any) -> Bench:
+    """The bench (not yet open) a card runs on: on a simulated clock when the card flies in
+    lockstep and every device of ``config`` is simulated, on the wall clock otherwise."""
+    lockstep = card.lockstep and lockstep_refusal(config) is None
+    return Bench(config, clock=SimulatedClock() if lockstep else WallClock(), **options)
 
 
 def run_card(

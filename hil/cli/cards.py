@@ -130,12 +130,11 @@ def _header(loaded: LoadedCard, out: IO[str]) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``hil run``: load (nothing runs on a load error), open the bench, run, write records."""
-    from hil.bench import Bench
     from hil.cards.loader import load_card
     from hil.cards.model import CardError
     from hil.cards.operators import ConsoleOperator, Operator, ScriptedOperator
-    from hil.cards.runner import run_card
-    from hil.cli.main import EXIT_FAILED, EXIT_OK
+    from hil.cards.runner import bench_for, run_card
+    from hil.cli.exit_codes import EXIT_FAILED, EXIT_OK
     from hil.core.config import load_bench
     from hil.records.backends import open_store, store_location
     from hil.records.recorder import StoreRecorder
@@ -161,7 +160,7 @@ def run_command(args: argparse.Namespace) -> int:
     store = open_store(store_location(args.store, args.data))
     recorder = StoreRecorder(store)
     try:
-        with Bench(config) as bench:
+        with bench_for(card, config) as bench:
             run_card(
                 loaded,
                 bench,
@@ -190,7 +189,7 @@ def run_command(args: argparse.Namespace) -> int:
 def list_command(args: argparse.Namespace) -> int:
     """``hil cards list``: every card in the folder; load errors on stderr (exit 2)."""
     from hil.cards.loader import card_files, load_card
-    from hil.cli.main import EXIT_CONFIG, EXIT_OK
+    from hil.cli.exit_codes import EXIT_CONFIG, EXIT_OK
     from hil.cli.output import table
     from hil.errors import ConfigError
 

@@ -17,10 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from hil.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from hil.errors import ConfigError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
 
 DEFAULT_PROGRAM = Path("fixtures/fleet/program.toml")
 

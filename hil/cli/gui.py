@@ -13,6 +13,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hil.cli.exit_codes import EXIT_OK
+
 DEFAULT_CARDS = Path("procedures")
 DEFAULT_OUT = Path("runs/gui")
 
@@ -81,4 +83,4 @@ def gui_command(args: argparse.Namespace) -> int:
         window = MainWindow(session, cards_dir=args.cards, store=store)
         window.show()
         app.exec()
-    return 0
+    return EXIT_OK

@@ -13,12 +13,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hil import __version__
-from hil.errors import ConfigError, HilError, LinkError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-EXIT_LINK = 3
+from hil.cli.exit_codes import (
+    EPILOG,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    exit_status,
+)
+from hil.errors import HilError
 
 DEFAULT_BENCH = Path("fixtures/benches/sim.toml")
 
@@ -38,23 +41,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         print("hil: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except HilError as err:
         if args.debug:
             raise
         print(f"hil: {err}", file=sys.stderr)
-        if isinstance(err, ConfigError):
-            return EXIT_CONFIG
-        if isinstance(err, LinkError):
-            return EXIT_LINK
-        return EXIT_FAILED
+        return exit_status(err)
 
 
 def _parser() -> argparse.ArgumentParser:
     from hil.records.store import add_store_arguments
 
     parser = argparse.ArgumentParser(
-        prog="hil", description="Hardware-in-the-loop test bench for lunar lander avionics."
+        prog="hil",
+        description="Hardware-in-the-loop test bench for lunar lander avionics.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"hil {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
@@ -192,7 +194,7 @@ def _descent(args: argparse.Namespace) -> int:
     from hil.cli.output import table
     from hil.cli.progress import DescentProgress
     from hil.core.config import load_bench
-    from hil.flight.descent import DescentRun
+    from hil.flight.descent import fly
     from hil.flight.scenario import load_scenario
 
     config = load_bench(args.bench)
@@ -205,11 +207,10 @@ def _descent(args: argparse.Namespace) -> int:
     mode = "real time" if args.realtime else "lockstep"
     print(f"descent: scenario {scenario.name} ({scenario.description}), seed {args.seed}, {mode}")
     progress = DescentProgress(scenario.model.max_duration_s)
-    run = DescentRun(
-        config, scenario, seed=args.seed, realtime=args.realtime, out_dir=out, progress=progress
-    )
     try:
-        result = run.run()
+        result = fly(
+            config, scenario, seed=args.seed, realtime=args.realtime, out_dir=out, progress=progress
+        )
     finally:
         progress.close()
     print()

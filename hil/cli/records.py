@@ -18,12 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hil.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from hil.errors import ConfigError
 
 SECRET_ENV = "HIL_SECRET"
-
-EXIT_OK = 0
-EXIT_FAILED = 1
 
 
 def add_commands(subparsers: Any) -> None:

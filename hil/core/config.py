@@ -39,7 +39,8 @@ ROLES = ("flight_computer", "imu", "range_finder", "engine")
 """Every device role a bench may have, in the order the bench opens them."""
 
 SERIAL_ROLES = ("flight_computer", "imu")
-"""Roles whose wire driver needs a serial port (the FC maintenance port, the IMU line)."""
+"""Roles that may have a serial port (the FC maintenance port, the IMU line). Whether a
+backend needs one is the backend's to say (``Device.needs_serial_port``)."""
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,6 @@ class BenchConfig:
     path: Path
     can: CanConfig
     devices: Mapping[str, DeviceConfig]
-
-    @property
-    def is_simulated(self) -> bool:
-        """True when every device is served by a simulated backend (lockstep is possible)."""
-        return all(device.backend == "sim" for device in self.devices.values())
 
 
 T = TypeVar("T")
@@ -197,8 +193,6 @@ def _parse_device(role: str, table: TomlTable) -> DeviceConfig:
             url=serial_table.get("url", str), baudrate=serial_table.get("baudrate", int)
         )
         serial_table.finish()
-    elif backend != "sim" and role in SERIAL_ROLES:
-        raise table.error("serial", f"missing table: backend {backend!r} needs a serial port")
     options_table = table.table("options", required=False)
     options = MappingProxyType(dict(options_table.data)) if options_table is not None else None
     table.finish()

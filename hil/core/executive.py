@@ -10,7 +10,7 @@ for k instants at a time, and one code path serves both modes:
   (lateness p50/p99/max) and how often a frame's work ran past the next frame (overruns);
 * lockstep (``SimulatedClock``): frames of ``lockstep_frame_s`` (20 ms by default, the flight
   computer's command period); the clock jumps, so the run is as fast as the machine allows.
-  Lockstep needs devices that can be stepped; the descent service refuses hardware benches.
+  Lockstep needs devices that can be stepped; a bench of hardware devices refuses it.
 
 A task may stop the run by returning ``Stop(reason)``.
 
@@ -138,7 +138,9 @@ class Executive:
         periods = [task.period_s for task in self.tasks]
         # Task k's due instants are n * period; start from the first one at or after start_s.
         self._next_index = [math.ceil(start_s / period - 1e-9) for period in periods]
-        origin_wall_s = self.clock.now_s() - start_s if realtime else 0.0
+        # run time t is clock time origin_s + t: a clock already past 0 (a bench that has
+        # been open a while) still gives tasks the run's own instants
+        origin_s = self.clock.now_s() - start_s
         wall_started_s = time.perf_counter()
         frame_index = 0
         frame_start_s = start_s
@@ -147,14 +149,14 @@ class Executive:
             frame_index += 1
             frame_end_s = min(start_s + frame_index * frame_s, end_s)
             if realtime:
-                deadline_s = origin_wall_s + frame_end_s
+                deadline_s = origin_s + frame_end_s
                 self.clock.sleep_until(deadline_s)
                 late_s = self.clock.now_s() - deadline_s
                 lateness.append(late_s)
                 if late_s > frame_s:
                     self.timing.overruns += 1
             else:
-                self.clock.sleep_until(frame_end_s)
+                self.clock.sleep_until(origin_s + frame_end_s)
             stop = self._run_frame(frame_end_s, periods)
             self.timing.frames += 1
             if self._on_frame is not None:

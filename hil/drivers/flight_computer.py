@@ -12,6 +12,8 @@ from hil.errors import ConfigError, ProtocolError
 class WireFlightComputer(FlightComputer):
     """A flight computer on a real (or emulated) serial port and the bench's CAN bus."""
 
+    needs_serial_port = True
+
     _link: SerialLink | None = None
 
     def _port(self) -> tuple[str, int]:

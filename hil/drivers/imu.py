@@ -12,6 +12,8 @@ from hil.errors import ConfigError
 class ImuEmulator(Imu):
     """Writes IMU frames on a serial port (RS-422 adapter, pty, ``socket://``, ...)."""
 
+    needs_serial_port = True
+
     _link: SerialLink | None = None
 
     def _port(self) -> tuple[str, int]:

@@ -20,22 +20,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 import numpy as np
 
 from hil.core.config import BenchConfig, DeviceConfig
 from hil.errors import DeviceTimeout, ProtocolError
+from hil.protocol.icd import FC_MODES, MESSAGE_PERIODS_S, mode_name
 
 if TYPE_CHECKING:
     from hil.core.clock import Clock
     from hil.core.signals import SignalStore
     from hil.drivers.can import CanLink
     from hil.drivers.serial import ImuFrame
-    from hil.drivers.sim.harness import SimHarness
 
-FC_MODES = ("SAFE", "STANDBY", "BIT", "ARMED", "BRAKING", "APPROACH", "TERMINAL", "LANDED", "ABORT")
-"""Flight computer modes, in the order of their numbers on the wire (``FC_Heartbeat.Mode``)."""
+T = TypeVar("T")
 
 
 @dataclass
@@ -47,14 +46,29 @@ class DeviceContext:
     clock: Clock
     can: CanLink
     """The bench's own node on the CAN bus, shared by every bench-side device."""
-    sim: Callable[[], SimHarness]
-    """The simulated devices of this bench, created on first use (simulated backends only)."""
+    shared: Callable[[str, Callable[[], Any]], Any]
+    """``shared(key, make)``: one object per bench under ``key``, made on first use and closed
+    with the bench (the simulated backends share their far-end devices this way)."""
+    flight_computer_class: type[Device]
+    """The backend class serving the flight computer role (backends read its capabilities)."""
 
 
 class Device(ABC):
-    """A device role on the bench. A context manager; closing twice is harmless."""
+    """A device role on the bench. A context manager; closing twice is harmless.
+
+    A backend class declares what it can do; the bench reads these, never a backend's name:
+
+    * ``simulated``: the device is a simulation, so the bench may run it on a simulated
+      clock (lockstep); a bench runs lockstep only when every device is simulated;
+    * ``needs_serial_port``: the backend reaches its device through the ``[serial]`` table
+      of its role (a wire FC's maintenance port, a wire IMU line).
+
+    A device that must be stepped on a simulated clock also implements ``Steppable``.
+    """
 
     role: ClassVar[str]
+    simulated: ClassVar[bool] = False
+    needs_serial_port: ClassVar[bool] = False
 
     def __init__(self, config: DeviceConfig, context: DeviceContext) -> None:
         self.config = config
@@ -106,6 +120,15 @@ class Device(ABC):
         return {}
 
 
+@runtime_checkable
+class Steppable(Protocol):
+    """A simulated device the executive steps in lockstep (it does nothing on its own)."""
+
+    def step(self, now_s: float) -> None:
+        """Take in what has arrived on the links and send what is due at ``now_s``."""
+        ...
+
+
 # -- flight computer ---------------------------------------------------------------------------
 
 
@@ -137,17 +160,6 @@ class BitReport:
     @property
     def failed_items(self) -> list[str]:
         return [name for name, ok in self.items.items() if not ok]
-
-
-ERROR_CODES = {
-    1: "UNKNOWN_COMMAND",
-    2: "BAD_ARGUMENTS",
-    3: "UNKNOWN_PARAMETER",
-    4: "NOT_ALLOWED",
-    5: "BAD_CHECKSUM",
-    6: "BAD_VALUE",
-}
-"""``$ERR code text`` codes of the maintenance port."""
 
 
 class FlightComputer(Device):
@@ -237,7 +249,7 @@ class FlightComputer(Device):
 
         mode_index = int(mode.value)
         return Heartbeat(
-            mode=FC_MODES[mode_index] if 0 <= mode_index < len(FC_MODES) else str(mode_index),
+            mode=mode_name(mode_index) if 0 <= mode_index < len(FC_MODES) else str(mode_index),
             counter=int(signals.value("FC_Heartbeat.Counter", 0.0)),
             imu_ok=flag("ImuOk"),
             lrf_ok=flag("LrfOk"),
@@ -440,7 +452,7 @@ class RangeFinder(_StreamingDevice):
     """The bench's laser range finder emulator: ``LRF_Range`` frames at 10 Hz."""
 
     role = "range_finder"
-    rate_hz = 10.0
+    rate_hz = 1.0 / MESSAGE_PERIODS_S["LRF_Range"]
     max_range_m = 100_000.0
 
     def __init__(self, config: DeviceConfig, context: DeviceContext) -> None:
@@ -501,8 +513,8 @@ class Engine(_StreamingDevice):
     """
 
     role = "engine"
-    rate_hz = 50.0
-    propellant_every = 10
+    rate_hz = 1.0 / MESSAGE_PERIODS_S["ENG_Status"]
+    propellant_every = round(MESSAGE_PERIODS_S["ENG_Propellant"] / MESSAGE_PERIODS_S["ENG_Status"])
     """Send ``ENG_Propellant`` on every n-th status tick (50 Hz / 10 = 5 Hz)."""
 
     def __init__(self, config: DeviceConfig, context: DeviceContext) -> None:

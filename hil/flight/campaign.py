@@ -138,14 +138,14 @@ def full_stack_run(
 ) -> list[RunOutcome]:
     """Fly one run through the links with the simulated FC, on a private CAN channel."""
     from hil.core.config import load_bench
-    from hil.flight.descent import DescentRun
+    from hil.flight.descent import fly
     from hil.flight.scenario import load_scenario
 
     config = load_bench(bench_path)
     channel = f"{config.can.channel}-campaign-{os.getpid()}-{run}"
     config = dataclasses.replace(config, can=dataclasses.replace(config.can, channel=channel))
     seed = run_seed(campaign_seed, run)
-    result = DescentRun(config, load_scenario(scenario_ref), seed=seed).run()
+    result = fly(config, load_scenario(scenario_ref), seed=seed)
     contact = result.contact
     nan = math.nan
     return [

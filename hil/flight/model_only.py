@@ -34,6 +34,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from hil.flight.touchdown import (
+    MAX_HORIZONTAL_SPEED_MPS,
+    MAX_TILT_DEG,
+    MAX_VERTICAL_SPEED_MPS,
+    MIN_PROPELLANT_KG,
+)
 from hil.fsw.flight_software import FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.modes import Mode
 from hil.models import dynamics as dyn
@@ -55,10 +61,6 @@ from hil.models.terrain import RunTerrain, TerrainProfile
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
-#: Touchdown limits (DESIGN 5).
-MAX_VERTICAL_SPEED_MPS = 2.0
-MAX_HORIZONTAL_SPEED_MPS = 1.0
-MAX_TILT_DEG = 10.0
 
 _any = np.logical_or.reduce  # ndarray.any() without the Python wrapper
 
@@ -122,13 +124,13 @@ class ModelRunResults:
 
     @property
     def passed(self) -> BoolArray:
-        """Touchdown within the DESIGN 5 limits."""
+        """Touchdown within the limits of :mod:`hil.flight.touchdown`."""
         return (
             self.touched_down
             & (np.abs(self.touchdown_vertical_speed_mps) <= MAX_VERTICAL_SPEED_MPS)
             & (self.touchdown_horizontal_speed_mps <= MAX_HORIZONTAL_SPEED_MPS)
             & (self.touchdown_tilt_deg <= MAX_TILT_DEG)
-            & (self.propellant_left_kg > 0.0)
+            & (self.propellant_left_kg > MIN_PROPELLANT_KG)
         )
 
     def verdict(self, i: int = 0) -> str:

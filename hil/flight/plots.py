@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hil.drivers.roles import FC_MODES
+from hil.protocol.icd import FC_MODES
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication

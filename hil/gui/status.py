@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from hil.services.session import StatusSnapshot, fc_mode_name
+from hil.protocol.icd import mode_name
+from hil.services.session import StatusSnapshot
 from hil.services.traces import TraceStore
 
 MODE_COLOURS = {
@@ -139,7 +140,7 @@ class StatusPanel(QtWidgets.QWidget):
 
     def refresh(self) -> None:
         """FC mode and health flags from the newest heartbeat (called by the redraw timer)."""
-        mode = fc_mode_name(self.traces.latest("FC_Heartbeat.Mode"))
+        mode = mode_name(self.traces.latest("FC_Heartbeat.Mode"))
         colour = MODE_COLOURS.get(mode, "#444444")
         self.mode_label.setText(f"FC mode: <span style='color:{colour}'>{mode}</span>")
         flags = []

@@ -17,9 +17,10 @@ from typing import Any
 
 from hil.cards.model import Card, CardError, InspectionStep, Step
 from hil.cards.operators import FAILURE_CHOICES, InspectionResult, Operator
+from hil.errors import Cancelled
 
 
-class OperatorCancelled(CardError):
+class OperatorCancelled(Cancelled):
     """The GUI closed (or the job was stopped) while a question was open."""
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import queue
 import threading
@@ -34,14 +33,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hil.bench import Bench
+from hil.bench.assembly import lockstep_refusal
 from hil.bench.check import CheckResult, run_check
 from hil.cards.loader import LoadedCard
+from hil.cards.model import Card
 from hil.cards.record import AsRunRecord, AttemptRecord, TeardownRecord
-from hil.cards.runner import RunListener, run_card
+from hil.cards.runner import RunListener, bench_for, run_card
 from hil.core.config import BenchConfig, CanConfig
-from hil.drivers.roles import FC_MODES
-from hil.errors import HilError
-from hil.flight.descent import DescentResult, DescentRun
+from hil.errors import Cancelled, ConfigError, HilError
+from hil.flight.descent import DescentResult, DescentRun, descent_bench
 from hil.services.operator import GuiOperator, OperatorCancelled, OperatorRequest
 from hil.services.traces import SignalBuffer
 
@@ -61,7 +61,7 @@ class SessionBusy(HilError):
     """A job was started while another one is running."""
 
 
-class JobStopped(HilError):
+class JobStopped(Cancelled):
     """Raised inside a descent (from its injection hook) when the operator stops it."""
 
 
@@ -324,10 +324,14 @@ class BenchSession:
         self._signal_store = bench.signals
         return bench.signals.add_listener(self.signals.listener)
 
-    def _with_bench(self, state: str, work: Callable[[Bench], None]) -> None:
-        """Open the bench, stream its signals and status to the GUI while ``work`` runs."""
+    def _with_bench(
+        self, state: str, work: Callable[[Bench], None], card: Card | None = None
+    ) -> None:
+        """Open the bench (the one ``card`` runs on, ``bench_for``), stream its signals and
+        status to the GUI while ``work`` runs."""
         done = threading.Event()
-        with Bench(self.config) as bench:
+        bench = Bench(self.config) if card is None else bench_for(card, self.config)
+        with bench:
             remove = self._attach(bench)
             watcher = self._watch(bench, done, state)
             try:
@@ -400,7 +404,7 @@ class BenchSession:
                 )
 
             try:
-                self._with_bench("running card", run)
+                self._with_bench("running card", run, loaded.card)
             except OperatorCancelled:  # the runner aborted the card and ran the teardown
                 if listener.record is None:
                     raise
@@ -430,6 +434,10 @@ class BenchSession:
         in a worker thread. Raises ``SessionBusy``; ``ConfigError`` for lockstep on a hardware
         bench.
         """
+        if not realtime:
+            refusal = lockstep_refusal(self.config)
+            if refusal is not None:
+                raise ConfigError(refusal)
         if max_duration_s is not None:
             import dataclasses
 
@@ -448,28 +456,34 @@ class BenchSession:
             self._start("descent", title, in_process)
             return
         hook = _DescentHook(self.post, self._attach, self._stop.is_set, realtime)
-        run = GuiDescentRun(
-            self.config,
-            scenario,
-            seed=seed,
-            realtime=realtime,
-            out_dir=out,
-            progress=hook.progress,
-            injections=[hook],
-        )
+        config = self.config
 
         def work() -> None:
-            try:
-                result: DescentResult = run.run()
-            finally:
-                hook.detach()
-            snapshot = hook.final_snapshot(result)
+            with descent_bench(config, realtime=realtime, out_dir=out) as bench:
+                # the profile plot builds Qt widgets: drawn later, on the GUI thread
+                run = DescentRun(
+                    bench,
+                    scenario,
+                    seed=seed,
+                    out_dir=out,
+                    progress=hook.progress,
+                    injections=[hook],
+                    plot=False,
+                )
+                try:
+                    result: DescentResult = run.run()
+                finally:
+                    hook.detach()
+                snapshot = hook.final_snapshot(result)
             if snapshot is not None:
                 self.post(snapshot)
             self.post(self.idle_status())
             outputs = None
-            if run.pending_outputs is not None:
-                outputs = run.write_pending_outputs
+            if out is not None:
+
+                def outputs() -> None:
+                    run.write_profile(result)
+
             self.post(JobFinished("descent", result.passed, result.verdict, result, outputs))
 
         self._start("descent", title, work)
@@ -528,23 +542,6 @@ class BenchSession:
         self.post(JobFinished("descent", result.passed, result.verdict, result))
 
 
-class GuiDescentRun(DescentRun):
-    """A ``DescentRun`` whose output files are written later, on the GUI thread
-    (``write_pending_outputs``): ``hil.flight.plots.descent_profile_png`` builds Qt widgets, and
-    widgets made in a worker thread while the GUI's ``QApplication`` runs hang the process."""
-
-    pending_outputs: DescentResult | None = None
-
-    def _write_outputs(self, result: DescentResult) -> None:
-        self.pending_outputs = result
-
-    def write_pending_outputs(self) -> None:
-        result = self.pending_outputs
-        if result is not None:
-            self.pending_outputs = None
-            DescentRun._write_outputs(self, result)
-
-
 class _DescentHook:
     """Runs inside the descent's executive (an injection at 50 Hz): attaches the signal
     listener once the run's bench exists, posts status every 0.5 s, stops the run on request.
@@ -577,8 +574,7 @@ class _DescentHook:
             self.bench = run.bench
             self._remove = self.attach(run.bench)
         if self.realtime:
-            now_s = run.bench.clock.now_s() - run._run_start_clock_s
-            self._lateness_s.append(max(0.0, now_s - time_s))
+            self._lateness_s.append(max(0.0, run.elapsed_s() - time_s))
         if time_s >= self._next_status_s:
             self._next_status_s = time_s + STATUS_PERIOD_S
             snapshot = snapshot_of(run.bench, "descent", self.timing())
@@ -652,14 +648,6 @@ def snapshot_of(
     except RuntimeError:
         return None
     return snapshot
-
-
-def fc_mode_name(value: float) -> str:
-    """``FC_Heartbeat.Mode`` as its name (``"?"`` for NaN or out of range)."""
-    if math.isnan(value):
-        return "-"
-    index = int(value)
-    return FC_MODES[index] if 0 <= index < len(FC_MODES) else "?"
 
 
 CHILD_NICENESS = -10
@@ -739,17 +727,17 @@ def descent_child(
         hook(run, time_s)
         sender.flush()
 
-    run = DescentRun(
-        config,
-        scenario,
-        seed=seed,
-        realtime=realtime,
-        out_dir=out_dir,
-        progress=hook.progress,
-        injections=[injection],
-    )
     try:
-        result = run.run()
+        with descent_bench(config, realtime=realtime, out_dir=out_dir) as bench:
+            run = DescentRun(
+                bench,
+                scenario,
+                seed=seed,
+                out_dir=out_dir,
+                progress=hook.progress,
+                injections=[injection],
+            )
+            result = run.run()
         hook.detach()
         sender.flush(force=True)
         snapshot = hook.final_snapshot(result)

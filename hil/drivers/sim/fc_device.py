@@ -32,18 +32,17 @@ from hil.core.clock import Clock
 from hil.core.compiled import warm_up
 from hil.core.config import CanConfig
 from hil.drivers.can import CanLink, PeriodicSend, load_database
-from hil.drivers.roles import ERROR_CODES, FC_MODES
 from hil.drivers.serial import ImuFrame, Line, PtyPair, SerialLink
 from hil.errors import ConfigError, DeviceTimeout, FrameError, HilError
 from hil.fsw.flight_software import Commands, FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.modes import Mode
 from hil.fsw.navigation import NavParams
 from hil.models.terrain import TerrainProfile
+from hil.protocol.icd import ERROR_NUMBERS, FC_MODES, MESSAGE_PERIODS_S
 from hil.protocol.parameters import PARAMETERS, format_value
 
 log = logging.getLogger("hil.sim.fc")
 
-ERR = {text: code for code, text in ERROR_CODES.items()}
 
 FLIGHT_MODES = ("ARMED", "BRAKING", "APPROACH", "TERMINAL", "LANDED", "ABORT")
 """Modes in which the flight software, once loaded, owns the engine and the mode."""
@@ -51,9 +50,9 @@ FLIGHT_MODES = ("ARMED", "BRAKING", "APPROACH", "TERMINAL", "LANDED", "ABORT")
 GUIDANCE_PERIOD_S = 0.02
 IMU_TIMEOUT_S = 0.05
 """An IMU silent this long in powered flight leaves the navigation blind."""
-HEARTBEAT_PERIOD_S = 0.1
-NAV_PERIOD_S = 0.1
-COMMAND_PERIOD_S = 0.02
+HEARTBEAT_PERIOD_S = MESSAGE_PERIODS_S["FC_Heartbeat"]
+NAV_PERIOD_S = MESSAGE_PERIODS_S["FC_NavAltitude"]
+COMMAND_PERIOD_S = MESSAGE_PERIODS_S["ENG_Cmd"]
 
 
 @dataclass
@@ -371,7 +370,7 @@ class SimulatedFlightComputer:
         for _ in range(link.stats.bad_lines - bad_before):
             with self._lock:
                 self.counters.bad_commands += 1
-            link.write_line("ERR", str(ERR["BAD_CHECKSUM"]), "BAD_CHECKSUM")
+            link.write_line("ERR", str(ERROR_NUMBERS["BAD_CHECKSUM"]), "BAD_CHECKSUM")
         if line is not None and not self.hung:
             reply = self.handle_command(line.command, line.args)
             link.write_line(*reply)
@@ -714,4 +713,4 @@ class _Refused(Exception):
 
 
 def _error(code: str, text: str) -> tuple[str, ...]:
-    return ("ERR", str(ERR[code]), code if text == code else f"{code}:{text}")
+    return ("ERR", str(ERROR_NUMBERS[code]), code if text == code else f"{code}:{text}")
