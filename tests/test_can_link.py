@@ -531,7 +531,7 @@ def test_raising_store_listeners_are_counted_and_reception_goes_on(channel: str)
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_the_encoder_packs_exactly_as_cantools(data: st.DataObject) -> None:
-    """The link's compiled encoder gives cantools' bytes for any in-range values, given as
+    """The link's encoder gives cantools' bytes for any in-range values, given as
     floats, ints, numpy numbers or (where the signal has them) choice names."""
     message = data.draw(st.sampled_from(DATABASE.messages))
     values: dict[str, object] = {}
