@@ -32,7 +32,8 @@ from hil.core.clock import Clock
 from hil.core.compiled import warm_up
 from hil.core.config import CanConfig
 from hil.drivers.can import CanLink, PeriodicSend, load_database
-from hil.drivers.serial import ImuFrame, Line, PtyPair, SerialLink
+from hil.drivers.serial import ImuFrame, Line, SerialLink
+from hil.drivers.sim.pty import PtyPair
 from hil.errors import ConfigError, DeviceTimeout, FrameError, HilError
 from hil.fsw.flight_software import Commands, FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.modes import Mode
