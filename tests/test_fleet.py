@@ -516,7 +516,7 @@ def test_counters_never_go_backwards(fleet: Fleet, steps: list[tuple[int, int, f
                 fleet.set_counters(serial, wanted, "log")
             else:
                 delta = Counters.parse({"descents": descents, "burn_s": burn_s}, "log")
-                fleet._add(serial, delta, "log")
+                fleet.services.landers.add_usage(serial, delta, "log")
         except CounterError:
             pass
         after = fleet.lander(serial).counters
