@@ -1,14 +1,12 @@
 """``Fleet``: the one object the CLI, the GUI and scripts use for the fleet maintenance
 program, a thin facade that composes one service per aggregate over their repositories.
 
-==========================================  ===================================================
-``hil.fleet.landers.LanderService``         landers, counters and logged flights (usage)
-``hil.fleet.components.ComponentService``   serialized parts: install, remove, history
-``hil.fleet.maintenance.MaintenanceService`` the program, card completions, due items
-``hil.fleet.defects.DefectService``         defects, MEL deferrals, signed closures
-``hil.fleet.packages.PackageService``       work packages
-``hil.fleet.release.ReleaseService``        release blockers and the signed, atomic release
-==========================================  ===================================================
+- ``landers.LanderService``: landers, counters and logged flights (usage);
+- ``components.ComponentService``: serialized parts, installed and removed, their history;
+- ``maintenance.MaintenanceService``: the program, card completions, due items;
+- ``defects.DefectService``: defects, MEL deferrals, signed closures;
+- ``packages.PackageService``: work packages;
+- ``release.ReleaseService``: release blockers and the signed, atomic release.
 
 The SQL is in ``hil.fleet.repositories`` (one repository per table family), the rows in the
 fleet tables (``hil.fleet.db``) of the same database as the records; card completions,

@@ -1,14 +1,12 @@
 """The fleet's repositories: the only place in ``hil.fleet`` where SQL text lives (besides the
 schema and its migrations in ``hil.fleet.db``). One repository per table family:
 
-=====================  ==========================================================
-``LanderRepository``   ``fleet_landers``, ``fleet_counter_log``, ``fleet_usage``
-``ComponentRepository`` ``fleet_parts``, ``fleet_components``, ``fleet_component_history``
-``ProgramRepository``  ``fleet_tasks``, ``fleet_settings``, ``fleet_due_items``
-``DefectRepository``   ``fleet_defects``, ``fleet_deferrals``
-``PackageRepository``  ``fleet_packages``, ``fleet_package_items``
-``ReleaseRepository``  ``fleet_releases``
-=====================  ==========================================================
+- ``LanderRepository``: ``fleet_landers``, ``fleet_counter_log``, ``fleet_usage``;
+- ``ComponentRepository``: ``fleet_parts``, ``fleet_components``, ``fleet_component_history``;
+- ``ProgramRepository``: ``fleet_tasks``, ``fleet_settings``, ``fleet_due_items``;
+- ``DefectRepository``: ``fleet_defects``, ``fleet_deferrals``;
+- ``PackageRepository``: ``fleet_packages``, ``fleet_package_items``;
+- ``ReleaseRepository``: ``fleet_releases``.
 
 Each runs its statements through one ``FleetDb``, so the same SQL works on SQLite and on
 PostgreSQL (``?`` placeholders, ``ON CONFLICT`` upserts, ``lock=True`` reads that add
