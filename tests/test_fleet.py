@@ -400,6 +400,64 @@ def test_a_clear_release_is_a_signed_record_that_verifies(
     assert [r.run_id for r in fleet.releases(LANDER)] == [release.run_id]
 
 
+def _nothing_released(fleet: Fleet, store: SqlRecordStore, runs_before: int) -> None:
+    """No release record, signature, release row or released state in the store."""
+    assert len(store.runs()) == runs_before
+    assert all(r.card_number != RELEASE_CARD for r in store.runs())
+    approvals = [
+        e
+        for r in store.runs()
+        for e in store.events(r.run_id)
+        if e.kind == "signature" and e.payload["meaning"] == "approved"
+    ]
+    assert approvals == []
+    assert fleet.releases() == []
+    assert fleet.lander(LANDER).status == "awaiting release"
+
+
+def test_a_release_refused_after_the_signer_is_checked_leaves_nothing_behind(
+    fleet: Fleet, store: SqlRecordStore, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another bench reports a defect while the certifying person is being authenticated:
+    the release checks again under the lander's lock, is refused, and writes nothing."""
+    _make_releasable(fleet, store)
+    assert fleet.release_blockers(LANDER) == []
+    runs_before = len(store.runs())
+    authenticate = store.people.authenticate
+    reported = []
+
+    def meanwhile_on_another_bench(person_id: str, secret: str, purpose: str) -> Any:
+        key = authenticate(person_id, secret, purpose)
+        if not reported:
+            with open_url(store_url) as other_store, Fleet(other_store) as other:
+                reported.append(other.report_defect(LANDER, "leg 2 strut seal weep", "tech"))
+        return key
+
+    monkeypatch.setattr(store.people, "authenticate", meanwhile_on_another_bench)
+    with pytest.raises(ReleaseRefused) as refused:
+        fleet.release(LANDER, "insp", SECRETS["insp"])
+    (defect,) = reported
+    assert refused.value.reasons == [
+        f"defect {defect.defect_id} open and not deferred: leg 2 strut seal weep"
+    ]
+    _nothing_released(fleet, store, runs_before)
+
+
+def test_a_release_whose_signature_is_refused_leaves_no_record_behind(
+    fleet: Fleet, store: SqlRecordStore
+) -> None:
+    """The authorization is valid by the fleet's clock but has expired when the record is
+    signed: the signature is refused, and the release record begun for it is not kept."""
+    lapsed = Authorization("LL-*", "CERT-9", date.today() - timedelta(days=3))
+    store.people.add("cert", "Cora Tifying", ["inspector"], "cert-secret", [lapsed])
+    _make_releasable(fleet, store)
+    runs_before = len(store.runs())
+    with pytest.raises(SignoffRefused, match="has no authorization for card LL-05-00-00-RTS"):
+        fleet.release(LANDER, "cert", "cert-secret")
+    _nothing_released(fleet, store, runs_before)
+    assert fleet.release(LANDER, "insp", SECRETS["insp"]).lander == LANDER  # then one clean
+
+
 def test_closing_a_defect_is_a_signed_record_that_verifies(
     fleet: Fleet, store: SqlRecordStore
 ) -> None:
@@ -430,6 +488,18 @@ def test_closing_a_defect_is_a_signed_record_that_verifies(
     assert rectified.payload["description"] == "LRF window scratched"
     with pytest.raises(FleetError, match="already closed"):
         fleet.close_defect(defect.defect_id, "again", "tech", SECRETS["tech"])
+
+
+def test_a_defect_closure_whose_signature_is_refused_leaves_no_record_behind(
+    fleet: Fleet, store: SqlRecordStore
+) -> None:
+    lapsed = Authorization("LL-*", "CERT-9", date.today() - timedelta(days=3))
+    store.people.add("temp", "Tim Porary", ["technician"], "temp-secret", [lapsed])
+    defect = fleet.report_defect(LANDER, "LRF window scratched", "tech")
+    with pytest.raises(SignoffRefused, match="has no authorization for card LL-05-00-00-DEF"):
+        fleet.close_defect(defect.defect_id, "window replaced", "temp", "temp-secret")
+    assert all(r.card_number != DEFECT_CARD for r in store.runs())
+    assert fleet.defect(defect.defect_id).status == "open"
 
 
 def test_a_version_1_fleet_is_upgraded_and_keeps_its_unsigned_closures(store_url: str) -> None:
@@ -516,7 +586,7 @@ def test_counters_never_go_backwards(fleet: Fleet, steps: list[tuple[int, int, f
                 fleet.set_counters(serial, wanted, "log")
             else:
                 delta = Counters.parse({"descents": descents, "burn_s": burn_s}, "log")
-                fleet._add(serial, delta, "log")
+                fleet.services.landers.add_usage(serial, delta, "log")
         except CounterError:
             pass
         after = fleet.lander(serial).counters

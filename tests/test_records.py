@@ -625,6 +625,29 @@ def test_other_components_keep_their_tables_in_the_store(store: SqlRecordStore) 
         tx.execute("INSERT INTO fleet_nowhere VALUES (?)", (1,))
 
 
+def test_records_written_in_another_components_transaction_commit_with_it_or_not_at_all(
+    store: SqlRecordStore,
+) -> None:
+    access = store.sql()
+    access.migrate("jobs", [lambda tx: tx.execute("CREATE TABLE jobs (run_id TEXT NOT NULL)")])
+    before = len(store.runs())
+    with pytest.raises(RuntimeError), access.transaction("release HR-2") as tx:
+        run_id = signed_off(store)  # joins the transaction
+        tx.execute("INSERT INTO jobs VALUES (?)", (run_id,))
+        assert verify(store, run_id).ok  # seen inside the transaction
+        raise RuntimeError("a check failed after signing")
+    assert len(store.runs()) == before and access.query("SELECT * FROM jobs") == []
+    with access.transaction("release HR-2") as tx:
+        run_id = new_run(store)
+        with pytest.raises(StorageError), access.transaction("bad insert") as inner:
+            inner.execute("INSERT INTO nowhere VALUES (?)", (1,))  # undone alone
+        sign(store, run_id, "tech", SECRETS["tech"], "performed")
+        tx.execute("INSERT INTO jobs VALUES (?)", (run_id,))
+    assert access.query("SELECT run_id FROM jobs") == [(run_id,)]
+    report = verify(store, run_id)
+    assert report.ok and report.signatures == 1
+
+
 def test_a_full_disk_is_one_clear_error_and_loses_nothing(sqlite_store: SqliteStore) -> None:
     store = sqlite_store
     run_id = new_run(store, finish=False)

@@ -10,9 +10,14 @@
             print(item.card_number, item.status, item.describe())
         fleet.release("LL1-003", "insp.lee", secret)   # ReleaseRefused lists every reason
 
-Counters, limits and MEL arithmetic are in ``model``, the program file in ``program``, flight
-usage in ``usage``, the rules in ``service`` and the one connection layer in ``db`` (the
-record store's own ``store.sql()``, SQLite or PostgreSQL; several benches may share it).
+Counters, limits and MEL arithmetic are in ``model``, the aggregates as stored in
+``entities``, the program file in ``program``, flight usage in ``usage``. ``Fleet``
+(``service``) is a thin facade over one service per aggregate: ``landers`` (counters and
+usage), ``components``, ``maintenance`` (program and due items), ``defects`` (and MEL
+deferrals), ``packages`` (work packages) and ``release`` (release to service), with the signed
+records they write in ``signing``. The SQL lives only in ``repositories`` (one per table
+family) and in ``db``, the one connection layer and the schema (the record store's own
+``store.sql()``, SQLite or PostgreSQL; several benches may share it).
 """
 
 from __future__ import annotations

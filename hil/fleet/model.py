@@ -1,6 +1,7 @@
 """The fleet's data model and its arithmetic: counters, limits, due dates, MEL deferrals.
 
-Pure functions and frozen dataclasses; nothing here touches storage (``hil.fleet.service`` does).
+Pure functions and frozen dataclasses; nothing here touches storage (``hil.fleet.repositories``
+does).
 
 Counters (``COUNTERS``): ``descents`` and ``engine_starts`` (counts), ``burn_s`` (main engine
 burn time, seconds) and ``powered_h`` (avionics powered time, hours); ``days`` is calendar time.

@@ -19,6 +19,11 @@ Extra components (the fleet-maintenance tables, say) use ``store.sql()``::
 Placeholders are always ``?``; they are translated for psycopg (which also makes a literal
 ``%`` safe). Everything raises ``StorageError`` naming the database and the action; a
 transaction is committed (durably) when the block ends and rolled back on any exception.
+
+A record write (``create_run``, ``append``, ``finish``, ``sign``...) made by the thread that
+holds an ``access.transaction`` joins it as a savepoint: the run, its events and the
+component's rows commit together or not at all (a record written and signed only if the
+component's own checks, made in the same transaction, still hold).
 """
 
 from __future__ import annotations
@@ -100,7 +105,8 @@ class SqlAccess:
         """One write transaction: committed and durable when the block ends, rolled back (and
         re-raised) on an exception. ``action`` names the work in error messages. On SQLite it
         holds the database's write lock, on PostgreSQL it is READ COMMITTED: take row locks
-        (``SELECT ... FOR UPDATE``) where read-then-write must not race another bench."""
+        (``SELECT ... FOR UPDATE``) where read-then-write must not race another bench. Record
+        writes made inside the block on this thread join it (see the module docstring)."""
         with self._store._write(action) as tx:
             yield tx
 
@@ -179,6 +185,9 @@ class SqlRecordStore(RecordStore):
         self._kdf = kdf
         self._people: SqlPeople | None = None
         self._lock = threading.RLock()
+        self._open_tx: SqlTransaction | None = None
+        """The transaction the thread holding ``_lock`` has open (None: none open)."""
+        self._savepoints = 0
 
     # -- backend hooks -----------------------------------------------------------------------
 
@@ -336,12 +345,40 @@ class SqlRecordStore(RecordStore):
 
     @contextlib.contextmanager
     def _write(self, action: str, *, check_readonly: bool = True) -> Iterator[SqlTransaction]:
-        """One transaction: committed (and durable) on success, rolled back on error."""
+        """One transaction: committed (and durable) on success, rolled back on error. Inside
+        a transaction already open (on this thread: it holds the lock), a savepoint of it."""
         with self._lock, self._guard(action):
             if check_readonly and self.readonly:
                 raise StorageError(f"records database {self.location}: {action}: opened read-only")
+            if self._open_tx is not None:
+                with self._savepoint(self._open_tx) as tx:
+                    yield tx
+                return
             with self._transaction() as tx:
+                self._open_tx = tx
+                try:
+                    yield tx
+                finally:
+                    self._open_tx = None
+
+    @contextlib.contextmanager
+    def _savepoint(self, tx: SqlTransaction) -> Iterator[SqlTransaction]:
+        """A nested write: undone alone on error (the outer transaction goes on), else kept
+        for the outer transaction's commit."""
+        self._savepoints += 1
+        name = f"hil_write_{self._savepoints}"
+        try:
+            tx.execute(f"SAVEPOINT {name}")
+            try:
                 yield tx
+            except BaseException:
+                with contextlib.suppress(Exception):  # the first error is the one to report
+                    tx.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    tx.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            tx.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._savepoints -= 1
 
     # -- runs and events ---------------------------------------------------------------------
 
