@@ -42,8 +42,8 @@ from hil.cards.record import (
     Outcome,
     TeardownRecord,
     software_versions,
-    utc_now,
 )
+from hil.core.timestamps import utc_now
 from hil.errors import DeviceTimeout, LinkError
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from hil.core.timestamps import utc_now
 from hil.records.errors import StorageError
 from hil.records.people import Kdf
 from hil.records.sqlstore import (
@@ -39,7 +40,7 @@ from hil.records.sqlstore import (
     StagedObject,
     write_object,
 )
-from hil.records.store import default_data_dir, utc_now
+from hil.records.store import default_data_dir
 
 if TYPE_CHECKING:
     import psycopg

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hil.core.timestamps import utc_now
 from hil.records.canonical import file_sha256
 from hil.records.errors import StorageError
 from hil.records.people import Kdf
@@ -37,7 +38,6 @@ from hil.records.sqlstore import (
     pid_alive,
     write_object,
 )
-from hil.records.store import utc_now
 
 __all__ = [
     "AFTER_END_KINDS",

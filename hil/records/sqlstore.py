@@ -36,10 +36,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, Self
 
+from hil.core.timestamps import utc_now
 from hil.records.canonical import GENESIS_HASH, canonical_json, event_hash
 from hil.records.errors import RecordError, StorageError, UnknownRecord
 from hil.records.people import Authorization, Kdf, PeopleStore, Person, Role, SecretRecord
-from hil.records.store import Event, RecordStore, RunInfo, utc_now
+from hil.records.store import Event, RecordStore, RunInfo
 
 Dialect = Literal["sqlite", "postgresql"]
 

@@ -19,7 +19,6 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -57,11 +56,6 @@ def add_store_arguments(
     store takes (resolved by :func:`store_location`)."""
     parser.add_argument("--data", type=Path, default=None, help=data_help)
     parser.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
-
-
-def utc_now() -> str:
-    """The current UTC time, ISO 8601 with microseconds (``2025-06-05T10:31:02.123456+00:00``)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
