@@ -28,7 +28,7 @@ EXIT_FAILED = 1
 
 def add_commands(subparsers: Any) -> None:
     """Add ``people`` and ``records`` to the ``hil`` command's subparsers."""
-    from hil.records.store import add_store_arguments
+    from hil.cli.store_options import add_store_arguments
 
     people = subparsers.add_parser("people", help="who may sign records: add, list, revoke")
     people_cmds = people.add_subparsers(title="people commands", metavar="COMMAND")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hil.core.timestamps import utc_now
+from hil.records.datadir import default_data_dir
 from hil.records.errors import StorageError
 from hil.records.people import Kdf
 from hil.records.sqlstore import (
@@ -40,7 +41,6 @@ from hil.records.sqlstore import (
     StagedObject,
     write_object,
 )
-from hil.records.store import default_data_dir
 
 if TYPE_CHECKING:
     import psycopg
