@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hil.cards.record import utc_now
+from hil.core.timestamps import utc_now
 
 if TYPE_CHECKING:
     from hil.bench import Bench

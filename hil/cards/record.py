@@ -14,7 +14,6 @@ import math
 import platform
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -37,11 +36,6 @@ class Outcome(StrEnum):
     @property
     def passed(self) -> bool:
         return self in (Outcome.PASS, Outcome.MARGINAL)
-
-
-def utc_now() -> str:
-    """The current UTC time, ISO 8601 with milliseconds (``2025-06-05T10:31:02.123+00:00``)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass

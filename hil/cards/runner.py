@@ -44,10 +44,10 @@ from hil.cards.record import (
     Outcome,
     TeardownRecord,
     software_versions,
-    utc_now,
 )
 from hil.core.clock import SimulatedClock, WallClock
 from hil.core.config import BenchConfig
+from hil.core.timestamps import utc_now
 from hil.errors import DeviceTimeout, LinkError
 
 log = logging.getLogger("hil.cards")

@@ -27,7 +27,7 @@ DEFAULT_CARDS = Path("procedures")
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run`` and ``cards list`` to the ``hil`` command's subparsers."""
     from hil.cli.main import DEFAULT_BENCH
-    from hil.records.store import add_store_arguments
+    from hil.cli.store_options import add_store_arguments
 
     run = subparsers.add_parser("run", help="run a test card on the bench")
     run.add_argument("card", type=Path, help="card module, e.g. procedures/fc_power_bit.py")

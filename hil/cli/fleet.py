@@ -26,7 +26,7 @@ DEFAULT_PROGRAM = Path("fixtures/fleet/program.toml")
 def add_commands(subparsers: Any) -> None:
     """Add ``fleet`` to the ``hil`` command's subparsers."""
     from hil.cli.records import _secret_argument
-    from hil.records.store import add_store_arguments
+    from hil.cli.store_options import add_store_arguments
 
     fleet = subparsers.add_parser(
         "fleet", help="maintenance program: landers, due items, defects, release to service"

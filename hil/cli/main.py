@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from hil.records.store import add_store_arguments
+    from hil.cli.store_options import add_store_arguments
 
     parser = argparse.ArgumentParser(
         prog="hil",

@@ -26,7 +26,7 @@ SECRET_ENV = "HIL_SECRET"
 
 def add_commands(subparsers: Any) -> None:
     """Add ``people`` and ``records`` to the ``hil`` command's subparsers."""
-    from hil.records.store import add_store_arguments
+    from hil.cli.store_options import add_store_arguments
 
     people = subparsers.add_parser("people", help="who may sign records: add, list, revoke")
     people_cmds = people.add_subparsers(title="people commands", metavar="COMMAND")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from hil.records.backends import open_store
 from hil.records.canonical import GENESIS_HASH, canonical_json, event_hash
+from hil.records.datadir import default_data_dir
 from hil.records.errors import (
     AuthenticationError,
     RecordError,
@@ -34,7 +35,7 @@ from hil.records.signoff import correct, redline, sign
 from hil.records.sqlite import SqliteStore
 from hil.records.sqlstore import SqlAccess, SqlTransaction
 from hil.records.state import Meaning, RunState
-from hil.records.store import Event, RecordStore, RunInfo, default_data_dir
+from hil.records.store import Event, RecordStore, RunInfo
 from hil.records.verify import VerifyReport, verify
 
 __all__ = [

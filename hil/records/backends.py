@@ -18,8 +18,9 @@ import os
 from pathlib import Path
 
 from hil.errors import ConfigError
+from hil.records.datadir import DATA_ENV, default_data_dir
 from hil.records.people import Kdf
-from hil.records.store import DATA_ENV, RecordStore, default_data_dir
+from hil.records.store import RecordStore
 
 STORE_ENV = "HIL_STORE"
 """Environment variable naming the record store (a URL or a data directory)."""

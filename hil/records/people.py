@@ -20,12 +20,12 @@ import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from hil.core.timestamps import utc_now
 from hil.records.errors import AuthenticationError, RecordError, SignoffRefused
-from hil.records.store import utc_now
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -333,9 +333,3 @@ class PeopleStore(ABC):
 
     @abstractmethod
     def _auth_log(self, person_id: str | None) -> list[dict[str, Any]]: ...
-
-
-def parse_utc(text: str) -> datetime:
-    """An ISO 8601 time as an aware UTC datetime."""
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

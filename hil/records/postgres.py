@@ -6,8 +6,9 @@ UPDATE``), reads its head and inserts the next event, so benches, processes and 
 appending to the same run queue behind each other and the chain never forks (the ``(run_id,
 seq)`` primary key would refuse a fork anyway). The session runs with ``synchronous_commit =
 on``: an append is durable on the server before it returns. PL/pgSQL triggers refuse UPDATE,
-DELETE and TRUNCATE on events, attachments and the authentication log. The schema is versioned
-like SQLite's (``schema_version``; migrations serialized between benches by an advisory lock).
+DELETE and TRUNCATE on events, attachments and the authentication log. The schema is the one in
+``hil.records.schema``, versioned like SQLite's (``schema_version``; migrations serialized
+between benches by an advisory lock).
 
 Attachments are kept *in the database* (``attachments.content``, bytea, at most
 ``MAX_ATTACHMENT_BYTES``): a record is then complete on the server, and any bench or office
@@ -29,8 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from hil.core.timestamps import utc_now
+from hil.records.datadir import default_data_dir
 from hil.records.errors import StorageError
 from hil.records.people import Kdf
+from hil.records.schema import migrations
 from hil.records.sqlstore import (
     Dialect,
     Migration,
@@ -39,7 +43,6 @@ from hil.records.sqlstore import (
     StagedObject,
     write_object,
 )
-from hil.records.store import default_data_dir, utc_now
 
 if TYPE_CHECKING:
     import psycopg
@@ -92,103 +95,8 @@ def to_psycopg(sql: str) -> str:
     return "".join(out)
 
 
-_REFUSE_CHANGE = """
-    CREATE FUNCTION hil_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $body$
-    BEGIN
-        RAISE EXCEPTION USING MESSAGE = TG_ARGV[0], ERRCODE = 'restrict_violation';
-    END
-    $body$;
-"""
-
-
-def _append_only(table: str, message: str) -> str:
-    return f"""
-        CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
-            FOR EACH ROW EXECUTE FUNCTION hil_refuse_change('{message}');
-        CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
-            FOR EACH STATEMENT EXECUTE FUNCTION hil_refuse_change('{message}');
-    """
-
-
-def _v1_records(tx: SqlTransaction) -> None:
-    tx.script(
-        _REFUSE_CHANGE
-        + """
-        CREATE TABLE runs (
-            run_id TEXT COLLATE "C" PRIMARY KEY,
-            created_utc TEXT COLLATE "C" NOT NULL,
-            card_number TEXT NOT NULL,
-            revision TEXT NOT NULL,
-            title TEXT NOT NULL,
-            lander TEXT NOT NULL,
-            operator_id TEXT NOT NULL,
-            status TEXT NOT NULL,
-            outcome TEXT,
-            finished_utc TEXT,
-            owner_host TEXT NOT NULL,
-            owner_pid INTEGER NOT NULL,
-            head_seq INTEGER NOT NULL,
-            head_hash TEXT NOT NULL
-        );
-        CREATE TABLE events (
-            run_id TEXT COLLATE "C" NOT NULL,
-            seq INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            utc TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL,
-            PRIMARY KEY (run_id, seq)
-        );
-        CREATE TABLE attachments (
-            sha256 TEXT COLLATE "C" PRIMARY KEY,
-            size_bytes BIGINT NOT NULL,
-            stored_utc TEXT NOT NULL,
-            content BYTEA NOT NULL
-        );
-        """
-        + _append_only("events", "events are append-only")
-        + _append_only("attachments", "attachments are append-only")
-    )
-
-
-def _v2_people(tx: SqlTransaction) -> None:
-    tx.script(
-        """
-        CREATE TABLE people (
-            person_id TEXT COLLATE "C" PRIMARY KEY,
-            printed_name TEXT NOT NULL,
-            roles TEXT NOT NULL,
-            authorizations TEXT NOT NULL,
-            public_key TEXT NOT NULL,
-            key_id TEXT NOT NULL,
-            status TEXT NOT NULL,
-            created_utc TEXT NOT NULL,
-            revoked_utc TEXT,
-            revoke_reason TEXT,
-            failed_attempts INTEGER NOT NULL DEFAULT 0,
-            kdf TEXT NOT NULL,
-            secret_salt BYTEA NOT NULL,
-            secret_hash BYTEA NOT NULL,
-            key_salt BYTEA NOT NULL,
-            key_nonce BYTEA NOT NULL,
-            key_ciphertext BYTEA NOT NULL
-        );
-        CREATE TABLE auth_log (
-            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            utc TEXT NOT NULL,
-            person_id TEXT NOT NULL,
-            ok INTEGER NOT NULL,
-            purpose TEXT NOT NULL,
-            detail TEXT NOT NULL
-        );
-        """
-        + _append_only("auth_log", "the authentication log is append-only")
-    )
-
-
-MIGRATIONS: tuple[Migration, ...] = (_v1_records, _v2_people)
-"""Same versions as ``hil.records.sqlite.MIGRATIONS``, in PostgreSQL's dialect. Append only."""
+MIGRATIONS: tuple[Migration, ...] = migrations("postgresql")
+"""Same versions as ``hil.records.sqlite.MIGRATIONS``, in PostgreSQL's dialect."""
 
 
 def _one_line(err: BaseException) -> str:

@@ -1,6 +1,6 @@
 """Sign-off: signatures with a meaning, and signed corrections and redlines.
 
-Rules enforced here (DESIGN section 7, rules 4, 5 and 7):
+Rules enforced here:
 
 * two factors: the person id and their secret (``PeopleStore.authenticate``); a wrong secret is
   refused, logged in the authentication log and recorded in the run as ``auth_failed``;
@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from hil.core.timestamps import utc_now
 from hil.records.canonical import canonical_bytes
 from hil.records.errors import AuthenticationError, SignoffRefused
 from hil.records.people import Authorization, Person, Role
@@ -235,7 +236,7 @@ def _append_signed(
         "role": role.value,
         "certificate": authorization.certificate,
         "authorization_expires": authorization.expires.isoformat(),
-        "signed_utc": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "signed_utc": utc_now(),
         "covers_seq": head.seq,
         "covers_hash": head.hash,
         "key_id": person.key_id,

@@ -9,8 +9,9 @@ Every append is one ``BEGIN IMMEDIATE`` transaction that reads the run's head an
 next event; it is on disk (WAL fsync) before ``append`` returns. Triggers refuse UPDATE and DELETE
 on events and on the authentication log, so only someone bypassing the store can change them, and
 ``verify`` finds that. The schema is versioned (``schema_version``) and upgraded on a writable
-open by the ordered functions in ``MIGRATIONS``. The run, event and people logic is shared with
-the PostgreSQL store in ``hil.records.sqlstore``; this module owns the SQLite dialect.
+open by the ordered functions in ``MIGRATIONS``, built from the tables in ``hil.records.schema``.
+The run, event and people logic is shared with the PostgreSQL store in ``hil.records.sqlstore``;
+this module owns the SQLite connection, transactions and attachment files.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hil.core.timestamps import utc_now
 from hil.records.canonical import file_sha256
 from hil.records.errors import StorageError
 from hil.records.people import Kdf
+from hil.records.schema import migrations
 from hil.records.sqlstore import (
     AFTER_END_KINDS,
     Dialect,
@@ -37,7 +40,6 @@ from hil.records.sqlstore import (
     pid_alive,
     write_object,
 )
-from hil.records.store import utc_now
 
 __all__ = [
     "AFTER_END_KINDS",
@@ -54,88 +56,8 @@ DB_NAME = "records.sqlite3"
 _pid_alive = pid_alive
 
 
-def _v1_records(tx: SqlTransaction) -> None:
-    tx.script(
-        """
-        CREATE TABLE runs (
-            run_id TEXT PRIMARY KEY,
-            created_utc TEXT NOT NULL,
-            card_number TEXT NOT NULL,
-            revision TEXT NOT NULL,
-            title TEXT NOT NULL,
-            lander TEXT NOT NULL,
-            operator_id TEXT NOT NULL,
-            status TEXT NOT NULL,
-            outcome TEXT,
-            finished_utc TEXT,
-            owner_host TEXT NOT NULL,
-            owner_pid INTEGER NOT NULL,
-            head_seq INTEGER NOT NULL,
-            head_hash TEXT NOT NULL
-        );
-        CREATE TABLE events (
-            run_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            utc TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL,
-            PRIMARY KEY (run_id, seq)
-        ) WITHOUT ROWID;
-        CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
-            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-        CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
-            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-        CREATE TABLE attachments (
-            sha256 TEXT PRIMARY KEY,
-            size_bytes INTEGER NOT NULL,
-            stored_utc TEXT NOT NULL
-        );
-        """
-    )
-
-
-def _v2_people(tx: SqlTransaction) -> None:
-    tx.script(
-        """
-        CREATE TABLE people (
-            person_id TEXT PRIMARY KEY,
-            printed_name TEXT NOT NULL,
-            roles TEXT NOT NULL,
-            authorizations TEXT NOT NULL,
-            public_key TEXT NOT NULL,
-            key_id TEXT NOT NULL,
-            status TEXT NOT NULL,
-            created_utc TEXT NOT NULL,
-            revoked_utc TEXT,
-            revoke_reason TEXT,
-            failed_attempts INTEGER NOT NULL DEFAULT 0,
-            kdf TEXT NOT NULL,
-            secret_salt BLOB NOT NULL,
-            secret_hash BLOB NOT NULL,
-            key_salt BLOB NOT NULL,
-            key_nonce BLOB NOT NULL,
-            key_ciphertext BLOB NOT NULL
-        );
-        CREATE TABLE auth_log (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            utc TEXT NOT NULL,
-            person_id TEXT NOT NULL,
-            ok INTEGER NOT NULL,
-            purpose TEXT NOT NULL,
-            detail TEXT NOT NULL
-        );
-        CREATE TRIGGER auth_log_append_only_update BEFORE UPDATE ON auth_log
-            BEGIN SELECT RAISE(ABORT, 'the authentication log is append-only'); END;
-        CREATE TRIGGER auth_log_append_only_delete BEFORE DELETE ON auth_log
-            BEGIN SELECT RAISE(ABORT, 'the authentication log is append-only'); END;
-        """
-    )
-
-
-MIGRATIONS: tuple[Migration, ...] = (_v1_records, _v2_people)
-"""Migration ``i`` brings the schema from version ``i`` to ``i + 1``. Append, never edit."""
+MIGRATIONS: tuple[Migration, ...] = migrations("sqlite")
+"""Migration ``i`` brings the schema from version ``i`` to ``i + 1`` (``hil.records.schema``)."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

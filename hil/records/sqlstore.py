@@ -4,8 +4,9 @@ tables in the same database.
 
 ``SqlRecordStore`` implements every ``RecordStore`` method in portable SQL with ``?``
 placeholders. A backend (``SqliteStore``, ``PostgresStore``) supplies the connection, the
-transaction, the migrations and the few dialect facts (how to lock a run row, how to find the
-schema version, where attachment bytes live). ``SqlPeople`` is the identity registry for both.
+transaction and the few dialect facts (how to lock a run row, how to find the schema version,
+where attachment bytes live); its migrations run the DDL of the tables defined once in
+``hil.records.schema``. ``SqlPeople`` is the identity registry for both.
 
 Extra components (the fleet-maintenance tables, say) use ``store.sql()``::
 
@@ -39,14 +40,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self
 
+from hil.core.timestamps import utc_now
 from hil.records.canonical import GENESIS_HASH, canonical_json, event_hash
 from hil.records.errors import RecordError, StorageError, UnknownRecord
 from hil.records.people import Authorization, Kdf, PeopleStore, Person, Role, SecretRecord
-from hil.records.store import Event, RecordStore, RunInfo, utc_now
-
-Dialect = Literal["sqlite", "postgresql"]
+from hil.records.schema import Dialect
+from hil.records.store import Event, RecordStore, RunInfo
 
 AFTER_END_KINDS = frozenset({"signature", "correction", "redline", "auth_failed", "attachment"})
 """Event kinds a finished or interrupted run still accepts (sign-off happens after the run)."""

@@ -14,54 +14,17 @@ Event kinds written by the bench: ``run_started`` (always seq 1), ``attempt_star
 
 from __future__ import annotations
 
-import argparse
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
-if TYPE_CHECKING:
-    from hil.records.people import PeopleStore
-
-DATA_ENV = "HIL_DATA"
-"""Environment variable naming the data directory when ``--data`` is not given."""
+from hil.records.people import PeopleStore
 
 RUN_STATUSES = ("open", "finished", "interrupted")
-
-
-def default_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """``explicit`` if given, else ``$HIL_DATA``, else ``~/.local/share/hil``."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".local" / "share" / "hil"
-
-
-STORE_HELP = (
-    "records store: a data directory, sqlite:///DIR or postgresql://USER@HOST/DB "
-    "(default: $HIL_STORE, else the data directory)"
-)
-
-
-def add_store_arguments(
-    parser: argparse.ArgumentParser,
-    data_help: str = "data directory (default: $HIL_DATA or ~/.local/share/hil)",
-) -> None:
-    """The ``--data DIR`` and ``--store URL`` options every command that opens the records
-    store takes (resolved by :func:`store_location`)."""
-    parser.add_argument("--data", type=Path, default=None, help=data_help)
-    parser.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
-
-
-def utc_now() -> str:
-    """The current UTC time, ISO 8601 with microseconds (``2025-06-05T10:31:02.123456+00:00``)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
