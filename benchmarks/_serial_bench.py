@@ -20,7 +20,8 @@ import sys
 import threading
 import time
 
-from hil.drivers.serial import ImuFrame, PtyPair, SerialLink, encode_frame
+from hil.drivers.serial import ImuFrame, SerialLink, encode_frame
+from hil.drivers.sim.pty import PtyPair
 
 FRAMES = 20_000
 LOCKSTEP_FRAMES = 5_000

@@ -26,13 +26,13 @@ from hil.drivers.serial import (
     ImuFrame,
     Line,
     LineDecoder,
-    PtyPair,
     SerialLink,
     crc16_ccitt_false,
     encode_frame,
     encode_line,
     nmea_checksum,
 )
+from hil.drivers.sim.pty import PtyPair
 from hil.errors import DeviceTimeout, FrameError, LinkError, ProtocolError
 
 PROPERTY = settings(

@@ -8,7 +8,6 @@ states the rules; ``hil run`` and ``hil cards list`` are in ``hil.cli.cards``.
 
 from __future__ import annotations
 
-from hil.cards.context import StepContext
 from hil.cards.limits import judge
 from hil.cards.loader import LoadedCard, card_files, load_card
 from hil.cards.model import (
@@ -20,6 +19,7 @@ from hil.cards.model import (
     Monitor,
     PromptStep,
     Step,
+    StepContext,
     action,
     inspection,
     measurement,

@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hil.core.config import ROLES
+from hil.core.timestamps import utc_now
 from hil.errors import ConfigError
 
 if TYPE_CHECKING:
-    from hil.cards.context import StepContext
+    from hil.bench import Bench
+    from hil.core.signals import SignalStore
+    from hil.drivers.roles import FlightComputer
 
 CARD_NUMBER = re.compile(r"^LL-\d{2}-\d{2}-\d{2}-\d{3}-\d{3}$")
 """ATA iSpec 2200 style card number, e.g. ``LL-31-10-00-710-801``."""
@@ -514,3 +517,49 @@ def _serial_in(serial: int, text: str) -> bool:
     low = int(first[2:])
     high = int(last[2:]) if last else low
     return low <= serial <= high
+
+
+# -- what a step function is handed ----------------------------------------------------------
+
+
+@dataclass
+class StepContext:
+    """What a step function is handed for one step attempt (or the teardown, where ``step``
+    is None): the open bench, scratch state shared by the card's steps, and the way back into
+    the as-run record (``log``, ``record``). Procedures reach the devices only through
+    ``ctx.bench``, keep what later steps or the teardown need in ``ctx.state`` and note what
+    they did with ``ctx.log``."""
+
+    bench: Bench
+    card: Card
+    lander: str
+    operator_id: str
+    state: dict[str, Any]
+    """Scratch shared between the card's steps and its teardown."""
+    step: Step | None = None
+    attempt: int = 0
+    bench_config_path: Path | None = None
+    logs: list[dict[str, str]] = field(default_factory=list)
+    values: list[dict[str, Any]] = field(default_factory=list)
+    on_log: Callable[[StepContext, str], None] | None = None
+
+    @property
+    def fc(self) -> FlightComputer:
+        """The flight computer under test (``ctx.bench.flight_computer``)."""
+        return self.bench.flight_computer
+
+    @property
+    def signals(self) -> SignalStore:
+        return self.bench.signals
+
+    def log(self, text: str) -> None:
+        """Put a line into the as-run record (and the live display)."""
+        self.logs.append({"utc": utc_now(), "text": str(text)})
+        if self.on_log is not None:
+            self.on_log(self, str(text))
+
+    def record(self, name: str, value: float | str, unit: str = "") -> None:
+        """Keep an extra value in the record, beside the step (no limits, no verdict)."""
+        if not isinstance(value, str):
+            value = float(value)
+        self.values.append({"name": name, "value": value, "unit": unit, "utc": utc_now()})

@@ -24,7 +24,6 @@ from typing import Any, Protocol
 
 from hil.bench import Bench
 from hil.bench.assembly import lockstep_refusal
-from hil.cards.context import StepContext
 from hil.cards.limits import MonitorWatch, judge, within
 from hil.cards.loader import LoadedCard
 from hil.cards.model import (
@@ -35,6 +34,7 @@ from hil.cards.model import (
     MeasurementStep,
     PromptStep,
     Step,
+    StepContext,
     display_path,
 )
 from hil.cards.operators import FAILURE_CHOICES, Operator, file_sha256

@@ -15,18 +15,17 @@ from typing import IO, TYPE_CHECKING
 
 from hil.cards.record import AsRunRecord, AttemptRecord, TeardownRecord
 from hil.cards.runner import RunListener
+from hil.cli.defaults import DEFAULT_BENCH, DEFAULT_CARDS
 
 if TYPE_CHECKING:
     from hil.cards.loader import LoadedCard
     from hil.cards.model import Step
 
 DEFAULT_OUT = Path("runs/cards")
-DEFAULT_CARDS = Path("procedures")
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run`` and ``cards list`` to the ``hil`` command's subparsers."""
-    from hil.cli.main import DEFAULT_BENCH
     from hil.cli.store_options import add_store_arguments
 
     run = subparsers.add_parser("run", help="run a test card on the bench")

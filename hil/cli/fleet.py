@@ -17,10 +17,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from hil.cli.defaults import DEFAULT_PROGRAM
 from hil.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from hil.errors import ConfigError
-
-DEFAULT_PROGRAM = Path("fixtures/fleet/program.toml")
 
 
 def add_commands(subparsers: Any) -> None:

@@ -13,15 +13,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hil.cli.defaults import DEFAULT_BENCH, DEFAULT_CARDS
 from hil.cli.exit_codes import EXIT_OK
 
-DEFAULT_CARDS = Path("procedures")
 DEFAULT_OUT = Path("runs/gui")
 
 
 def add_commands(subparsers: Any) -> None:
     """Add ``gui`` to the ``hil`` command's subparsers."""
-    from hil.cli.main import DEFAULT_BENCH
 
     gui = subparsers.add_parser("gui", help="the bench GUI: status, live plots, cards, descents")
     gui.add_argument(

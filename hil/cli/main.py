@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hil import __version__
+from hil.cli.defaults import DEFAULT_BENCH
 from hil.cli.exit_codes import (
     EPILOG,
     EXIT_CONFIG,
@@ -22,8 +23,6 @@ from hil.cli.exit_codes import (
     exit_status,
 )
 from hil.errors import HilError
-
-DEFAULT_BENCH = Path("fixtures/benches/sim.toml")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

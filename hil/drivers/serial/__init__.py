@@ -8,8 +8,7 @@ The public face of the package; its modules, one concern each:
 * ``transport`` - moving bytes through a file descriptor or a pyserial port object;
 * ``link`` - ``SerialLink``: one port carrying frames or lines, with statistics.
 
-``PtyPair`` lives in ``hil.drivers.sim.pty`` (only the simulated devices use pseudo-terminals);
-it is re-exported here for the code that imported it from this package.
+``PtyPair`` lives in ``hil.drivers.sim.pty``: only the simulated devices use pseudo-terminals.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from hil.drivers.serial.lines import (
 )
 from hil.drivers.serial.link import SerialLink, SerialStats
 from hil.drivers.serial.messages import IMU_FRAME_TYPE, IMU_PAYLOAD_BYTES, ImuFrame
-from hil.drivers.sim.pty import PtyPair
 
 __all__ = [
     "IMU_FRAME_TYPE",
@@ -44,7 +42,6 @@ __all__ = [
     "Line",
     "LineDecoder",
     "LineStats",
-    "PtyPair",
     "SerialLink",
     "SerialStats",
     "crc16_ccitt_false",
