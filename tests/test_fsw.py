@@ -11,9 +11,9 @@ import pytest
 from hil.fsw.flight_software import FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.guidance import GuidanceParams, approach_time, thrust_command, zem_zev_accel
 from hil.fsw.modes import TABLE, Event, Mode, Phase, next_mode
-from hil.models.terrain import TerrainProfile
+from hil.fsw.terrain_map import TerrainMap
 
-FLAT = TerrainProfile.flat()
+FLAT = TerrainMap.flat()
 SLANT_1000 = 1000.0 / math.cos(math.radians(30.0))  # beam canted 30 deg, level attitude
 
 

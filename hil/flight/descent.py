@@ -45,12 +45,12 @@ import numpy as np
 from hil import __version__
 from hil.bench import Bench
 from hil.core.clock import SimulatedClock, WallClock
-from hil.core.compiled import warm_up
 from hil.core.config import BenchConfig
 from hil.core.executive import Executive, Stop, Task, TimingReport
 from hil.drivers.roles import FC_MODES, EngineStatus
 from hil.errors import ConfigError, HilError
 from hil.flight.faults import FaultInjector
+from hil.flight.kernels import warm_up
 from hil.flight.model_only import (
     MAX_HORIZONTAL_SPEED_MPS,
     MAX_TILT_DEG,
@@ -309,7 +309,7 @@ class DescentRun:
     # -- public ---------------------------------------------------------------------------
 
     def run(self) -> DescentResult:
-        # compile or load the numba kernels now, not at the first real-time tick
+        # compile or load the plant's and the FSW's kernels now, not at the first real-time tick
         warm_up()
         clock = WallClock() if self.realtime else SimulatedClock()
         log_path = None
