@@ -1,5 +1,5 @@
-"""The compiled kernels (hil/core/compiled.py): same flights as plain reference code, one compile
-each.
+"""The compiled kernels (hil/core/compiled.py, each warmed by its package): same flights as plain
+reference code, one compile each.
 
 The truth step has its own reference (``dyn.step_reference``, tests/test_models.py); here the
 navigation's dead reckoning and the guidance are checked against plain per-run Python written
@@ -15,16 +15,16 @@ import math
 import numpy as np
 import pytest
 
-from hil.core.compiled import warm_up
+from hil.flight.kernels import warm_up
 from hil.flight.model_only import ClosedLoopParams, run_model_only
 from hil.fsw import guidance, navigation
 from hil.fsw.flight_software import FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.guidance import thrust_command, zem_zev_accel
 from hil.fsw.navigation import Navigation, NavParams
+from hil.fsw.terrain_map import TerrainMap
 from hil.models import dynamics as dyn
 from hil.models.dispersions import DispersionParams
 from hil.models.sensors import ImuModel, ImuParams
-from hil.models.terrain import TerrainProfile
 
 P = dyn.LanderParams()
 QUIET_IMU = ImuParams(accel_bias_mps2=0.0, accel_vrw_mps_per_sqrt_h=0.0, gyro_arw_deg_per_sqrt_h=0)
@@ -64,7 +64,7 @@ def test_dead_reckoning_equals_the_documented_integration() -> None:
         rng.uniform(-1.0, 1.0, n),
         rng.uniform(-0.3, 0.3, n),
         1.0,
-        TerrainProfile.flat(),
+        TerrainMap.flat(),
     )
     nav.accel_bias_mps2 = rng.normal(0.0, 0.01, (n, 3))
     t = 1.0 + 0.0025 * np.arange(1, k + 1)
@@ -90,7 +90,7 @@ def test_dead_reckoning_with_a_perfect_imu_follows_the_truth() -> None:
         state[:, dyn.PITCH],
         state[:, dyn.YAW],
         0.0,
-        TerrainProfile.flat(),
+        TerrainMap.flat(),
     )
     imu = ImuModel(QUIET_IMU, 1, np.random.default_rng(0))
     for b in range(3000):
@@ -168,7 +168,7 @@ def test_every_caller_shares_one_compiled_version_of_each_kernel() -> None:
         pitch_rad=np.zeros(1),
         yaw_rad=np.zeros(1),
     )
-    fsw = FlightSoftware(FswParams(), est, TerrainProfile.flat(), 1)
+    fsw = FlightSoftware(FswParams(), est, TerrainMap.flat(), 1)
     fsw.arm()
     fsw.start_descent(0.0)
     frames = [((0.0, 0.0, 3.0), (0.0, 0.001, 0.0))] * 3

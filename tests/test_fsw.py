@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hil.errors import ConfigError
 from hil.fsw.flight_software import FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.guidance import GuidanceParams, approach_time, thrust_command, zem_zev_accel
+from hil.fsw.lrf_beam import beam_direction
 from hil.fsw.modes import TABLE, Event, Mode, Phase, next_mode
-from hil.models.terrain import TerrainProfile
+from hil.fsw.terrain_map import TerrainMap
 
-FLAT = TerrainProfile.flat()
+FLAT = TerrainMap.flat()
 SLANT_1000 = 1000.0 / math.cos(math.radians(30.0))  # beam canted 30 deg, level attitude
 
 
@@ -195,3 +198,68 @@ def test_a_lander_one_percent_short_of_thrust_lands_after_a_longer_approach() ->
     res = run_model_only(1, 1, params=params, run_seeds=[run_seed(1, 83)])
     assert res.passed[0], res.verdict()
     assert res.touchdown_time_s[0] > 700.0  # nominal touchdown ~668 s: the approach took longer
+
+
+def test_onboard_map_ray_cast_meets_an_inclined_plane_where_geometry_says() -> None:
+    slope = 0.1
+    x = np.arange(-20_000.0, 20_001.0, 10.0)
+    terrain_map = TerrainMap(-20_000.0, 10.0, slope * x)
+    for n in (5, 40):  # a few rays, and enough for the march in parts
+        origin = np.column_stack((np.linspace(-3000, 3000, n), np.zeros(n), np.full(n, 2500.0)))
+        ang = np.radians(np.linspace(-50, 50, n))
+        direction = np.column_stack((np.sin(ang), np.zeros(n), -np.cos(ang)))
+        got = terrain_map.slant_range_m(origin, direction, max_range_m=10_000.0)
+        expect = (origin[:, 2] - slope * origin[:, 0]) / (slope * direction[:, 0] - direction[:, 2])
+        np.testing.assert_allclose(got, expect, atol=0.05)
+        assert np.isnan(terrain_map.slant_range_m(origin, direction, max_range_m=1000.0)).all()
+    up = terrain_map.slant_range_m(np.array([[0.0, 0.0, 100.0]]), np.array([[0.0, 0.0, 1.0]]), 1e4)
+    buried = terrain_map.slant_range_m(np.array([[0.0, 0.0, -5.0]]), np.array([[0, 0, -1.0]]), 1e4)
+    assert np.isnan(up[0]) and buried[0] == 0.0
+
+
+def test_beam_points_down_the_thrust_axis_canted_toward_vertical() -> None:
+    beam = beam_direction(np.radians([70.0, 0.0]), np.zeros(2), math.radians(30.0))
+    np.testing.assert_allclose(np.linalg.norm(beam, axis=1), 1.0)
+    off_vertical = np.degrees(np.arccos(-beam[:, 2]))
+    np.testing.assert_allclose(off_vertical, [40.0, 30.0])
+    assert beam[1, 0] < 0.0  # level attitude: canted toward -body x, uprange
+
+
+def test_onboard_map_reads_the_fixture_files_and_names_a_missing_one(tmp_path: Path) -> None:
+    nominal = TerrainMap.load("nominal")
+    assert float(nominal.height_m(0.0)) == pytest.approx(0.0, abs=1e-6)
+    assert nominal.heights_m.size > 2
+    with pytest.raises(ConfigError, match="no-such-map"):
+        TerrainMap.load("no-such-map")
+    path = tmp_path / "bad.npz"
+    np.savez(path, x0_m=0.0, dx_m=1.0)
+    with pytest.raises(ConfigError, match="heights_m"):
+        TerrainMap.load(path)
+
+
+def test_onboard_map_of_the_truth_terrain_predicts_what_the_bench_measures() -> None:
+    """The FSW's own map and beam agree exactly with the bench's truth models on the same
+    terrain, so splitting them changed no flight (the code stays separate on purpose)."""
+    from hil.flight.model_only import onboard_map
+    from hil.models.sensors import beam_direction as truth_beam
+    from hil.models.terrain import TerrainProfile
+
+    truth = TerrainProfile.load("nominal").with_step(-40_000.0, 3000.0)
+    loaded = TerrainMap.load("nominal")
+    np.testing.assert_array_equal(loaded.heights_m, TerrainProfile.load("nominal").heights_m)
+    terrain_map = onboard_map(truth)
+    rng = np.random.default_rng(11)
+    for n in (3, 64):
+        pitch, yaw = rng.uniform(-0.3, 1.4, n), rng.uniform(-0.2, 0.2, n)
+        beam = beam_direction(pitch, yaw, math.radians(30.0))
+        np.testing.assert_array_equal(beam, truth_beam(pitch, yaw, math.radians(30.0)))
+        x = rng.uniform(-60_000.0, 0.0, n)  # across the cliff at -40 km
+        height = truth.height_m(x) + rng.uniform(-50.0, 3500.0, n)  # some below ground
+        origin = np.column_stack((x, np.zeros(n), height))
+        np.testing.assert_array_equal(
+            terrain_map.slant_range_m(origin, beam, 3000.0),
+            truth.slant_range_m(origin, beam, 3000.0),
+        )
+        np.testing.assert_array_equal(
+            terrain_map.height_m(origin[:, 0]), truth.height_m(origin[:, 0])
+        )

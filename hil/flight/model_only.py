@@ -42,6 +42,7 @@ from hil.flight.touchdown import (
 )
 from hil.fsw.flight_software import FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.modes import Mode
+from hil.fsw.terrain_map import TerrainMap
 from hil.models import dynamics as dyn
 from hil.models.dispersions import DispersionParams, RunDispersions, draw, run_terrain
 from hil.models.sensors import (
@@ -156,6 +157,11 @@ class ModelRunResults:
         return ("PASS: " if self.passed[i] else "FAIL: ") + ", ".join(parts)
 
 
+def onboard_map(terrain: TerrainProfile) -> TerrainMap:
+    """The FC's map of the truth profile ``terrain``: its heights on its grid, exactly."""
+    return TerrainMap(terrain.x0_m, terrain.dx_m, terrain.heights_m.copy())
+
+
 def run_seed(seed: int, run: int) -> int:
     """The seed of run ``run`` of a batch or campaign seeded ``seed``."""
     state = np.random.SeedSequence([seed, run]).generate_state(1)
@@ -223,14 +229,15 @@ def run_model_only(
     seed: int,
     params: ClosedLoopParams | None = None,
     terrain: TerrainProfile | None = None,
-    terrain_map: TerrainProfile | None = None,
+    terrain_map: TerrainMap | None = None,
     record_history: bool = False,
     run_seeds: Sequence[int] | None = None,
 ) -> ModelRunResults:
     """Fly ``n_runs`` descents at once; ``terrain`` is truth, ``terrain_map`` the FSW's map.
 
-    Both default to ``fixtures/terrain/nominal.npz``; the map defaults to the truth terrain
-    (each run's truth is dispersed from ``terrain`` if ``params.dispersions`` says so).
+    Both default to ``fixtures/terrain/nominal.npz``; the map defaults to a map of the truth
+    terrain (:func:`onboard_map`; each run's truth is dispersed from ``terrain`` if
+    ``params.dispersions`` says so).
     Run i flies run seed ``run_seeds[i]``, by default ``run_seed(seed, i)``.
     ``record_history`` keeps per-block traces of run 0 (for plots). Runs until every run has
     touched down (and settled) or ``max_duration_s``.
@@ -238,7 +245,7 @@ def run_model_only(
     p = params or ClosedLoopParams()
     lp = p.lander
     terrain_base = terrain or TerrainProfile.load("nominal")
-    terrain_map = terrain_map or terrain_base
+    terrain_map = terrain_map or onboard_map(terrain_base)
     n = n_runs
     if run_seeds is None:
         run_seeds = [run_seed(seed, i) for i in range(n)]

@@ -63,6 +63,7 @@ from hil.errors import ConfigError
 from hil.flight.faults import Injection, parse_injections
 from hil.flight.model_only import ClosedLoopParams, InitialErrors
 from hil.fsw.flight_software import FswParams
+from hil.fsw.terrain_map import TerrainMap
 from hil.models.dispersions import DispersionParams
 from hil.models.dynamics import LanderParams
 from hil.models.sensors import GaugeParams, ImuParams, LrfParams
@@ -127,9 +128,10 @@ class Scenario:
             profile = feature.apply(profile)
         return profile
 
-    def fc_terrain_map_profile(self) -> TerrainProfile:
-        """The FC's onboard map (``fixtures/terrain/<fc_terrain_map>.npz``)."""
-        return TerrainProfile.load(self.fc_terrain_map)
+    def fc_terrain_map_profile(self) -> TerrainMap:
+        """The FC's onboard map (``fixtures/terrain/<fc_terrain_map>.npz``), loaded as the FC
+        loads it. Raises ``ConfigError`` naming the file if it is missing."""
+        return TerrainMap.load(self.fc_terrain_map)
 
 
 def scenario_names() -> list[str]:

@@ -2,7 +2,10 @@
 
 Run by the simulated flight computer and by the model-only loop. Public face:
 :class:`~hil.fsw.flight_software.FlightSoftware` with its ``FswParams``, ``InitialEstimate``,
-``Commands``, ``Telemetry``; modes and phases in :mod:`hil.fsw.modes`.
+``Commands``, ``Telemetry``; modes and phases in :mod:`hil.fsw.modes`; the onboard terrain
+map :class:`~hil.fsw.terrain_map.TerrainMap`; :func:`warm_up` loads the compiled kernels.
+The flight software imports nothing of the bench: what it knows of the terrain and of its
+sensors' mounting is its own.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from hil.fsw.flight_software import (
     InitialEstimate,
     Telemetry,
 )
+from hil.fsw.kernels import warm_up
 from hil.fsw.modes import Mode, Phase
+from hil.fsw.terrain_map import TerrainMap
 
 __all__ = [
     "Commands",
@@ -24,4 +29,6 @@ __all__ = [
     "Mode",
     "Phase",
     "Telemetry",
+    "TerrainMap",
+    "warm_up",
 ]

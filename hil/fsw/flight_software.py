@@ -34,7 +34,7 @@ from hil.fsw.guidance import (
 )
 from hil.fsw.modes import ARMED_MODES, FIRING_MODES, PHASE_OF_MODE, Event, Mode, next_mode
 from hil.fsw.navigation import Navigation, NavParams
-from hil.models.terrain import TerrainProfile
+from hil.fsw.terrain_map import TerrainMap
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -134,7 +134,7 @@ class FlightSoftware:
         self,
         params: FswParams,
         initial_estimate: InitialEstimate,
-        terrain_map: TerrainProfile,
+        terrain_map: TerrainMap,
         n: int = 1,
     ) -> None:
         self.params = params

@@ -1,14 +1,14 @@
 """Guidance of the simulated flight software: ZEM/ZEV to the gates, terminal descent.
 
 Pure functions on (N, ...) arrays; the ZEM/ZEV law and the thrust command are compiled
-(numba) loops over the runs, so one run costs one call (:mod:`hil.core.compiled`). Phases and
+(numba) loops over the runs, so one run costs one call (:mod:`hil.fsw.kernels`). Phases and
 targets (site at the origin, z = height above the site's terrain level):
 
 * **BRAKING** (PDI -> high gate): ZEM/ZEV with ``a_T = 6 ZEM / tgo^2 - 2 ZEV / tgo`` (ZEM and
   ZEV include gravity, so ``a_T`` is the thrust acceleration). ``tgo`` counts down from a
   braking duration fixed at ignition; the nominal PDI point and that duration are chosen
-  together so the burn runs near full thrust (see ``hil.flight.model_only``). High gate
-  [chosen]: 3 km uprange, 2 km up, (+60, 0, -25) m/s.
+  together so the burn runs near full thrust. High gate [chosen]: 3 km uprange, 2 km up,
+  (+60, 0, -25) m/s.
 * **APPROACH** (high gate -> low gate): the same law to the low gate: 100 m above the site,
   (0, 0, -3) m/s, over ``approach_time_s`` or, from a high gate reached off nominal, the
   shortest longer duration the engine can fly with margin (:func:`approach_time`).

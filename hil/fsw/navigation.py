@@ -1,8 +1,8 @@
 """Navigation of the simulated flight software: IMU dead reckoning plus gated LRF updates.
 
-Vectorised over N runs. The estimate lives in the landing-site ENU frame of
-:mod:`hil.models.dynamics` (z = height above the site's terrain level, which the onboard map
-also uses).
+Vectorised over N runs. The estimate lives in the landing-site ENU frame (x downrange along
+the track toward the site at x = 0, y crossrange, z = height above the site's terrain level,
+which the onboard map :mod:`hil.fsw.terrain_map` also uses).
 
 * **Dead reckoning.** Roll is held at 0 by the ACS, so attitude is the thrust (pitch, yaw)
   pair, integrated from the gyro with ``yaw' = -w_x``, ``pitch' = -w_y / cos(yaw)`` from the
@@ -14,7 +14,8 @@ also uses).
   zero, so the mean measured specific force is the bias; it is frozen at ignition. During that
   coast the navigation integrates gravity only.
 * **LRF update.** Predicted slant range = ray cast from the estimated position along the beam
-  of the *estimated* attitude into the onboard terrain map. Innovation gate:
+  of the *estimated* attitude (:mod:`hil.fsw.lrf_beam`) into the onboard terrain map
+  (:mod:`hil.fsw.terrain_map`). Innovation gate:
   ``|nu| > max(gate_min_m, gate_fraction * range, gate_sigma * sqrt(S))`` is rejected (set
   ``gate_sigma = 0`` for a pure fixed gate). Accepted ranges update (altitude, vertical
   velocity) with a two-state scalar-measurement Kalman filter (the range is turned into an
@@ -35,8 +36,8 @@ from numba import njit
 from numpy.typing import NDArray
 
 from hil.core.compiled import kernel_array
-from hil.models.sensors import beam_direction
-from hil.models.terrain import TerrainProfile
+from hil.fsw.lrf_beam import beam_direction
+from hil.fsw.terrain_map import TerrainMap
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -84,7 +85,7 @@ class Navigation:
         pitch_rad: FloatArray,
         yaw_rad: FloatArray,
         time_s: float,
-        terrain_map: TerrainProfile,
+        terrain_map: TerrainMap,
     ) -> None:
         self.params = params
         self.terrain_map = terrain_map

@@ -18,6 +18,7 @@ from PySide6 import QtWidgets
 
 from hil.errors import ConfigError
 from hil.flight.scenario import Scenario, load_scenario, scenario_names
+from hil.fsw.terrain_map import TerrainMap
 from hil.gui.plots import peak_decimate
 from hil.models.terrain import TerrainProfile
 from hil.services.session import DescentProgress
@@ -36,7 +37,7 @@ class TrajectoryView(pg.PlotWidget):
         super().__init__(parent)
         self.traces = traces
         self.truth_terrain: TerrainProfile | None = None
-        self.fc_map: TerrainProfile | None = None
+        self.fc_map: TerrainMap | TerrainProfile | None = None
         plot = self.getPlotItem()
         plot.setLabel("bottom", "downrange", units="km")
         plot.setLabel("left", "elevation above the site", units="m")

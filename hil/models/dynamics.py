@@ -230,7 +230,7 @@ def propagate(
     The steps are those of :func:`step_reference`, compiled (:func:`_propagate_block`): one
     run or a thousand cost one call, not one numpy call per quantity and step. Every array
     reaches the kernel as a writable C-contiguous float64 array, so one compiled version
-    serves every caller (:func:`hil.core.compiled.warm_up` loads it before a real-time run).
+    serves every caller (:func:`hil.models.warm_up` loads it before a real-time run).
     """
     if (
         state.ndim != 2

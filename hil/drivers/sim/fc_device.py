@@ -29,16 +29,16 @@ from typing import Any
 import numpy as np
 
 from hil.core.clock import Clock
-from hil.core.compiled import warm_up
 from hil.core.config import CanConfig
 from hil.drivers.can import CanLink, PeriodicSend, load_database
 from hil.drivers.serial import ImuFrame, Line, SerialLink
 from hil.drivers.sim.pty import PtyPair
 from hil.errors import ConfigError, DeviceTimeout, FrameError, HilError
+from hil.fsw import warm_up
 from hil.fsw.flight_software import Commands, FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.modes import Mode
 from hil.fsw.navigation import NavParams
-from hil.models.terrain import TerrainProfile
+from hil.fsw.terrain_map import TerrainMap
 from hil.protocol.icd import ERROR_NUMBERS, FC_MODES, MESSAGE_PERIODS_S
 from hil.protocol.parameters import PARAMETERS, format_value
 
@@ -490,7 +490,7 @@ class SimulatedFlightComputer:
         except ValueError as err:
             raise _Refused("BAD_VALUE", "STATE_NOT_NUMBERS") from err
         try:
-            terrain_map = TerrainProfile.load(str(self.parameters["TERRAIN_MAP"]))
+            terrain_map = TerrainMap.load(str(self.parameters["TERRAIN_MAP"]))
         except ConfigError as err:
             raise _Refused("BAD_VALUE", "TERRAIN_MAP_NOT_FOUND") from err
         nav = NavParams(
