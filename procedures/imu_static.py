@@ -1,7 +1,7 @@
 """Card LL-34-21-00-720-801: IMU static bias and noise, as the flight computer sees them.
 
 The bench writes 5 s of static IMU samples into the FC's IMU line at 400 Hz: upright, at rest
-on the Moon (specific force 1.62 m/s^2 on Z), with the IMU error model of DESIGN 5 (accel bias
+on the Moon (specific force 1.62 m/s^2 on Z), with the specified IMU error model (accel bias
 0.5 mg per axis, accel white noise 0.05 m/s/sqrt(h), gyro angle random walk 0.1 deg/sqrt(h)),
 drawn from a fixed seed. The FC's IMU statistics (maintenance command ``IMU 2000``) must show
 every axis' bias and noise inside its specification band: this proves the FC's IMU data path
@@ -31,7 +31,7 @@ AXES = ("X", "Y", "Z")
 
 def static_samples(seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
     """``SAMPLES`` static samples (specific force m/s^2, rate rad/s; each (k, 3)) with the
-    DESIGN 5 IMU errors (``ImuParams`` defaults): per-axis accel bias of random sign, accel
+    The specified IMU errors (``ImuParams`` defaults): per-axis accel bias of random sign, accel
     and gyro white noise."""
     params = ImuParams()
     rng = np.random.default_rng(seed)

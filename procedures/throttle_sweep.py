@@ -153,7 +153,7 @@ CARD = Card(
     notes=(
         "Settle limit: ThrottleActual within +-1.0 % (throttle points) of the command. "
         "Lag limit: 0.1 s +- 0.05 s to 63 % of the step, timed from the first ENG_Cmd frame "
-        "that carries the new command (DESIGN 5: throttle lag 0.1 s).",
+        "that carries the new command (throttle lag 0.1 s).",
         "TEST_THROTTLE_PCT acts only while the FC is ARMED and no state vector is loaded.",
     ),
     roles=("flight_computer", "imu", "range_finder", "engine"),

@@ -1,4 +1,4 @@
-"""Model-only closed loop: the nominal descent lands within the DESIGN 5 limits, reproducibly."""
+"""Model-only closed loop: the nominal descent lands within the touchdown limits, reproducibly."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hil.flight.model_only import ClosedLoopParams, InitialErrors, run_model_onl
 from hil.fsw.modes import Mode
 from hil.models.sensors import GaugeParams, ImuParams
 
-# With the DESIGN gyro (0.1 deg/sqrt(h)) the unobservable horizontal-velocity error reaches
+# With the specified gyro (0.1 deg/sqrt(h)) the unobservable horizontal-velocity error reaches
 # ~1 m/s (1 sigma) at touchdown; the nominal uses a navigation-grade gyro (see the report).
 NOMINAL = ClosedLoopParams(imu=ImuParams(gyro_arw_deg_per_sqrt_h=0.01))
 QUIET = replace(

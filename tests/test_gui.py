@@ -1,7 +1,7 @@
 """The bench GUI, offscreen with pytest-qt: a card run end to end through the dialogs with
 performer and inspector sign-off, operator click-through after a failure, the live plots fed by
 a running descent, the bench check on the status panel, and a Qt-signal regression guard for
-the PySide6 pin (DESIGN 8). Screenshots of each view go to ``artifacts/gui/``.
+the PySide6 pin (docs/architecture.md §10). Screenshots of each view go to ``artifacts/gui/``.
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ class _Emitter(QtCore.QObject):
 
 
 def test_ten_thousand_qt_signals_do_not_crash_the_interpreter(qtbot: QtBot) -> None:
-    """PySide6 6.12.0 on Python 3.11 aborts after a few hundred emits (DESIGN 8)."""
+    """PySide6 6.12.0 on Python 3.11 aborts after a few hundred emits (docs/architecture.md §10)."""
     emitter = _Emitter()
     received: list[int] = []
     emitter.value.connect(received.append)

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from hil.bench import Bench
+from hil.drivers.can import StatsRow, stats_rows
 from hil.drivers.roles import BitReport, RangeStimulus
 from hil.errors import DeviceTimeout, HilError
 
@@ -25,7 +26,7 @@ class CheckResult:
     devices: list[tuple[str, str, str, str]] = field(default_factory=list)
     ping_s: float | None = None
     bit: BitReport | None = None
-    can_rows: list[tuple[str, int, int, float, int, int, int]] = field(default_factory=list)
+    can_rows: list[StatsRow] = field(default_factory=list)
     serial_rows: list[tuple[str, str, float]] = field(default_factory=list)
     fc_status: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -90,19 +91,8 @@ def _wait_for_traffic(bench: Bench, traffic_s: float) -> None:
 
 def _link_statistics(bench: Bench, result: CheckResult) -> None:
     stats = bench.can.stats
-    for name in sorted(stats):
-        item = stats[name]
-        result.can_rows.append(
-            (
-                name,
-                item.sent,
-                item.received,
-                item.rate_hz,
-                item.counter_gaps,
-                item.crc_failures,
-                item.decode_errors,
-            )
-        )
+    result.can_rows = stats_rows(stats)
+    for name, item in sorted(stats.items()):
         if item.crc_failures or item.counter_gaps or item.decode_errors:
             result.problems.append(
                 f"CAN {name}: {item.crc_failures} CRC failures, {item.counter_gaps} counter "

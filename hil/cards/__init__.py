@@ -2,8 +2,9 @@
 
 A card module in ``procedures/`` builds a module-level ``CARD`` from ``Card`` and the step
 constructors; ``load_card`` imports it and binds its content hash; ``run_card`` runs it on an
-open bench with an ``Operator`` and returns an ``AsRunRecord`` (JSON, JUnit XML). DESIGN 7
-states the rules; ``hil run`` and ``hil cards list`` are in ``hil.cli.cards``.
+open bench with an ``Operator`` and returns an ``AsRunRecord`` (JSON, JUnit XML).
+docs/architecture.md §7 states the rules; ``hil run`` and ``hil cards list`` are in
+``hil.cli.cards``.
 """
 
 from __future__ import annotations

@@ -49,6 +49,18 @@ MeasureFunction = Callable[["StepContext"], float]
 """A measurement: returns the measured value in the step's unit."""
 
 
+def limits_text(low: float | None, high: float | None, unit: str) -> str:
+    """Limits as a technician reads them: ``9.5 .. 10.5 Hz``, ``>= 0.1 kg``, ``<= 90 %``."""
+    unit_text = f" {unit}" if unit else ""
+    if low is not None and high is not None:
+        return f"{low:g} .. {high:g}{unit_text}"
+    if low is not None:
+        return f">= {low:g}{unit_text}"
+    if high is not None:
+        return f"<= {high:g}{unit_text}"
+    return "(no limits)"
+
+
 class CardError(ConfigError):
     """A card (or its answers file) is wrong. The message starts with ``file:line``."""
 
@@ -189,14 +201,7 @@ class MeasurementStep(Step):
 
     def limits_text(self) -> str:
         """The limits as a technician reads them: ``9.5 .. 10.5 Hz``, ``<= 90 %``."""
-        unit = f" {self.unit}" if self.unit else ""
-        if self.low is not None and self.high is not None:
-            return f"{self.low:g} .. {self.high:g}{unit}"
-        if self.low is not None:
-            return f">= {self.low:g}{unit}"
-        if self.high is not None:
-            return f"<= {self.high:g}{unit}"
-        return "(no limits)"
+        return limits_text(self.low, self.high, self.unit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -489,6 +494,14 @@ class Card:
                 raise CardError(f"{item.where}: comes after step {previous.number}; keep order")
             seen[item.number] = previous = item
         object.__setattr__(self, "steps", steps)
+
+    def require_effective(self, lander: str) -> None:
+        """Raise ``CardError`` (naming the card's file) unless the card covers ``lander``."""
+        if not self.applies_to(lander):
+            raise CardError(
+                f"{self.source}: card {self.number} is not effective for lander {lander!r} "
+                f"(effectivity: {', '.join(self.effectivity)})"
+            )
 
     def applies_to(self, lander: str) -> bool:
         """True when the card's effectivity covers ``lander`` (``"HR-M3-SN002"``, ``"SN002"``

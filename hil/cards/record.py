@@ -18,6 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from hil.cards.model import limits_text
+
 
 class Outcome(StrEnum):
     """Outcome of a step attempt, the teardown or a whole run."""
@@ -117,14 +119,7 @@ class AttemptRecord:
         """``9.5 .. 10.5 Hz`` style limits of a measurement ("" for other kinds)."""
         if self.kind != "measurement":
             return ""
-        unit = f" {self.unit}" if self.unit else ""
-        if self.low is not None and self.high is not None:
-            return f"{self.low:g} .. {self.high:g}{unit}"
-        if self.low is not None:
-            return f">= {self.low:g}{unit}"
-        if self.high is not None:
-            return f"<= {self.high:g}{unit}"
-        return "(no limits)"
+        return limits_text(self.low, self.high, self.unit or "")
 
     def result_text(self) -> str:
         """What the step produced, for tables: a value with its limits, an answer, a verdict."""

@@ -1,6 +1,6 @@
 """Running a card on an open bench and producing its as-run record.
 
-Rules the runner enforces (DESIGN 7):
+Rules the runner enforces (docs/architecture.md §7):
 
 * Steps run in order; every attempt is a new record entry, raw values are never overwritten.
 * The bench computes outcomes: measurements from their limits, prompts from ``expect``,
@@ -164,11 +164,7 @@ class _Run:
         recorder: RunRecorder | None = None,
     ) -> None:
         self.card: Card = loaded.card
-        if not self.card.applies_to(lander):
-            raise CardError(
-                f"{self.card.source}: card {self.card.number} is not effective for lander "
-                f"{lander!r} (effectivity: {', '.join(self.card.effectivity)})"
-            )
+        self.card.require_effective(lander)
         self.bench = bench
         self.operator = operator
         self.lander = lander

@@ -130,7 +130,6 @@ def _header(loaded: LoadedCard, out: IO[str]) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """``hil run``: load (nothing runs on a load error), open the bench, run, write records."""
     from hil.cards.loader import load_card
-    from hil.cards.model import CardError
     from hil.cards.operators import ConsoleOperator, Operator, ScriptedOperator
     from hil.cards.runner import bench_for, run_card
     from hil.cli.exit_codes import EXIT_FAILED, EXIT_OK
@@ -141,11 +140,7 @@ def run_command(args: argparse.Namespace) -> int:
     config = load_bench(args.bench)
     loaded = load_card(args.card, config)
     card = loaded.card
-    if not card.applies_to(args.lander):
-        raise CardError(
-            f"{card.source}: card {card.number} is not effective for lander {args.lander!r} "
-            f"(effectivity: {', '.join(card.effectivity)})"
-        )
+    card.require_effective(args.lander)
     operator: Operator
     if args.answers is not None:
         scripted = ScriptedOperator(args.answers)

@@ -151,6 +151,7 @@ def _bench_check(args: argparse.Namespace) -> int:
     from hil.bench.check import run_check
     from hil.cli.output import table
     from hil.core.config import load_bench
+    from hil.drivers.can import STATS_COLUMNS
 
     config = load_bench(args.bench)
     print(f"bench {config.name}: {config.description}")
@@ -170,7 +171,7 @@ def _bench_check(args: argparse.Namespace) -> int:
     print()
     print(
         table(
-            ["message", "sent", "received", "rate Hz", "counter gaps", "CRC fail", "decode err"],
+            list(STATS_COLUMNS),
             result.can_rows,
             title="CAN link (bench node)",
         )

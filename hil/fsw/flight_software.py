@@ -8,7 +8,7 @@ commands. Everything is an array over a leading batch axis of N runs.
 Touchdown detection (``FswParams.touchdown_rule``):
 
 * ``"altitude"`` (naive): estimated altitude <= ``landed_altitude_m`` while descending. A wrong
-  altitude estimate makes the software *believe* it landed (DESIGN F1).
+  altitude estimate makes the software *believe* it landed (scenario F1, docs/architecture.md §6).
 * ``"signature"`` (default): estimated altitude <= ``touchdown_window_m`` *and* a contact spike
   in the IMU (|specific force| > ``touchdown_spike_mps2`` in the last IMU block).
 

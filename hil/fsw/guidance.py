@@ -36,7 +36,7 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class GuidanceParams:
-    """Guidance targets and limits (all chosen for the HAKUTO-R class model, DESIGN 5)."""
+    """Guidance targets and limits for the HAKUTO-R class model (docs/architecture.md §5)."""
 
     braking_time_s: float = 520.0
     high_gate_position_m: tuple[float, float, float] = (-3000.0, 0.0, 2000.0)

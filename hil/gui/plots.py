@@ -4,9 +4,9 @@ red/yellow limit bands, pause and zoom.
 ``LivePlotPanel.redraw()`` is called by the window's timer (>= 30 frames/s). It calls
 ``setData`` on existing curves with views into the ``TraceStore`` and sets fixed ranges; curves
 use width-1 pens, no antialiasing, and at most two points per pixel column (the minimum and
-maximum of each bucket, so a spike survives) (DESIGN 8). Signals of the same unit share a plot
-(up to ``MAX_PLOTS`` stacked, x axes linked). Zooming or panning with the mouse pauses
-following; "Follow" resumes it.
+maximum of each bucket, so a spike survives; docs/architecture.md §10). Signals of the same
+unit share a plot (up to ``MAX_PLOTS`` stacked, x axes linked). Zooming or panning with the
+mouse pauses following; "Follow" resumes it.
 """
 
 from __future__ import annotations

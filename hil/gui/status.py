@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from hil.drivers.can import STATS_COLUMNS
 from hil.protocol.icd import mode_name
 from hil.services.session import StatusSnapshot
 from hil.services.traces import TraceStore
@@ -69,9 +70,7 @@ class StatusPanel(QtWidgets.QWidget):
         self.timing_label = QtWidgets.QLabel("loop timing: no real-time loop running")
         self.job_label = QtWidgets.QLabel("idle")
         self.devices = _table(["role", "backend", "link", "state"])
-        self.can = _table(
-            ["message", "sent", "received", "rate Hz", "counter gaps", "CRC fail", "decode err"]
-        )
+        self.can = _table(list(STATS_COLUMNS))
         self.counters = _table(["device", "counter", "value"])
         self.link_label = QtWidgets.QLabel("")
 

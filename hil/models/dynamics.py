@@ -70,7 +70,7 @@ COMMAND_SIZE = 3
 
 @dataclass(frozen=True)
 class LanderParams:
-    """Physical parameters of the lander and the Moon (DESIGN 5; [A] = assumed)."""
+    """Physical parameters of the lander and the Moon (docs/architecture.md §5; [A] = assumed)."""
 
     dry_mass_kg: float = 340.0
     wet_mass_kg: float = 750.0  #: mass at powered-descent start [A]

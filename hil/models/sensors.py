@@ -114,7 +114,7 @@ def beam_direction(pitch_rad: FloatArray, yaw_rad: FloatArray, cant_rad: float) 
 # --- IMU -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ImuParams:
-    """IMU error model (DESIGN 5; [A] = assumed)."""
+    """IMU error model (docs/architecture.md §5; [A] = assumed)."""
 
     rate_hz: float = 400.0
     accel_bias_mps2: float = 0.5 * MG_MPS2  #: per-axis constant bias magnitude
@@ -260,7 +260,7 @@ def _sample_offsets(k: int, period_s: float) -> FloatArray:
 # --- LRF -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LrfParams:
-    """Laser range finder (DESIGN 5; [A] = assumed)."""
+    """Laser range finder (docs/architecture.md §5; [A] = assumed)."""
 
     rate_hz: float = 10.0
     max_valid_range_m: float = 3000.0
@@ -268,7 +268,7 @@ class LrfParams:
     noise_m: float = 1.0
     noise_fraction: float = 0.002
     beam_cant_deg: float = 30.0  #: [A] see module docstring
-    powered: bool = True  #: False models an LRF that never powers up (DESIGN F3)
+    powered: bool = True  #: False: an LRF that never powers up (scenario F3)
 
 
 class LrfModel:

@@ -127,7 +127,8 @@ class TerrainProfile:
     def with_step(self, x_m: float, drop_m: float, width_m: float = 200.0) -> TerrainProfile:
         """Add a cliff: terrain downrange of ``x_m`` is ``drop_m`` lower (smooth over width).
 
-        A positive drop is a descending cliff (e.g. the ~3 km crater rim of DESIGN F1).
+        A positive drop is a descending cliff (e.g. the ~3 km crater rim of
+        scenario F1, docs/architecture.md §6).
         """
         s = np.clip((self.x_m - x_m) / width_m + 0.5, 0.0, 1.0)
         smooth = s * s * (3.0 - 2.0 * s)

@@ -40,6 +40,7 @@ from hil.cards.model import Card
 from hil.cards.record import AsRunRecord, AttemptRecord, TeardownRecord
 from hil.cards.runner import RunListener, bench_for, run_card
 from hil.core.config import BenchConfig, CanConfig
+from hil.drivers.can import StatsRow, stats_rows
 from hil.errors import Cancelled, ConfigError, HilError
 from hil.flight.descent import DescentResult, DescentRun, descent_bench
 from hil.services.operator import GuiOperator, OperatorCancelled, OperatorRequest
@@ -98,7 +99,7 @@ class StatusSnapshot(SessionEvent):
 
     devices: list[tuple[str, str, str, str]] = field(default_factory=list)
     """(role, backend, link, state)."""
-    can_rows: list[tuple[str, int, int, float, int, int, int]] = field(default_factory=list)
+    can_rows: list[StatsRow] = field(default_factory=list)
     """(message, sent, received, rate Hz, counter gaps, CRC failures, decode errors)."""
     link: dict[str, int] = field(default_factory=dict)
     device_counters: list[tuple[str, str, float]] = field(default_factory=list)
@@ -372,13 +373,7 @@ class BenchSession:
         """Run a card in a worker with the GUI operator. Raises ``SessionBusy``; a card not
         effective for ``lander`` raises ``CardError`` at once (nothing runs)."""
         card = loaded.card
-        if not card.applies_to(lander):
-            from hil.cards.model import CardError
-
-            raise CardError(
-                f"{card.source}: card {card.number} is not effective for lander {lander!r} "
-                f"(effectivity: {', '.join(card.effectivity)})"
-            )
+        card.require_effective(lander)
 
         def work() -> None:
             recorder = None
@@ -621,19 +616,7 @@ def snapshot_of(
         snapshot.devices.append((role, device.backend, device.describe_link(), state))
     try:
         stats = bench.can.stats
-        for name in sorted(stats):
-            item = stats[name]
-            snapshot.can_rows.append(
-                (
-                    name,
-                    item.sent,
-                    item.received,
-                    item.rate_hz,
-                    item.counter_gaps,
-                    item.crc_failures,
-                    item.decode_errors,
-                )
-            )
+        snapshot.can_rows = stats_rows(stats)
         link = bench.can.link_stats
         snapshot.link = {
             "frames received": link.frames_received,

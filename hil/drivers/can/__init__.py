@@ -23,18 +23,28 @@ from hil.drivers.can.crc import crc8_sae_j1850
 from hil.drivers.can.link import CanLink
 from hil.drivers.can.periodic import PeriodicSend
 from hil.drivers.can.reception import Subscriber
-from hil.drivers.can.stats import RATE_WINDOW_S, LinkStats, MessageStats
+from hil.drivers.can.stats import (
+    RATE_WINDOW_S,
+    STATS_COLUMNS,
+    LinkStats,
+    MessageStats,
+    StatsRow,
+    stats_rows,
+)
 
 __all__ = [
     "COUNTER_SIGNAL",
     "CRC_SIGNAL",
     "RATE_WINDOW_S",
+    "STATS_COLUMNS",
     "CanLink",
     "LinkStats",
     "MessageStats",
     "PeriodicSend",
     "SignalValues",
+    "StatsRow",
     "Subscriber",
     "crc8_sae_j1850",
     "load_database",
+    "stats_rows",
 ]

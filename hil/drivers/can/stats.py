@@ -9,6 +9,7 @@ over the frames of the last ``RATE_WINDOW_S``.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -40,6 +41,28 @@ class MessageStats:
     crc_failures: int
     rate_hz: float
     """Receive rate over the frames of the last ``RATE_WINDOW_S`` (2 s); 0 with < 2 frames."""
+
+
+STATS_COLUMNS = ("message", "sent", "received", "rate Hz", "counter gaps", "CRC fail", "decode err")
+"""The headings of ``stats_rows``: what a technician reads of a CAN link, message by message."""
+
+StatsRow = tuple[str, int, int, float, int, int, int]
+
+
+def stats_rows(stats: Mapping[str, MessageStats]) -> list[StatsRow]:
+    """One row per message (sorted by name), in the order of ``STATS_COLUMNS``."""
+    return [
+        (
+            name,
+            item.sent,
+            item.received,
+            item.rate_hz,
+            item.counter_gaps,
+            item.crc_failures,
+            item.decode_errors,
+        )
+        for name, item in sorted(stats.items())
+    ]
 
 
 @dataclass
