@@ -2,10 +2,10 @@
 ``auth_log`` tables, in the same database as the records they sign.
 
 ``SqlPeople`` is the storage half of ``hil.records.people.PeopleStore`` (which owns the rules:
-secrets, roles, authorizations, lock-out), the same on both back ends. Each change to a person
-and its line in the authentication log are one transaction: a wrong secret counts towards the
-lock-out and is logged together, or neither. The log is append-only (the schema's triggers
-refuse UPDATE and DELETE on it); rows come back in the order they were written.
+secrets, roles, authorizations, lock-out), the same on both back ends. A status change or an
+authentication attempt and its line in the authentication log are one transaction: a wrong
+secret counts towards the lock-out and is logged together, or neither. The log is append-only
+(the schema's triggers refuse UPDATE and DELETE on it); rows come back in the order written.
 """
 
 from __future__ import annotations
