@@ -13,8 +13,9 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from hil.core.timestamps import format_utc
 from hil.fleet.db import FleetDb
-from hil.fleet.entities import Component, iso_utc
+from hil.fleet.entities import Component
 from hil.fleet.errors import FleetError
 from hil.fleet.model import Counters
 from hil.fleet.repositories import ComponentRepository, LanderRepository
@@ -77,7 +78,7 @@ class ComponentService:
                 limits,
                 manufactured,
             )
-            stamp = iso_utc(self.now())
+            stamp = format_utc(self.now())
             if not self.components.insert(part, stamp):
                 raise FleetError(f"component {serial} is already registered")
             self.components.log_history(serial, stamp, "registered", None, None, None, "")
@@ -111,7 +112,7 @@ class ComponentService:
                 raise FleetError(f"lander {lander} position {position} holds component {taken}")
             self.components.place(serial, lander, parent, position)
             self.components.log_history(
-                serial, iso_utc(self.now()), "installed", lander, parent, position, reason
+                serial, format_utc(self.now()), "installed", lander, parent, position, reason
             )
         return self.component(serial)
 
@@ -129,7 +130,7 @@ class ComponentService:
                 inside = self.components.inside(frontier.pop())
                 removed += inside
                 frontier += [item.serial for item in inside]
-            stamp = iso_utc(self.now())
+            stamp = format_utc(self.now())
             for item in removed:
                 keeps = None if item.serial == serial else item.parent
                 self.components.place(item.serial, None, keeps, None)

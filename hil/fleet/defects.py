@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from hil.core.timestamps import format_utc, parse_utc
 from hil.fleet.db import FleetDb
-from hil.fleet.entities import AWAITING, Defect, iso_utc, new_id
+from hil.fleet.entities import AWAITING, Defect, new_id
 from hil.fleet.errors import DeferralRefused, FleetError
-from hil.fleet.model import Deferral, deferral_days, deferral_limit_date, parse_utc, utc_date
+from hil.fleet.model import Deferral, deferral_days, deferral_limit_date, utc_date
 from hil.fleet.repositories import ComponentRepository, DefectRepository, LanderRepository
 from hil.fleet.signing import FleetRecords
 from hil.records.state import Meaning
@@ -81,7 +82,7 @@ class DefectService:
             serial,
             component,
             description.strip(),
-            iso_utc(when),
+            format_utc(when),
             reported_by,
             "open",
             None,
@@ -93,7 +94,7 @@ class DefectService:
             if component is not None:
                 self.components.get(component)
             self.defects.insert(defect)
-            self.landers.set_status(serial, AWAITING, iso_utc(self.now()))
+            self.landers.set_status(serial, AWAITING, format_utc(self.now()))
         return self.defect(defect.defect_id)
 
     def defer(
@@ -137,7 +138,7 @@ class DefectService:
                 defect_id,
                 category,
                 reason.strip(),
-                iso_utc(now),
+                format_utc(now),
                 deferred_by,
                 limit_days,
                 descents,
@@ -192,5 +193,5 @@ class DefectService:
                 meaning=Meaning.PERFORMED,
             )
             closure = f"{action.strip()} ({person_id})"
-            self.defects.close(defect_id, iso_utc(self.now()), closure, signature.run_id)
+            self.defects.close(defect_id, format_utc(self.now()), closure, signature.run_id)
         return self.defect(defect_id)

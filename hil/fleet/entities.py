@@ -1,6 +1,10 @@
 """The fleet's aggregates as the repositories return them and the services hand them out:
 ``Lander``, ``Component``, ``Defect``, ``Release``, ``WorkPackage``; the lander's release
-states; and the formats of their ids and UTC time stamps.
+states; the format of their ids; and the fleet's default clock.
+
+Time stamps in the fleet tables are ``hil.core.timestamps`` text (``format_utc`` of the fleet
+clock's time: ISO 8601 UTC with microseconds, which sorts as text), the same format as the
+records; the clock itself gives aware datetimes because the fleet does date arithmetic on them.
 
 Frozen dataclasses and pure functions; nothing here touches storage (``hil.fleet.repositories``
 does). Counters and their arithmetic are in ``hil.fleet.model``.
@@ -19,14 +23,10 @@ AWAITING, RELEASED = "awaiting release", "released"
 """A lander's status: new, flown or a defect reported since its last release; or released."""
 
 
-def utc_now() -> datetime:
-    """The default fleet clock (an aware UTC datetime)."""
+def utc_clock() -> datetime:
+    """The default fleet clock: now, as an aware UTC datetime (stamp it with
+    ``hil.core.timestamps.format_utc``)."""
     return datetime.now(UTC)
-
-
-def iso_utc(when: datetime) -> str:
-    """How the fleet tables stamp a time: ISO 8601 UTC with microseconds (sorts as text)."""
-    return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def new_id(prefix: str) -> str:

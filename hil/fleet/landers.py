@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
+from hil.core.timestamps import format_utc, parse_utc
 from hil.fleet.db import FleetDb
-from hil.fleet.entities import AWAITING, Lander, iso_utc
+from hil.fleet.entities import AWAITING, Lander
 from hil.fleet.errors import CounterError, DuplicateUsage, FleetError
-from hil.fleet.model import Counters, parse_utc
+from hil.fleet.model import Counters
 from hil.fleet.repositories import ComponentRepository, LanderRepository
 from hil.fleet.usage import Usage
 
@@ -57,7 +58,7 @@ class LanderService:
             in_service,
             counters,
         )
-        stamp = iso_utc(self.now())
+        stamp = format_utc(self.now())
         with self.db.transaction(f"add lander {serial}"):
             if not self.landers.insert(lander, stamp):
                 raise FleetError(f"lander {serial} is already registered")
@@ -74,7 +75,7 @@ class LanderService:
 
     def counters_at(self, serial: str, utc: str) -> Counters:
         """The lander's counters at ``utc`` (ISO 8601), from the counter log."""
-        return self.landers.counters_at(serial, iso_utc(parse_utc(utc)))
+        return self.landers.counters_at(serial, format_utc(parse_utc(utc)))
 
     def set_counters(self, serial: str, counters: Counters, source: str) -> Lander:
         """Set the lander's counters (a correction from a flight log). Raises ``CounterError``
@@ -93,7 +94,7 @@ class LanderService:
                 counters.burn_s - before.burn_s,
                 counters.powered_h - before.powered_h,
             )
-            stamp = iso_utc(self.now())
+            stamp = format_utc(self.now())
             if not self.landers.replace_counters(serial, before, counters, AWAITING, stamp):
                 raise CounterError(
                     f"lander {serial}: counters changed while setting them (another bench?); "
@@ -111,7 +112,7 @@ class LanderService:
                 f"lander {serial}: {source}: a negative usage would take counters back"
             )
         with self.db.transaction(f"add usage to lander {serial}"):
-            stamp = iso_utc(self.now())
+            stamp = format_utc(self.now())
             if not self.landers.add_counters(serial, delta, AWAITING, stamp):
                 self.landers.get(serial)  # raises UnknownSerial
             self.components.add_usage(serial, delta)
@@ -123,7 +124,7 @@ class LanderService:
         before, ``UnknownSerial`` for an unknown lander."""
         with self.db.transaction(f"log {usage.kind} to lander {serial}"):
             self.landers.get(serial, lock=True)
-            if not self.landers.insert_usage(serial, usage, iso_utc(self.now())):
+            if not self.landers.insert_usage(serial, usage, format_utc(self.now())):
                 seen = self.landers.usage_logged(usage)
                 lander, when, source = seen or ("?", "?", usage.source)
                 other = "" if source == usage.source else f" from {source}"

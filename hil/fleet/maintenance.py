@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from hil.core.timestamps import format_utc, parse_utc
 from hil.fleet.db import FleetDb
-from hil.fleet.entities import Lander, iso_utc
+from hil.fleet.entities import Lander
 from hil.fleet.model import (
     DEFAULT_SOON_FRACTION,
     DUE_SOON,
@@ -26,7 +27,6 @@ from hil.fleet.model import (
     LastDone,
     Task,
     compute_due,
-    parse_utc,
     utc_date,
 )
 from hil.fleet.program import Program
@@ -67,7 +67,7 @@ class MaintenanceService:
 
     def load_program(self, program: Program) -> None:
         """Store the program's tasks and part catalogue (replacing tasks of the same card)."""
-        stamp = iso_utc(self.now())
+        stamp = format_utc(self.now())
         with self.db.transaction(f"load program {program.label}"):
             for part in program.parts:
                 self.components.put_part(part.number, part.name, part.life)
@@ -78,7 +78,7 @@ class MaintenanceService:
 
     def add_task(self, task: Task, program: str = "ad hoc") -> None:
         with self.db.transaction(f"add task {task.card_number}"):
-            self.program.put_task(task, program, iso_utc(self.now()))
+            self.program.put_task(task, program, format_utc(self.now()))
 
     def setting(self, name: str, default: str) -> str:
         return self.program.setting(name, default)
@@ -143,7 +143,7 @@ class MaintenanceService:
                     continue
                 completed.add(run.card_number)
                 finished = str(run.finished_utc)
-                stamp = iso_utc(parse_utc(finished))
+                stamp = format_utc(parse_utc(finished))
                 counters = self.landers.counters_at(lander.serial, stamp)
                 found.append(
                     (lander.serial, run.card_number, LastDone(finished, run.run_id, counters))
@@ -152,7 +152,7 @@ class MaintenanceService:
             return []
         done: list[str] = []
         with self.db.transaction("record card completions"):
-            stamp = iso_utc(self.now())
+            stamp = format_utc(self.now())
             for lander_serial, card, completion in found:
                 if not self.program.record_completion(lander_serial, card, completion, stamp):
                     continue  # another bench recorded this or a later completion

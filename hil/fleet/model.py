@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from hil.core.timestamps import parse_utc
 from hil.fleet.errors import CounterError, DeferralRefused
 
 COUNTERS = ("descents", "engine_starts", "burn_s", "powered_h")
@@ -52,11 +53,6 @@ def utc_date(when: datetime) -> date:
     if when.tzinfo is None:
         return when.date()
     return when.astimezone(UTC).date()
-
-
-def parse_utc(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from hil.core.timestamps import format_utc
 from hil.fleet.db import FleetDb
-from hil.fleet.entities import PackageItem, WorkPackage, iso_utc, new_id
+from hil.fleet.entities import PackageItem, WorkPackage, new_id
 from hil.fleet.errors import FleetError, UnknownSerial
 from hil.fleet.maintenance import MaintenanceService, cards_for
 from hil.fleet.repositories import (
@@ -66,7 +67,7 @@ class PackageService:
                 if defect.lander != serial:
                     raise FleetError(f"defect {item} is on lander {defect.lander}, not {serial}")
                 kinds.append((item, "defect"))
-            self.packages.insert(package_id, serial, title, iso_utc(self.now()), kinds)
+            self.packages.insert(package_id, serial, title, format_utc(self.now()), kinds)
         return self.package(package_id)
 
     def package(self, package_id: str) -> WorkPackage:
@@ -110,6 +111,6 @@ class PackageService:
             open_items = [i.item for i in package.items if not i.done]
             if open_items:
                 raise FleetError(f"work package {package_id}: still open: {', '.join(open_items)}")
-            if not self.packages.close(package_id, iso_utc(self.now())):
+            if not self.packages.close(package_id, format_utc(self.now())):
                 raise FleetError(f"work package {package_id} is already closed")
         return self.package(package_id)

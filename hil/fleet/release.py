@@ -19,10 +19,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from hil.core.timestamps import format_utc
 from hil.fleet.components import ComponentService
 from hil.fleet.db import FleetDb
 from hil.fleet.defects import DefectService
-from hil.fleet.entities import RELEASED, Lander, Release, iso_utc, new_id
+from hil.fleet.entities import RELEASED, Lander, Release, new_id
 from hil.fleet.errors import ReleaseRefused
 from hil.fleet.maintenance import MaintenanceService
 from hil.fleet.model import OVERDUE, utc_date
@@ -134,7 +135,7 @@ class ReleaseService:
                 lander.counters,
             )
             self.releases.insert(release)
-            self.landers.set_status(serial, RELEASED, iso_utc(self.now()))
+            self.landers.set_status(serial, RELEASED, format_utc(self.now()))
         return release
 
     def _checked(self, lander: Lander) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from hil.fleet.entities import (
     WorkPackage,
     counters_text,
     release_status,
-    utc_now,
+    utc_clock,
 )
 from hil.fleet.landers import LanderService
 from hil.fleet.maintenance import PASSING, MaintenanceService
@@ -68,7 +68,7 @@ __all__ = [
     "WorkPackage",
     "counters_text",
     "release_status",
-    "utc_now",
+    "utc_clock",
 ]
 
 
@@ -112,14 +112,15 @@ class Fleet:
     """The maintenance program of the landers recorded in ``store`` (a SQL record store:
     SQLite or PostgreSQL; its fleet tables are created or upgraded here, ``StorageError``
     otherwise). Use as a context manager (or call ``close``; the store stays open). ``now`` is
-    the clock (aware UTC datetimes); tests pass their own."""
+    the clock: aware datetimes (stamped in UTC with ``hil.core.timestamps.format_utc``, which
+    raises ``ValueError`` for a naive one); tests pass their own."""
 
     def __init__(
         self,
         store: RecordStore,
         db: FleetDb | None = None,
         *,
-        now: Callable[[], datetime] = utc_now,
+        now: Callable[[], datetime] = utc_clock,
     ) -> None:
         self.store = store
         self.db = db or FleetDb.for_store(store)
