@@ -38,6 +38,11 @@ def test_card_passes_on_the_simulated_bench(path: Path, sim_config: BenchConfig)
     operator.check(loaded.card)
     with bench_for(loaded.card, sim_config) as bench:
         record = run_card(loaded, bench, operator, lander=CI_LANDER, operator_id=CI_OPERATOR)
+        if loaded.card.lockstep:
+            # a descent card flies the FC it was given: that FC took in the whole flight's
+            # IMU frames (400 Hz over ~10 simulated minutes), not another FC of its own
+            assert bench.lockstep
+            assert int(bench.flight_computer.status()["IMU_FRAMES"]) > 100_000
     record.save(ARTIFACTS / f"{loaded.card.number}.json")
     record.to_junit(ARTIFACTS / f"{loaded.card.number}.xml")
     assert record.outcome == Outcome.PASS, record.summary()
