@@ -18,7 +18,7 @@
     |                                 links count these and carry on, they never stop reception
     +-- Cancelled                     the operator cancelled what was running; not a fault
     |   +-- OperatorCancelled         a card's open question was cancelled (hil.services.operator)
-    |   +-- JobStopped                a GUI job was stopped by the operator (hil.services.session)
+    |   +-- JobStopped                the operator stopped a descent (hil.services.descent_hook)
     +-- SessionBusy                   the GUI session already runs a job (hil.services.session)
     +-- RecordError                   as-run records (hil.records.errors)
     |   +-- StorageError (OSError)    the store cannot be opened, read or written

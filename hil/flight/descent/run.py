@@ -43,7 +43,7 @@ from hil.core.clock import SimulatedClock, WallClock
 from hil.core.config import BenchConfig
 from hil.core.executive import Executive, Stop, Task, TimingReport
 from hil.drivers.roles import EngineStatus
-from hil.errors import ConfigError, HilError
+from hil.errors import Cancelled, ConfigError, HilError
 from hil.flight.descent.conductor import TestConductor
 from hil.flight.descent.plant import BLOCK_S, Plant
 from hil.flight.descent.recorder import FlightRecorder, write_outputs, write_profile
@@ -175,6 +175,9 @@ class DescentRun:
             stop_reason = "interrupted by the operator"
             self.event("run interrupted by the operator")
             raise
+        except Cancelled as err:  # the operator stopped the run: no fault of the bench
+            stop_reason = str(err)
+            self.event(stop_reason)
         except HilError as err:
             stop_reason = f"bench error: {err}"
             self.event(stop_reason)
