@@ -35,9 +35,9 @@ from hil.drivers.serial import ImuFrame, Line, SerialLink
 from hil.drivers.sim.pty import PtyPair
 from hil.errors import ConfigError, DeviceTimeout, FrameError, HilError
 from hil.fsw import warm_up
-from hil.fsw.flight_software import Commands, FlightSoftware, FswParams, InitialEstimate
+from hil.fsw.flight_software import Commands, FlightSoftware, InitialEstimate
 from hil.fsw.modes import Mode
-from hil.fsw.navigation import NavParams
+from hil.fsw.parameters import fsw_params
 from hil.fsw.terrain_map import TerrainMap
 from hil.protocol.icd import ERROR_NUMBERS, FC_MODES, MESSAGE_PERIODS_S
 from hil.protocol.parameters import PARAMETERS, format_value
@@ -493,17 +493,7 @@ class SimulatedFlightComputer:
             terrain_map = TerrainMap.load(str(self.parameters["TERRAIN_MAP"]))
         except ConfigError as err:
             raise _Refused("BAD_VALUE", "TERRAIN_MAP_NOT_FOUND") from err
-        nav = NavParams(
-            gate_policy=str(self.parameters["GATE_POLICY"]),
-            gate_min_m=float(self.parameters["LRF_GATE_M"]),
-            gate_fraction=float(self.parameters["LRF_GATE_FRACTION"]),
-        )
-        params = FswParams(
-            gate_policy=str(self.parameters["GATE_POLICY"]),
-            touchdown_rule=str(self.parameters["TOUCHDOWN_RULE"]),
-            min_throttle=float(self.parameters["THROTTLE_MIN_PCT"]) / 100.0,
-            nav=nav,
-        )
+        params = fsw_params(self.parameters)
         estimate = InitialEstimate(
             position_m=np.array([[x, y, z]]),
             velocity_mps=np.array([[vx, vy, vz]]),
