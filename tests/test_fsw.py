@@ -14,7 +14,10 @@ from hil.fsw.flight_software import FlightSoftware, FswParams, InitialEstimate
 from hil.fsw.guidance import GuidanceParams, approach_time, thrust_command, zem_zev_accel
 from hil.fsw.lrf_beam import beam_direction
 from hil.fsw.modes import TABLE, Event, Mode, Phase, next_mode
+from hil.fsw.navigation import NavParams
+from hil.fsw.parameters import FSW_PARAMETERS, fsw_params
 from hil.fsw.terrain_map import TerrainMap
+from hil.protocol.parameters import PARAMETERS
 
 FLAT = TerrainMap.flat()
 SLANT_1000 = 1000.0 / math.cos(math.radians(30.0))  # beam canted 30 deg, level attitude
@@ -263,3 +266,33 @@ def test_onboard_map_of_the_truth_terrain_predicts_what_the_bench_measures() -> 
         np.testing.assert_array_equal(
             terrain_map.height_m(origin[:, 0]), truth.height_m(origin[:, 0])
         )
+
+
+def test_the_fc_parameter_defaults_give_the_flight_software_defaults() -> None:
+    assert set(FSW_PARAMETERS) <= set(PARAMETERS)
+    defaults = {name: item.default for name, item in PARAMETERS.items()}
+    assert fsw_params(defaults) == FswParams()
+
+
+def test_fc_parameters_map_onto_the_flight_software_and_leave_the_rest_alone() -> None:
+    table = {name: item.default for name, item in PARAMETERS.items()}
+    table |= {
+        "GATE_POLICY": "latch",
+        "LRF_GATE_M": 250.0,
+        "LRF_GATE_FRACTION": 0.2,
+        "THROTTLE_MIN_PCT": 30.0,
+        "TOUCHDOWN_RULE": "altitude",
+    }
+    nav = NavParams(gate_policy="latch", gate_min_m=250.0, gate_fraction=0.2)
+    expected = FswParams(
+        gate_policy="latch", touchdown_rule="altitude", min_throttle=30.0 / 100.0, nav=nav
+    )
+    assert fsw_params(table) == expected
+    # a parameter left out keeps the given default's setting; the nav policy follows the FSW's
+    base = dataclasses.replace(FswParams(), dry_mass_kg=300.0, min_throttle=0.25)
+    params = fsw_params({"GATE_POLICY": "latch"}, base)
+    assert (params.gate_policy, params.nav.gate_policy) == ("latch", "latch")
+    assert (params.dry_mass_kg, params.min_throttle) == (300.0, 0.25)
+    assert params.nav.gate_min_m == base.nav.gate_min_m
+    with pytest.raises(ValueError, match="gate_policy"):
+        fsw_params({"GATE_POLICY": "ignore"})

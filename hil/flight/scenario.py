@@ -6,7 +6,9 @@ lander parameters that differ from the model defaults, the error of the state ve
 to the FC, and the FC parameters set over the maintenance port before flight. The FC
 parameters the simulated flight software reads (``GATE_POLICY``, ``LRF_GATE_M``,
 ``LRF_GATE_FRACTION``, ``THROTTLE_MIN_PCT``, ``TOUCHDOWN_RULE``) are also applied to
-``Scenario.model.fsw``, so a model-only run flies the same flight software as the full stack.
+``Scenario.model.fsw`` by the flight software's own mapping (:func:`hil.fsw.parameters.fsw_params`,
+the one the simulated FC's STATE uses), so a model-only run flies the same flight software as
+the full stack.
 Loading is strict, like bench files: an unknown key or a wrong type is a ``ConfigError``
 naming file, table and key.
 
@@ -63,6 +65,7 @@ from hil.errors import ConfigError
 from hil.flight.faults import Injection, parse_injections
 from hil.flight.model_only import ClosedLoopParams, InitialErrors
 from hil.fsw.flight_software import FswParams
+from hil.fsw.parameters import FSW_PARAMETERS, fsw_params
 from hil.fsw.terrain_map import TerrainMap
 from hil.models.dispersions import DispersionParams
 from hil.models.dynamics import LanderParams
@@ -243,39 +246,19 @@ def _features(terrain: TomlTable) -> tuple[TerrainFeature, ...]:
 def _fsw_params(fc: TomlTable | None, parameters: dict[str, str], default: FswParams) -> FswParams:
     """The flight software the simulated FC builds from these parameters (as its STATE does).
 
-    Values are checked against the simulated FC's parameter table; raises ``ConfigError``
-    naming the ``[fc]`` key for a value the FC would refuse.
+    Values are checked against the FC's parameter table; raises ``ConfigError`` naming the
+    ``[fc]`` key for a value the FC would refuse.
     """
     if fc is None:
         return default
     values: dict[str, str | float] = {}
-    for key in _FSW_KEYS:
+    for key in FSW_PARAMETERS:
         if key in parameters:
             try:
                 values[key] = PARAMETERS[key].parse(parameters[key])
             except ValueError as err:
                 raise fc.error(key, str(err)) from None
-    policy = str(values.get("GATE_POLICY", default.gate_policy))
-    nav = dataclasses.replace(
-        default.nav,
-        gate_policy=policy,
-        gate_min_m=float(values.get("LRF_GATE_M", default.nav.gate_min_m)),
-        gate_fraction=float(values.get("LRF_GATE_FRACTION", default.nav.gate_fraction)),
-    )
-    min_throttle = default.min_throttle
-    if "THROTTLE_MIN_PCT" in values:
-        min_throttle = float(values["THROTTLE_MIN_PCT"]) / 100.0
-    return dataclasses.replace(
-        default,
-        gate_policy=policy,
-        touchdown_rule=str(values.get("TOUCHDOWN_RULE", default.touchdown_rule)),
-        min_throttle=min_throttle,
-        nav=nav,
-    )
-
-
-#: FC parameters the simulated flight software is built from (hil.drivers.sim.fc_device STATE).
-_FSW_KEYS = ("GATE_POLICY", "LRF_GATE_M", "LRF_GATE_FRACTION", "THROTTLE_MIN_PCT", "TOUCHDOWN_RULE")
+    return fsw_params(values, default)
 
 
 def _dispersions(top: TomlTable, default: DispersionParams) -> DispersionParams:

@@ -2,9 +2,14 @@
 
 It owns two pseudo-terminal pairs (maintenance port and IMU line; the bench opens the slave
 ends by path, exactly as it would open ``/dev/ttyUSB0``) and its own python-can bus on the
-bench's channel. It answers every maintenance command, sends its heartbeat and navigation
-telemetry, commands the engine and ACS, runs a BIT with per-item results and counts all it
-receives.
+bench's channel, the threads that serve them, the FC's mode and BIT state, and the counters
+of all it receives. What it does with that is in its sibling modules:
+
+* :mod:`~hil.drivers.sim.fc_commands`: the maintenance command interpreter;
+* :mod:`~hil.drivers.sim.fc_software`: the flight software it runs once a STATE uplink
+  loads it, fed with what arrives here;
+* :mod:`~hil.drivers.sim.fc_telemetry`: the signals of each message it sends;
+* :mod:`~hil.drivers.sim.fc_health`: counters, input health and the BIT's items.
 
 Two ways to run, one set of handlers:
 
@@ -14,67 +19,42 @@ Two ways to run, one set of handlers:
   and the device reads what has arrived and sends what is due at that instant.
 
 In both, a thread serves the maintenance port: a command is asynchronous by nature, and the
-bench blocks on the reply.
+bench blocks on the reply. One lock guards the FC's state; the sibling modules are called
+under it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from hil.core.clock import Clock
 from hil.core.config import CanConfig
 from hil.drivers.can import CanLink, PeriodicSend, load_database
 from hil.drivers.serial import ImuFrame, Line, SerialLink
+from hil.drivers.sim.fc_commands import MaintenanceCommands
+from hil.drivers.sim.fc_health import FcCounters, bit_items, inputs_alive
+from hil.drivers.sim.fc_software import FLIGHT_MODES, IMU_TIMEOUT_S, FlightSoftwareAdapter
+from hil.drivers.sim.fc_telemetry import (
+    NAV_MESSAGES,
+    acs_command,
+    engine_command,
+    heartbeat_signals,
+    nav_signals,
+)
 from hil.drivers.sim.pty import PtyPair
-from hil.errors import ConfigError, DeviceTimeout, FrameError, HilError
-from hil.fsw import warm_up
-from hil.fsw.flight_software import Commands, FlightSoftware, FswParams, InitialEstimate
-from hil.fsw.modes import Mode
-from hil.fsw.navigation import NavParams
-from hil.fsw.terrain_map import TerrainMap
-from hil.protocol.icd import ERROR_NUMBERS, FC_MODES, MESSAGE_PERIODS_S
-from hil.protocol.parameters import PARAMETERS, format_value
+from hil.errors import DeviceTimeout, FrameError, HilError
+from hil.fsw import FlightSoftware, warm_up
+from hil.protocol.icd import ERROR_NUMBERS, MESSAGE_PERIODS_S
+from hil.protocol.parameters import PARAMETERS
 
 log = logging.getLogger("hil.sim.fc")
 
-
-FLIGHT_MODES = ("ARMED", "BRAKING", "APPROACH", "TERMINAL", "LANDED", "ABORT")
-"""Modes in which the flight software, once loaded, owns the engine and the mode."""
-
-GUIDANCE_PERIOD_S = 0.02
-IMU_TIMEOUT_S = 0.05
-"""An IMU silent this long in powered flight leaves the navigation blind."""
 HEARTBEAT_PERIOD_S = MESSAGE_PERIODS_S["FC_Heartbeat"]
 NAV_PERIOD_S = MESSAGE_PERIODS_S["FC_NavAltitude"]
 COMMAND_PERIOD_S = MESSAGE_PERIODS_S["ENG_Cmd"]
-
-
-@dataclass
-class FcCounters:
-    """What the simulated FC has received, for STATUS, BIT and the bench's checks."""
-
-    imu_frames: int = 0
-    imu_bad_frames: int = 0
-    imu_sequence_gaps: int = 0
-    lrf_frames: int = 0
-    engine_status_frames: int = 0
-    commands: int = 0
-    bad_commands: int = 0
-    last_imu_s: float = float("-inf")
-    last_lrf_s: float = float("-inf")
-    last_engine_s: float = float("-inf")
-    last_imu_sequence: int = -1
-    imu_times_s: list[float] = field(default_factory=list)
-    imu_recent: deque[tuple[float, ...]] = field(default_factory=lambda: deque(maxlen=2000))
-    """The last IMU samples: specific force (3) and angular rate (3), for the IMU command."""
-    lrf_last: dict[str, float] = field(default_factory=dict)
 
 
 class SimulatedFlightComputer:
@@ -93,7 +73,6 @@ class SimulatedFlightComputer:
         self.counters = FcCounters()
         self._lock = threading.RLock()
         self._started_s = clock.now_s()
-        self._heartbeat_counter = 0
         self._maintenance_pty = PtyPair()
         self._imu_pty = PtyPair()
         self._maintenance: SerialLink | None = None
@@ -106,15 +85,17 @@ class SimulatedFlightComputer:
         self._next_due_s: dict[str, float] = {}
         self.thread_errors: list[BaseException] = []
         self.hung = False
-        self.abort_reason = ""
         """True after ``hang()``: the FC has stopped, as a crashed computer would."""
-        self.fsw: FlightSoftware | None = None
+        self.abort_reason = ""
+        """Why the FC went to ABORT on its own (its IMU watchdog); empty otherwise."""
+        self.software = FlightSoftwareAdapter()
+        """The flight software inside the FC, with its inputs and last commands."""
+        self._commands = MaintenanceCommands(self)
+
+    @property
+    def fsw(self) -> FlightSoftware | None:
         """The flight software, loaded by a STATE uplink; None until then."""
-        self._fsw_commands: Commands | None = None
-        self._fsw_time_s = 0.0
-        self._next_guidance_s = 0.0
-        self._throttle_actual_pct = 0.0
-        self._propellant_kg = float("nan")
+        return self.software.fsw
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -208,7 +189,7 @@ class SimulatedFlightComputer:
         self._periodic.append(
             can.start_periodic("FC_Heartbeat", HEARTBEAT_PERIOD_S, self._heartbeat_signals)
         )
-        for message in ("FC_NavAltitude", "FC_NavPosition", "FC_NavVelocity"):
+        for message in NAV_MESSAGES:
             self._periodic.append(
                 can.start_periodic(message, NAV_PERIOD_S, self._nav_provider(message))
             )
@@ -270,9 +251,7 @@ class SimulatedFlightComputer:
             ("ENG_Cmd", COMMAND_PERIOD_S, self._engine_command),
             ("ACS_Cmd", COMMAND_PERIOD_S, self._acs_command),
             ("FC_Heartbeat", HEARTBEAT_PERIOD_S, self._heartbeat_signals),
-            ("FC_NavAltitude", NAV_PERIOD_S, self._nav_provider("FC_NavAltitude")),
-            ("FC_NavPosition", NAV_PERIOD_S, self._nav_provider("FC_NavPosition")),
-            ("FC_NavVelocity", NAV_PERIOD_S, self._nav_provider("FC_NavVelocity")),
+            *((message, NAV_PERIOD_S, self._nav_provider(message)) for message in NAV_MESSAGES),
         ]
 
     # -- reception ---------------------------------------------------------------------------
@@ -290,72 +269,37 @@ class SimulatedFlightComputer:
     def _on_imu_frames(self, frames: list[ImuFrame]) -> None:
         now_s = self._clock.now_s()
         with self._lock:
-            counters = self.counters
-            for frame in frames:
-                if counters.last_imu_sequence >= 0:
-                    expected = (counters.last_imu_sequence + 1) & 0xFFFF
-                    counters.imu_sequence_gaps += (frame.sequence - expected) & 0xFFFF
-                counters.last_imu_sequence = frame.sequence
-            counters.imu_frames += len(frames)
-            if not frames:
-                return
-            counters.last_imu_s = now_s
-            counters.imu_times_s.extend([now_s] * len(frames))
-            del counters.imu_times_s[:-1000]
-            counters.imu_recent.extend(
-                (*frame.specific_force_mps2, *frame.angular_rate_radps) for frame in frames
-            )
-            if self.fsw is not None:
-                self._feed_imu(frames)
-
-    def _feed_imu(self, frames: list[ImuFrame]) -> None:
-        """Hand IMU samples to the flight software; run guidance each time the IMU clock
-        crosses a 20 ms boundary (the FC's time base is its IMU's)."""
-        assert self.fsw is not None
-        times_s = np.array([frame.time_us for frame in frames], dtype=np.float64) * 1e-6
-        forces = np.array([frame.specific_force_mps2 for frame in frames])[None]
-        rates = np.array([frame.angular_rate_radps for frame in frames])[None]
-        self.fsw.on_imu(times_s, forces, rates)
-        self._fsw_time_s = float(times_s[-1])
-        if self._fsw_time_s + 1e-9 >= self._next_guidance_s:
-            self._guidance_tick(self._fsw_time_s)
-
-    def _guidance_tick(self, time_s: float) -> None:
-        assert self.fsw is not None
-        fsw = self.fsw
-        fsw.on_engine_status(
-            time_s, np.array([self._throttle_actual_pct]), np.array([self._propellant_kg])
-        )
-        self._fsw_commands = fsw.step(time_s)
-        if self.mode in FLIGHT_MODES:
-            self.mode = Mode(int(fsw.mode[0])).name
-        self._next_guidance_s = time_s + GUIDANCE_PERIOD_S
+            self.counters.count_imu(frames, now_s)
+            software = self.software
+            # once loaded, the flight software owns the mode in flight: it may change it at
+            # each guidance cycle
+            if frames and software.loaded and software.on_imu(frames) and self.mode in FLIGHT_MODES:
+                self.mode = software.mode
 
     def _on_lrf(self, message: str, values: dict[str, Any], timestamp_s: float) -> None:
         with self._lock:
-            self.counters.lrf_frames += 1
-            self.counters.last_lrf_s = self._clock.now_s()
-            self.counters.lrf_last = {
-                "RANGE": float(values["SlantRange"]),
-                "VALID": float(values["Valid"]),
-                "STRENGTH": float(values["SignalStrength"]),
-            }
-            if self.fsw is not None:
-                self.fsw.on_lrf(
-                    self._fsw_time_s,
-                    np.array([float(values["SlantRange"])]),
-                    np.array([float(values["Valid"]) >= 0.5]),
-                )
+            slant_range_m, valid = float(values["SlantRange"]), float(values["Valid"])
+            strength = float(values["SignalStrength"])
+            self.counters.count_lrf(slant_range_m, valid, strength, self._clock.now_s())
+            self.software.on_lrf(slant_range_m, valid >= 0.5)
 
     def _on_engine_status(self, message: str, values: dict[str, Any], timestamp_s: float) -> None:
         with self._lock:
             self.counters.engine_status_frames += 1
             self.counters.last_engine_s = self._clock.now_s()
-            self._throttle_actual_pct = float(values["ThrottleActual"])
+            self.software.on_engine_status(float(values["ThrottleActual"]))
 
     def _on_propellant(self, message: str, values: dict[str, Any], timestamp_s: float) -> None:
         with self._lock:
-            self._propellant_kg = float(values["PropellantMass"])
+            self.software.on_propellant(float(values["PropellantMass"]))
+
+    def _watchdog(self, now_s: float) -> None:
+        """In powered flight, an IMU silent for 50 ms leaves navigation blind: ABORT."""
+        software = self.software
+        if software.imu_lost(now_s, self.mode, self.counters.last_imu_s):
+            with self._lock:
+                self.abort_reason = software.abort_imu_lost(self.mode)
+                self.mode = software.mode
 
     # -- maintenance port ------------------------------------------------------------------
 
@@ -379,171 +323,7 @@ class SimulatedFlightComputer:
     def handle_command(self, command: str, args: tuple[str, ...]) -> tuple[str, ...]:
         """Execute one maintenance command; returns the reply words (``OK ...`` or ``ERR ...``)."""
         with self._lock:
-            self.counters.commands += 1
-            handler = getattr(self, f"_cmd_{command.lower()}", None)
-            if handler is None:
-                return _error("UNKNOWN_COMMAND", command)
-            try:
-                words: tuple[str, ...] = handler(*args)
-            except TypeError:
-                return _error("BAD_ARGUMENTS", command)
-            except _Refused as refusal:
-                return _error(refusal.code, refusal.text)
-            return ("OK", command, *words)
-
-    def _cmd_ping(self) -> tuple[str, ...]:
-        return ("PONG",)
-
-    def _cmd_status(self) -> tuple[str, ...]:
-        counters = self.counters
-        return (
-            f"MODE={self.mode}",
-            f"UPTIME={self.uptime_s():.1f}",
-            f"BIT={'PASS' if self.bit_passed else 'NONE' if not self.bit_items else 'FAIL'}",
-            f"IMU_FRAMES={counters.imu_frames}",
-            f"IMU_BAD={self.imu_bad_frames()}",
-            f"IMU_GAPS={counters.imu_sequence_gaps}",
-            f"IMU_RATE_HZ={self.imu_rate_hz():.1f}",
-            f"LRF_FRAMES={counters.lrf_frames}",
-            f"ENG_FRAMES={counters.engine_status_frames}",
-            f"BAD_COMMANDS={counters.bad_commands}",
-            *(f"{key}={value}" for key, value in self.can_errors().items()),
-        )
-
-    def _cmd_imu(self, count: str = "400") -> tuple[str, ...]:
-        """IMU [n]: mean and standard deviation of the last n samples (default 400 = 1 s)."""
-        try:
-            n = int(count)
-        except ValueError as err:
-            raise _Refused("BAD_VALUE", "COUNT_NOT_AN_INTEGER") from err
-        recent = list(self.counters.imu_recent)[-n:]
-        if len(recent) < 2:
-            raise _Refused("NOT_ALLOWED", "NO_IMU_DATA")
-        samples = np.array(recent)
-        mean, std = samples.mean(axis=0), samples.std(axis=0, ddof=1)
-        names = ("AX", "AY", "AZ", "WX", "WY", "WZ")
-        return (
-            f"N={len(recent)}",
-            *(f"MEAN_{name}={value:.6g}" for name, value in zip(names, mean, strict=True)),
-            *(f"STD_{name}={value:.6g}" for name, value in zip(names, std, strict=True)),
-        )
-
-    def _cmd_lrf(self) -> tuple[str, ...]:
-        """LRF: the last range received, its valid flag and signal strength."""
-        last = self.counters.lrf_last
-        if not last:
-            raise _Refused("NOT_ALLOWED", "NO_LRF_DATA")
-        return (
-            f"RANGE={last['RANGE']:.1f}",
-            f"VALID={int(last['VALID'])}",
-            f"STRENGTH={last['STRENGTH']:.0f}",
-            f"FRAMES={self.counters.lrf_frames}",
-        )
-
-    def _cmd_bit(self) -> tuple[str, ...]:
-        if self.mode not in ("SAFE", "STANDBY", "BIT"):
-            raise _Refused("NOT_ALLOWED", f"BIT_IN_{self.mode}")
-        items = self.run_bit()
-        return (
-            "PASS" if all(items.values()) else "FAIL",
-            *(f"{name}={'PASS' if ok else 'FAIL'}" for name, ok in items.items()),
-        )
-
-    def _cmd_mode(self, mode: str) -> tuple[str, ...]:
-        mode = mode.upper()
-        if mode not in FC_MODES:
-            raise _Refused("BAD_VALUE", f"UNKNOWN_MODE_{mode}")
-        allowed = {
-            "SAFE": FC_MODES,
-            "STANDBY": ("SAFE", "STANDBY", "BIT", "ARMED"),
-            "BIT": ("SAFE", "STANDBY"),
-            "ARMED": ("STANDBY",),
-            "BRAKING": ("ARMED",),
-            "ABORT": FC_MODES,
-        }.get(mode, ())
-        if self.mode not in allowed:
-            raise _Refused("NOT_ALLOWED", f"{self.mode}_TO_{mode}")
-        if mode == "ARMED" and not self.bit_passed:
-            raise _Refused("NOT_ALLOWED", "BIT_NOT_PASSED")
-        if mode == "BRAKING" and self.fsw is None:
-            raise _Refused("NOT_ALLOWED", "NO_STATE_VECTOR")
-        fsw = self.fsw
-        if fsw is not None:
-            if mode == "ARMED":
-                fsw.arm()
-            elif mode == "BRAKING":
-                fsw.start_descent(self._fsw_time_s)
-            elif mode in ("SAFE", "ABORT"):
-                fsw.safe() if mode == "SAFE" else fsw.fault()
-        self.set_mode(mode)
-        return (mode,)
-
-    def _cmd_state(self, *words: str) -> tuple[str, ...]:
-        """STATE t x y z vx vy vz mass pitch_deg yaw_deg: uplink the navigation state (ENU,
-        SI units) and load the flight software with it."""
-        if len(words) != 10:
-            raise _Refused("BAD_ARGUMENTS", "STATE_NEEDS_10_VALUES")
-        if self.mode not in ("SAFE", "STANDBY"):
-            raise _Refused("NOT_ALLOWED", f"STATE_IN_{self.mode}")
-        try:
-            t, x, y, z, vx, vy, vz, mass, pitch_deg, yaw_deg = (float(w) for w in words)
-        except ValueError as err:
-            raise _Refused("BAD_VALUE", "STATE_NOT_NUMBERS") from err
-        try:
-            terrain_map = TerrainMap.load(str(self.parameters["TERRAIN_MAP"]))
-        except ConfigError as err:
-            raise _Refused("BAD_VALUE", "TERRAIN_MAP_NOT_FOUND") from err
-        nav = NavParams(
-            gate_policy=str(self.parameters["GATE_POLICY"]),
-            gate_min_m=float(self.parameters["LRF_GATE_M"]),
-            gate_fraction=float(self.parameters["LRF_GATE_FRACTION"]),
-        )
-        params = FswParams(
-            gate_policy=str(self.parameters["GATE_POLICY"]),
-            touchdown_rule=str(self.parameters["TOUCHDOWN_RULE"]),
-            min_throttle=float(self.parameters["THROTTLE_MIN_PCT"]) / 100.0,
-            nav=nav,
-        )
-        estimate = InitialEstimate(
-            position_m=np.array([[x, y, z]]),
-            velocity_mps=np.array([[vx, vy, vz]]),
-            mass_kg=np.array([mass]),
-            pitch_rad=np.radians([pitch_deg]),
-            yaw_rad=np.radians([yaw_deg]),
-            time_s=t,
-        )
-        self.fsw = FlightSoftware(params, estimate, terrain_map, 1)
-        self._fsw_time_s = t
-        self._next_guidance_s = t + GUIDANCE_PERIOD_S
-        # From now on the flight software owns the engine and thrust direction, in every
-        # mode: before ignition it holds the uplinked attitude with the engine off.
-        self._fsw_commands = self.fsw.step(t)
-        return ("LOADED",)
-
-    def _cmd_arm(self) -> tuple[str, ...]:
-        return self._cmd_mode("ARMED")
-
-    def _cmd_safe(self) -> tuple[str, ...]:
-        return self._cmd_mode("SAFE")
-
-    def _cmd_get(self, name: str) -> tuple[str, ...]:
-        name = name.upper()
-        if name not in self.parameters:
-            raise _Refused("UNKNOWN_PARAMETER", name)
-        return (name, format_value(self.parameters[name]))
-
-    def _cmd_set(self, name: str, text: str) -> tuple[str, ...]:
-        name = name.upper()
-        parameter = PARAMETERS.get(name)
-        if parameter is None:
-            raise _Refused("UNKNOWN_PARAMETER", name)
-        if not parameter.writable:
-            raise _Refused("NOT_ALLOWED", f"{name}_READ_ONLY")
-        try:
-            self.parameters[name] = parameter.parse(text)
-        except ValueError as err:
-            raise _Refused("BAD_VALUE", str(err).replace(" ", "_")) from err
-        return (name, format_value(self.parameters[name]))
+            return self._commands.handle(command, args)
 
     # -- behaviour ---------------------------------------------------------------------------
 
@@ -575,26 +355,22 @@ class SimulatedFlightComputer:
         """IMU frames per second received over the last ``window_s``."""
         now_s = self._clock.now_s()
         with self._lock:
-            recent = [t for t in self.counters.imu_times_s if t >= now_s - window_s]
-        return len(recent) / window_s
+            return self.counters.imu_rate_hz(now_s, window_s)
 
     def run_bit(self) -> dict[str, bool]:
-        """Built-in test: every input alive, no corrupted traffic, parameters consistent."""
+        """Built-in test: every input alive, no corrupted traffic, parameters consistent
+        (:func:`~hil.drivers.sim.fc_health.bit_items`). The FC is in BIT meanwhile."""
         now_s = self._clock.now_s()
         previous_mode = self.mode
         self.set_mode("BIT")
-        counters = self.counters
-        can_stats = self.can.link_stats
-        minimum_imu_rate_hz = float(self.parameters["IMU_MIN_RATE_HZ"])
-        items = {
-            "IMU": now_s - counters.last_imu_s < 0.1
-            and self.imu_rate_hz() >= minimum_imu_rate_hz
-            and self.imu_bad_frames() == 0,
-            "LRF": now_s - counters.last_lrf_s < 0.5,
-            "ENGINE": now_s - counters.last_engine_s < 0.2,
-            "CAN": can_stats.malformed == 0,
-            "PARAMETERS": all(name in self.parameters for name in PARAMETERS),
-        }
+        items = bit_items(
+            self.counters,
+            now_s,
+            imu_rate_hz=self.imu_rate_hz(),
+            imu_bad_frames=self.imu_bad_frames(),
+            can_malformed=self.can.link_stats.malformed,
+            parameters=self.parameters,
+        )
         self.bit_items = items
         self.bit_passed = all(items.values())
         self.set_mode(previous_mode if previous_mode != "BIT" else "STANDBY")
@@ -602,116 +378,26 @@ class SimulatedFlightComputer:
 
     # -- what goes on the bus ------------------------------------------------------------------
 
-    def _watchdog(self, now_s: float) -> None:
-        """In powered flight, an IMU silent for 50 ms leaves navigation blind: ABORT."""
-        fsw = self.fsw
-        if fsw is None or self.mode not in ("BRAKING", "APPROACH", "TERMINAL"):
-            return
-        if now_s - self.counters.last_imu_s > IMU_TIMEOUT_S:
-            with self._lock:
-                log.warning("IMU silent for %.0f ms in %s: ABORT", 1000 * IMU_TIMEOUT_S, self.mode)
-                fsw.fault()
-                self._fsw_commands = fsw.step(self._fsw_time_s)
-                self.mode = Mode(int(fsw.mode[0])).name
-                self.abort_reason = f"IMU silent for {1000 * IMU_TIMEOUT_S:.0f} ms"
-
     def _heartbeat_signals(self) -> Mapping[str, Any]:
         now_s = self._clock.now_s()
-        counters = self.counters
-        nav = self.fsw.nav if self.fsw is not None else None
-        cpu_load_pct = self.fsw.telemetry().cpu_load_pct if self.fsw is not None else 5.0
-        return {
-            "Mode": FC_MODES.index(self.mode),
-            "ImuOk": int(now_s - counters.last_imu_s < 0.1),
-            "LrfOk": int(now_s - counters.last_lrf_s < 0.5),
-            "EngineOk": int(now_s - counters.last_engine_s < 0.2),
-            "NavOk": 1,
-            "BitPassed": int(self.bit_passed),
-            "LrfAccepted": int(bool(nav is not None and nav.lrf_last_accepted[0])),
-            "LrfRejected": int(bool(nav is not None and nav.lrf_latched[0])),
-            "CpuLoad": _clip(cpu_load_pct, 0.0, 100.0, 0.5),
-            "Uptime": round(min(self.uptime_s(), 6553.5), 1),
-        }
+        return heartbeat_signals(
+            self.mode,
+            inputs_alive(self.counters, now_s),
+            self.bit_passed,
+            self.software.telemetry(),
+            self.uptime_s(),
+        )
 
     def _engine_command(self) -> Mapping[str, Any]:
-        commands = self._fsw_commands
-        if commands is not None:
-            return {
-                "ThrottleCmd": _clip(float(commands.throttle_pct[0]), 0.0, 100.0, 0.1),
-                "Arm": int(commands.arm[0]),
-                "Fire": int(commands.fire[0]),
-            }
-        testing = self.mode == "ARMED"
-        throttle_pct = float(self.parameters["TEST_THROTTLE_PCT"]) if testing else 0.0
-        return {
-            "ThrottleCmd": throttle_pct,
-            "Arm": int(testing),
-            "Fire": int(testing and throttle_pct > 0),
-        }
+        return engine_command(self.software.commands, self.mode, self.parameters)
 
     def _acs_command(self) -> Mapping[str, Any]:
-        commands = self._fsw_commands
-        if commands is not None:
-            return {
-                "ThrustPitch": _clip(float(commands.pitch_deg[0]), -180.0, 180.0, 0.01),
-                "ThrustYaw": _clip(float(commands.yaw_deg[0]), -180.0, 180.0, 0.01),
-            }
-        testing = self.mode == "ARMED"
-        return {
-            "ThrustPitch": float(self.parameters["TEST_PITCH_DEG"]) if testing else 0.0,
-            "ThrustYaw": float(self.parameters["TEST_YAW_DEG"]) if testing else 0.0,
-        }
+        return acs_command(self.software.commands, self.mode, self.parameters)
 
     def _nav_provider(self, message: str) -> Callable[[], Mapping[str, Any]]:
         return lambda: self._nav_signals()[message]
 
     def _nav_signals(self) -> Mapping[str, Mapping[str, Any]]:
         with self._lock:
-            if self.fsw is None:
-                return IDLE_NAV
-            t = self.fsw.telemetry()
-        return {
-            "FC_NavAltitude": {
-                "Altitude": _clip(float(t.altitude_est_m[0]), -100_000.0, 800_000.0, 0.1),
-                "TimeToGo": _clip(float(t.time_to_go_s[0]), 0.0, 6500.0, 0.1),
-            },
-            "FC_NavPosition": {
-                "Downrange": _clip(float(t.downrange_m[0]), -8e6, 8e6, 1.0),
-                "Crossrange": _clip(float(t.crossrange_m[0]), -32000.0, 32000.0, 1.0),
-                "GuidancePhase": int(t.phase[0]),
-            },
-            "FC_NavVelocity": {
-                "VelocityDownrange": _clip(float(t.velocity_downrange_mps[0]), -3000, 3000, 0.1),
-                "VelocityCrossrange": _clip(float(t.velocity_crossrange_mps[0]), -200, 200, 0.1),
-                "VelocityVertical": _clip(float(t.velocity_vertical_mps[0]), -300, 300, 0.01),
-            },
-        }
-
-
-IDLE_NAV: Mapping[str, Mapping[str, Any]] = {
-    "FC_NavAltitude": {"Altitude": 0.0, "TimeToGo": 0.0},
-    "FC_NavPosition": {"Downrange": 0, "Crossrange": 0, "GuidancePhase": 0},
-    "FC_NavVelocity": {
-        "VelocityDownrange": 0.0,
-        "VelocityCrossrange": 0.0,
-        "VelocityVertical": 0.0,
-    },
-}
-
-
-def _clip(value: float, low: float, high: float, resolution: float) -> float:
-    """Clip to a CAN signal's range and round to its resolution (strict encoding)."""
-    if not np.isfinite(value):
-        return 0.0
-    return round(min(max(value, low), high) / resolution) * resolution
-
-
-class _Refused(Exception):
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-
-
-def _error(code: str, text: str) -> tuple[str, ...]:
-    return ("ERR", str(ERROR_NUMBERS[code]), code if text == code else f"{code}:{text}")
+            telemetry = self.software.telemetry()
+        return nav_signals(telemetry)
