@@ -1,4 +1,4 @@
-"""The simulated flight computer's parameter table (GET/SET on the maintenance port)."""
+"""The FC parameter table the ICD defines (GET/SET on the maintenance port)."""
 
 from __future__ import annotations
 
