@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from hil.core.clock import WallClock
-from hil.core.compiled import warm_up
+from hil.flight.kernels import warm_up
 from hil.core.config import load_bench
 from hil.core.executive import Executive, Task
 from hil.flight.descent import fly

@@ -16,10 +16,8 @@ little-endian integer signals) are packed and unpacked with integer shifts; the 
 cantools' (same formulas: raw * scale + offset, and round((value - offset) / scale)), which
 tests check for every message. Other layouts use cantools' encode/decode.
 
-These are plain loops over per-signal tuples. The link once generated a function per message
-with ``exec`` instead; that saved about 0.6 us per frame encoded and decoded (averaged over the
-ICD's messages), a few percent of the ~13 us of CPU the link spends on a frame
-(``benchmarks/bench_links.py``): not worth generated code.
+The shifts are functions generated per message (``hil.drivers.can.generated``): with plain
+loops the link took 7 % more CPU a frame (``benchmarks/bench_links.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +33,14 @@ from cantools.database.can import Database
 from cantools.database.can import Message as DbMessage
 
 from hil.drivers.can.crc import frame_crc
+from hil.drivers.can.generated import (
+    PackFunction,
+    RxField,
+    TxField,
+    UnpackFunction,
+    pack_function,
+    unpack_function,
+)
 from hil.errors import ConfigError
 
 __all__ = [
@@ -53,13 +59,6 @@ CRC_SIGNAL = "CRC"
 
 SignalValues = Mapping[str, float | str]
 """Values of a message's signals by plain signal name: numbers, or choice names."""
-
-_NUMBER = (int, float)
-
-_TxField = tuple[str, float, float, float, float, int, int]
-"""A signal the caller provides: (name, lower, upper, offset, scale, mask, start bit)."""
-_RxField = tuple[str, int, int, int, float, float]
-"""A signal to decode: (published name, start bit, mask, sign bit or 0, scale, offset)."""
 
 
 def load_database(path: str | Path) -> Database:
@@ -128,11 +127,13 @@ class MessageCodec:
         "length",
         "message",
         "name",
+        "pack",
         "payload_names",
         "publish_names",
         "rx_fields",
         "tx_fields",
         "tx_limits",
+        "unpack",
     )
 
     def __init__(self, message: DbMessage) -> None:
@@ -207,14 +208,14 @@ class MessageCodec:
             )
             for name, field in self.fields.items()
         }
-        self.tx_fields: tuple[_TxField, ...] = tuple(
+        self.tx_fields: tuple[TxField, ...] = tuple(
             (name, *limits) for name, limits in self.tx_limits.items()
         )
         self.publish_names = tuple(
             (signal.name, f"{self.name}.{signal.name}") for signal in message.signals
         )
         # Receiving (fast path): (published name, start bit, mask, sign bit or 0, scale, offset).
-        self.rx_fields: tuple[_RxField, ...] = tuple(
+        self.rx_fields: tuple[RxField, ...] = tuple(
             (
                 f"{self.name}.{signal.name}",
                 signal.start,
@@ -225,14 +226,22 @@ class MessageCodec:
             )
             for signal in message.signals
         )
+        self.pack: PackFunction | None = None
+        """Generated strict check + pack of the usual case (fast path only)."""
+        self.unpack: UnpackFunction | None = None
+        """Generated ``decode`` of a frame of the right length (fast path only)."""
+        if self.fast:
+            self.pack = pack_function(self.name, self.tx_fields)
+            self.unpack = unpack_function(self.name, self.rx_fields)
 
     # -- sending ---------------------------------------------------------------------------
 
     def prepare(self, signals: SignalValues) -> int | dict[str, float | str]:
         """Check caller values strictly and pack them: payload bits (fast path) or a dict of
         numbers for cantools. Raises ``ValueError`` naming the message and the signal."""
-        if self.fast:
-            bits = self._pack_numbers(signals)
+        pack = self.pack
+        if pack is not None:
+            bits = pack(signals)
             if bits is not None:
                 return bits
         limits = self.tx_limits
@@ -283,24 +292,6 @@ class MessageCodec:
             data[crc_index] = frame_crc(data, crc_index)
         return data
 
-    def _pack_numbers(self, signals: SignalValues) -> int | None:
-        """Strict check + pack of the usual case (fast path only): every signal given as an
-        in-range ``int`` or ``float``. None for anything else, which ``prepare`` then handles
-        (choice names, other number types) or reports (the precise error)."""
-        fields = self.tx_fields
-        if len(signals) != len(fields):
-            return None
-        bits = 0
-        try:
-            for name, lower, upper, offset, scale, mask, start in fields:
-                value = signals[name]
-                if not (isinstance(value, _NUMBER) and lower <= value <= upper):
-                    return None
-                bits |= (round((value - offset) / scale) & mask) << start
-        except KeyError:
-            return None
-        return bits
-
     def _check_range(self, name: str, value: float, lower: float, upper: float) -> None:
         try:
             if lower <= value <= upper:
@@ -349,12 +340,9 @@ class MessageCodec:
 
         Raises what cantools raises for undecodable data (other layouts than the fast path).
         """
-        if self.fast:
-            bits = int.from_bytes(data, "little")
-            return {
-                name: ((((bits >> start) & mask) ^ sign) - sign) * scale + offset
-                for name, start, mask, sign, scale, offset in self.rx_fields
-            }
+        unpack = self.unpack
+        if unpack is not None:
+            return unpack(data)
         decoded = cast(
             "dict[str, float]",
             self.message.decode(bytes(data), decode_choices=False, scaling=True),
