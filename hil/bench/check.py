@@ -29,6 +29,8 @@ class CheckResult:
     can_rows: list[StatsRow] = field(default_factory=list)
     serial_rows: list[tuple[str, str, float]] = field(default_factory=list)
     fc_status: dict[str, str] = field(default_factory=dict)
+    fc_counts: dict[str, int] = field(default_factory=dict)
+    """How much each of the FC's fault counters (``FC_COUNTERS``) grew during the check."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -54,6 +56,9 @@ def run_check(bench: Bench, traffic_s: float = 1.2) -> CheckResult:
             result.problems.append(f"no heartbeat: {err}")
         try:
             result.ping_s = fc.ping()
+            # An FC that outlives bench sessions (hardware, a standalone device) keeps its
+            # counters: what this check judges is what they count while it runs.
+            before = fc.status()
         except HilError as err:
             result.problems.append(f"PING failed: {err}")
             return result
@@ -66,6 +71,9 @@ def run_check(bench: Bench, traffic_s: float = 1.2) -> CheckResult:
             result.problems.append(f"BIT failed to run: {err}")
         try:
             result.fc_status = fc.status()
+            result.fc_counts = {
+                key: _count(result.fc_status, key) - _count(before, key) for key in FC_COUNTERS
+            }
         except HilError as err:
             result.problems.append(f"STATUS failed: {err}")
     finally:
@@ -116,6 +124,17 @@ def _link_statistics(bench: Bench, result: CheckResult) -> None:
             result.serial_rows.append((role, key, float(value)))
             if key.startswith("bad") and value:
                 result.problems.append(f"{role}: {int(value)} {key.replace('_', ' ')}")
-    for key in ("IMU_BAD", "IMU_GAPS", "BAD_COMMANDS"):
-        if result.fc_status.get(key, "0") not in ("0", ""):
-            result.problems.append(f"FC reports {key}={result.fc_status[key]}")
+    for key, count in result.fc_counts.items():
+        if count:
+            result.problems.append(f"FC counted {count} {key} during the check")
+
+
+FC_COUNTERS = ("IMU_BAD", "IMU_GAPS", "BAD_COMMANDS")
+"""The FC's STATUS counters of faults on its inputs; the check wants none while it runs."""
+
+
+def _count(status: dict[str, str], key: str) -> int:
+    try:
+        return int(status.get(key, "0") or "0")
+    except ValueError:
+        return 0

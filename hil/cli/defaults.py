@@ -8,3 +8,4 @@ from pathlib import Path
 DEFAULT_BENCH = Path("fixtures/benches/sim.toml")
 DEFAULT_CARDS = Path("procedures")
 DEFAULT_PROGRAM = Path("fixtures/fleet/program.toml")
+DEFAULT_DEVICE = Path("fixtures/devices/fc.toml")

@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     from hil.cli.gui import add_commands as add_gui_commands
 
     add_gui_commands(commands)
+    from hil.cli.device import add_commands as add_device_commands
+
+    add_device_commands(commands)
 
     bench = commands.add_parser("bench", help="bench configuration and health")
     bench_commands = bench.add_subparsers(title="bench commands", metavar="COMMAND")

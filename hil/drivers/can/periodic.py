@@ -2,19 +2,28 @@
 
 A ``PeriodicSend`` runs one python-can ``send_periodic`` task whose modifier callback fills
 every frame just before it goes out (the link gives it fresh values, the next Counter and the
-CRC). When filling a frame raises, the error is reported once and the task stops; ``stop``
-returns only once no further frame will be sent.
+CRC). An interface whose own periodic sends would not call the modifier (python-can-remote)
+gets python-can's thread-based task instead. When filling a frame raises, the error is
+reported once and the task stops; ``stop`` returns only once no further frame will be sent.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from types import TracebackType
 
 import can
 
 __all__ = ["PeriodicSend"]
+
+_SEND_LOCKS: weakref.WeakKeyDictionary[can.BusABC, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def _send_lock(bus: can.BusABC) -> threading.Lock:
+    """One lock per bus for the periodic-send threads on it (as python-can keeps)."""
+    return _SEND_LOCKS.setdefault(bus, threading.Lock())
 
 
 class PeriodicSend:
@@ -69,7 +78,25 @@ class PeriodicSend:
                 self._stopped = True
             return False  # stop the task
 
-        task = bus.send_periodic(template, self.period_s, autostart=False, modifier_callback=modify)
+        task: can.broadcastmanager.CyclicSendTaskABC
+        if type(bus).__module__.startswith("can.interfaces."):
+            # python-can's own interfaces call the modifier for every frame (those with
+            # periodic sends in hardware fall back to a thread when given one)
+            task = bus.send_periodic(
+                template, self.period_s, autostart=False, modifier_callback=modify
+            )
+        else:
+            # A plug-in interface may run periodic sends itself and never call the modifier
+            # (python-can-remote repeats the template on its server: every frame would carry
+            # the template's Counter and CRC), so python-can's thread sends these.
+            task = can.broadcastmanager.ThreadBasedCyclicSendTask(
+                bus,
+                _send_lock(bus),
+                template,
+                self.period_s,
+                autostart=False,
+                modifier_callback=modify,
+            )
         if hasattr(task, "on_error"):
             task.on_error = on_task_error
         self._task = task

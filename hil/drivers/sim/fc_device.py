@@ -1,9 +1,11 @@
 """The simulated flight computer: the far end of the bench's links, speaking the FC's protocol.
 
-It owns two pseudo-terminal pairs (maintenance port and IMU line; the bench opens the slave
-ends by path, exactly as it would open ``/dev/ttyUSB0``) and its own python-can bus on the
-bench's channel, the threads that serve them, the FC's mode and BIT state, and the counters
-of all it receives. What it does with that is in its sibling modules:
+It owns its two serial lines (maintenance port and IMU line) — by default two pseudo-terminal
+pairs whose slave ends the bench opens by path, exactly as it would open ``/dev/ttyUSB0``; or,
+standing alone on another computer, serial ports given by path or pyserial URL
+(``SerialPorts``) — and its own python-can bus on the configured channel, the threads that
+serve them, the FC's mode and BIT state, and the counters of all it receives. What it does
+with that is in its sibling modules:
 
 * :mod:`~hil.drivers.sim.fc_commands`: the maintenance command interpreter;
 * :mod:`~hil.drivers.sim.fc_software`: the flight software it runs once a STATE uplink
@@ -28,6 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from hil.core.clock import Clock
@@ -57,10 +60,28 @@ NAV_PERIOD_S = MESSAGE_PERIODS_S["FC_NavAltitude"]
 COMMAND_PERIOD_S = MESSAGE_PERIODS_S["ENG_Cmd"]
 
 
+@dataclass(frozen=True)
+class SerialPorts:
+    """Where the FC's serial lines are. A line without a URL is a pseudo-terminal pair the FC
+    creates (the bench opens its other end, ``maintenance_url``/``imu_url``); with a URL the
+    FC opens that port itself (a USB-serial adapter, ``/dev/ttyS1``, any pyserial URL)."""
+
+    maintenance_url: str | None = None
+    maintenance_baudrate: int = 115_200
+    imu_url: str | None = None
+    imu_baudrate: int = 921_600
+
+
 class SimulatedFlightComputer:
     """The simulated FC device. A context manager; ``close`` twice is harmless."""
 
-    def __init__(self, can: CanConfig, clock: Clock, serial_number: str = "SIM-FC-0001") -> None:
+    def __init__(
+        self,
+        can: CanConfig,
+        clock: Clock,
+        serial_number: str = "SIM-FC-0001",
+        ports: SerialPorts | None = None,
+    ) -> None:
         self._can_config = can
         self._clock = clock
         self.parameters: dict[str, str | float] = {
@@ -73,8 +94,9 @@ class SimulatedFlightComputer:
         self.counters = FcCounters()
         self._lock = threading.RLock()
         self._started_s = clock.now_s()
-        self._maintenance_pty = PtyPair()
-        self._imu_pty = PtyPair()
+        self.ports = ports or SerialPorts()
+        self._maintenance_pty = PtyPair() if self.ports.maintenance_url is None else None
+        self._imu_pty = PtyPair() if self.ports.imu_url is None else None
         self._maintenance: SerialLink | None = None
         self._imu: SerialLink | None = None
         self._can: CanLink | None = None
@@ -101,13 +123,20 @@ class SimulatedFlightComputer:
 
     @property
     def maintenance_url(self) -> str:
-        """Path of the maintenance port's bench end (open it like any serial port)."""
-        return self._maintenance_pty.slave_path
+        """Where the bench opens the maintenance port: the pty's other end, or (a port given
+        in ``SerialPorts``) the FC's own port, whose far end is wired to the bench."""
+        if self._maintenance_pty is not None:
+            return self._maintenance_pty.slave_path
+        assert self.ports.maintenance_url is not None
+        return self.ports.maintenance_url
 
     @property
     def imu_url(self) -> str:
-        """Path of the IMU line's bench end."""
-        return self._imu_pty.slave_path
+        """Where the bench opens the IMU line (as ``maintenance_url``)."""
+        if self._imu_pty is not None:
+            return self._imu_pty.slave_path
+        assert self.ports.imu_url is not None
+        return self.ports.imu_url
 
     @property
     def can(self) -> CanLink:
@@ -122,11 +151,14 @@ class SimulatedFlightComputer:
         # frame after a state uplink (a 0.1-1 s stall of the FC thread)
         warm_up()
         database = load_database(self._can_config.database)
-        self._maintenance = SerialLink.on_fd(
-            self._maintenance_pty.master_fd, name="sim-fc maintenance", read_timeout_s=0.05
+        self._maintenance = _device_end(
+            self._maintenance_pty,
+            self.ports.maintenance_url,
+            self.ports.maintenance_baudrate,
+            "sim-fc maintenance",
         )
-        self._imu = SerialLink.on_fd(
-            self._imu_pty.master_fd, name="sim-fc imu", read_timeout_s=0.05
+        self._imu = _device_end(
+            self._imu_pty, self.ports.imu_url, self.ports.imu_baudrate, "sim-fc imu"
         )
         self._can = CanLink(
             interface=self._can_config.interface,
@@ -159,8 +191,9 @@ class SimulatedFlightComputer:
         for link in (self._can, self._maintenance, self._imu):
             if link is not None:
                 link.close()
-        self._maintenance_pty.close()
-        self._imu_pty.close()
+        for pty in (self._maintenance_pty, self._imu_pty):
+            if pty is not None:
+                pty.close()
 
     def __enter__(self) -> SimulatedFlightComputer:
         return self
@@ -401,3 +434,11 @@ class SimulatedFlightComputer:
         with self._lock:
             telemetry = self.software.telemetry()
         return nav_signals(telemetry)
+
+
+def _device_end(pty: PtyPair | None, url: str | None, baudrate: int, name: str) -> SerialLink:
+    """The FC's end of one serial line: the pty's master, or the port at ``url``."""
+    if pty is not None:
+        return SerialLink.on_fd(pty.master_fd, name=name, read_timeout_s=0.05)
+    assert url is not None
+    return SerialLink(url, baudrate=baudrate, name=name, read_timeout_s=0.05).open()
