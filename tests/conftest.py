@@ -121,6 +121,8 @@ def sim_bench(sim_config: BenchConfig) -> Iterator[Bench]:
         yield bench
 
 
-# A real PostgreSQL server for the record-store tests (session scope; skipped when the Debian
-# server binaries are not installed), and a fresh schema URL per test.
+# The simulated FC in a process of its own and a wire bench pointed at it (session scope), and
+# a real PostgreSQL server for the record-store tests (session scope; skipped when the Debian
+# server binaries are not installed) with a fresh schema URL per test.
+from external_device import external_bench  # noqa: E402, F401
 from pg_server import pg_server, pg_url  # noqa: E402, F401

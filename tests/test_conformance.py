@@ -2,7 +2,12 @@
 
 Each suite talks to a bench through the role's public interface only. By default the bench
 is the simulated one (simulated FC over a python-can virtual bus and ptys); with
-``HIL_HARDWARE=1 HIL_BENCH=path/to/bench.toml`` the same suites run against hardware.
+``HIL_HARDWARE=1 HIL_BENCH=path/to/bench.toml`` the same suites run against hardware, or
+against the simulated FC running as a device of its own (``fixtures/benches/external.toml``).
+
+An FC outside the test process outlives each test: it keeps its counters, its BIT result
+and its parameters. So each test starts it in STANDBY, judges what its counters count during
+the test, and puts back every parameter it changed.
 """
 
 from __future__ import annotations
@@ -21,18 +26,52 @@ from hil.drivers.roles import RangeStimulus
 from hil.drivers.serial import encode_line
 from hil.errors import ProtocolError
 from hil.protocol.icd import FC_MODES
+from hil.protocol.parameters import PARAMETERS
 
-BENCHES = ["sim"] + (["hardware"] if os.environ.get("HIL_HARDWARE") == "1" else [])
+BENCHES = ["sim", "external"] + (["hardware"] if os.environ.get("HIL_HARDWARE") == "1" else [])
+"""sim: the in-process simulated bench; external: wire drivers against the simulated FC in a
+process of its own (``hil device fc``); hardware: the bench file named by HIL_BENCH."""
 
 
 @pytest.fixture(params=BENCHES)
 def bench(request: pytest.FixtureRequest, channel: str) -> Iterator[Bench]:
     if request.param == "hardware":
         config = load_bench(os.environ["HIL_BENCH"])
+    elif request.param == "external":
+        config = request.getfixturevalue("external_bench")
     else:
         config = private_bench_config(SIM_BENCH, channel)
     with Bench(config) as opened:
-        yield opened
+        fc = opened.flight_computer
+        fc.safe()
+        fc.set_mode("STANDBY")
+        parameters = {name: fc.get_param(name) for name in WRITABLE}
+        try:
+            yield opened
+        finally:
+            for name, value in parameters.items():
+                if fc.get_param(name) != value:
+                    fc.set_param(name, value)
+
+
+WRITABLE = [name for name, item in PARAMETERS.items() if item.writable]
+
+
+def counts(bench: Bench) -> dict[str, int]:
+    """The FC's STATUS counters now (compare two readings: an FC may have run for hours)."""
+    status = bench.flight_computer.status()
+    return {key: int(value) for key, value in status.items() if value.isdigit()}
+
+
+def quiet_inputs(bench: Bench) -> None:
+    """Wait until the FC's heartbeat says no sensor input is alive (a previous test's
+    streams may still count as fresh for a moment)."""
+    bench.signals.wait_for(
+        "FC_Heartbeat.ImuOk", lambda ok: ok < 0.5, 2.0, description="IMU input quiet"
+    )
+    bench.signals.wait_for(
+        "FC_Heartbeat.LrfOk", lambda ok: ok < 0.5, 2.0, description="LRF input quiet"
+    )
 
 
 def stream_everything(bench: Bench) -> None:
@@ -78,6 +117,7 @@ class TestFlightComputer:
 
     def test_bit_passes_with_live_sensors_and_names_dead_ones(self, bench: Bench) -> None:
         fc = bench.flight_computer
+        quiet_inputs(bench)
         report = fc.run_bit()  # nothing streaming yet
         assert not report.passed
         assert {"IMU", "LRF", "ENGINE"} <= set(report.failed_items)
@@ -93,16 +133,21 @@ class TestFlightComputer:
 
     def test_status_reports_mode_and_received_traffic(self, bench: Bench) -> None:
         stream_everything(bench)
+        wait_heartbeats(bench, 2)  # the first frame of a session may restart the sequence
+        before = counts(bench)
         wait_heartbeats(bench, 3)
         status = bench.flight_computer.status()
+        after = counts(bench)
         assert status["MODE"] == "STANDBY"
-        assert int(status["IMU_FRAMES"]) > 50
-        assert int(status["LRF_FRAMES"]) >= 1
-        assert int(status["ENG_FRAMES"]) >= 5
-        assert status["IMU_GAPS"] == "0" and status["IMU_BAD"] == "0"
+        assert after["IMU_FRAMES"] - before["IMU_FRAMES"] > 50
+        assert after["LRF_FRAMES"] - before["LRF_FRAMES"] >= 1
+        assert after["ENG_FRAMES"] - before["ENG_FRAMES"] >= 5
+        assert after["IMU_GAPS"] == before["IMU_GAPS"] and after["IMU_BAD"] == before["IMU_BAD"]
 
     def test_arm_is_refused_until_bit_passes_and_safe_always_works(self, bench: Bench) -> None:
         fc = bench.flight_computer
+        quiet_inputs(bench)
+        assert not fc.run_bit().passed  # dead sensors: whatever an earlier BIT said is gone
         with pytest.raises(ProtocolError, match="NOT_ALLOWED:BIT_NOT_PASSED"):
             fc.arm()
         stream_everything(bench)
@@ -131,22 +176,27 @@ class TestFlightComputer:
 
     def test_corrupted_checksum_is_rejected_and_counted(self, bench: Bench) -> None:
         fc = bench.flight_computer
+        before = counts(bench)["BAD_COMMANDS"]
         good = encode_line("PING")
         corrupted = good.replace(good[-4:-2], b"00" if good[-4:-2] != b"00" else b"11")
         assert fc.send_raw(corrupted) == ("ERR", "5", "BAD_CHECKSUM")
         assert fc.ping() > 0  # the port still works after the bad line
-        assert fc.status()["BAD_COMMANDS"] == "1"
+        assert counts(bench)["BAD_COMMANDS"] == before + 1
 
 
 class TestImu:
     def test_frames_reach_the_fc_in_sequence_at_rate(self, bench: Bench) -> None:
         bench.imu.start_stream(bench.imu.rate_hz)
-        wait_heartbeats(bench, 13)
+        wait_heartbeats(bench, 2)  # the first frame of a session may restart the sequence
+        before = counts(bench)
+        wait_heartbeats(bench, 11)
         status = bench.flight_computer.status()
+        after = counts(bench)
         assert float(status["IMU_RATE_HZ"]) == pytest.approx(400, rel=0.1)
-        assert status["IMU_GAPS"] == "0" and status["IMU_BAD"] == "0"
+        assert after["IMU_GAPS"] == before["IMU_GAPS"] and after["IMU_BAD"] == before["IMU_BAD"]
 
     def test_block_of_samples_keeps_sequence_numbers(self, bench: Bench) -> None:
+        before = counts(bench)["IMU_FRAMES"]
         times = np.arange(8) * 0.0025
         forces = np.tile([0.0, 0.0, 1.62], (8, 1))
         rates = np.zeros((8, 3))
@@ -155,16 +205,17 @@ class TestImu:
         assert (first, second) == (7, 15) and bench.imu.last_sequence == 15
         bench.signals.wait_for("FC_Heartbeat.Mode", lambda _: True, 1.0)
         bench.flight_computer.wait_heartbeat()
-        assert bench.flight_computer.status()["IMU_FRAMES"] == "16"
+        assert counts(bench)["IMU_FRAMES"] == before + 16
 
 
 class TestRangeFinder:
     def test_ranges_reach_the_fc_and_decode_on_the_bus(self, bench: Bench) -> None:
         before = bench.can.stats.get("LRF_Range")
+        frames_before = counts(bench)["LRF_FRAMES"]
         bench.range_finder.send_range(2999.9, valid=True, signal_strength_pct=55)
         bench.range_finder.send_range(150_000.0, valid=True)  # beyond the LRF: sent invalid
         wait_heartbeats(bench, 2)
-        assert int(bench.flight_computer.status()["LRF_FRAMES"]) == 2
+        assert counts(bench)["LRF_FRAMES"] == frames_before + 2
         assert bench.can.stats["LRF_Range"].sent == (before.sent if before else 0) + 2
 
 
@@ -189,7 +240,7 @@ class TestEngine:
         bench.signals.wait_for(
             "ENG_Status.ThrottleActual", lambda pct: pct < 1.0, 2.0, description="throttle off"
         )
-        assert int(fc.status()["ENG_FRAMES"]) > 20
+        assert counts(bench)["ENG_FRAMES"] > 20
 
 
 class TestFcSensorReadback:
@@ -202,9 +253,17 @@ class TestFcSensorReadback:
         assert stats["STD_AZ"] == pytest.approx(0.0, abs=1e-9)
 
     def test_lrf_reading_is_the_last_range_sent(self, bench: Bench) -> None:
-        with pytest.raises(ProtocolError, match="NO_LRF_DATA"):
-            bench.flight_computer.lrf_reading()
+        try:
+            frames_before = bench.flight_computer.lrf_reading()["FRAMES"]
+        except ProtocolError as err:  # an FC that never heard the LRF says so
+            assert "NO_LRF_DATA" in str(err)
+            frames_before = 0.0
         bench.range_finder.send_range(2999.9, valid=True, signal_strength_pct=42)
         wait_heartbeats(bench, 1)
         reading = bench.flight_computer.lrf_reading()
-        assert reading == {"RANGE": 2999.9, "VALID": 1.0, "STRENGTH": 42.0, "FRAMES": 1.0}
+        assert reading == {
+            "RANGE": 2999.9,
+            "VALID": 1.0,
+            "STRENGTH": 42.0,
+            "FRAMES": frames_before + 1,
+        }

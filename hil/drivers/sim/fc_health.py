@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from hil.drivers.serial import ImuFrame
 from hil.protocol.parameters import PARAMETERS
 
+STREAM_RESTART_S = 0.05
+"""IMU silence (the FC's IMU watchdog time) after which a frame with sequence 0 starts a new
+stream, s."""
+
 
 @dataclass
 class FcCounters:
@@ -38,7 +42,11 @@ class FcCounters:
 
     def count_imu(self, frames: Sequence[ImuFrame], now_s: float) -> None:
         """IMU frames received at ``now_s``: count them and their sequence gaps, keep their
-        samples and arrival times (the last 1000)."""
+        samples and arrival times (the last 1000). A stream that starts again at sequence 0
+        after ``STREAM_RESTART_S`` of silence is a new stream (an IMU powered up again, a new
+        bench session), not a gap."""
+        if frames and frames[0].sequence == 0 and now_s - self.last_imu_s > STREAM_RESTART_S:
+            self.last_imu_sequence = -1
         for frame in frames:
             if self.last_imu_sequence >= 0:
                 expected = (self.last_imu_sequence + 1) & 0xFFFF

@@ -1,0 +1,73 @@
+"""The flight computer outside the bench: a wire bench against the simulated FC running as a
+device of its own (``hil device fc``), reached only through ptys and CAN over
+python-can-remote, as a bench reaches hardware."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import ROOT
+
+from hil.bench import Bench
+from hil.bench.check import run_check
+from hil.cards import Outcome, ScriptedOperator, card_files, load_card, run_card
+from hil.cards.runner import bench_for
+from hil.core.config import BenchConfig
+from hil.errors import ConfigError
+from hil.flight.descent import DescentRun, descent_bench
+from hil.flight.scenario import load_scenario
+
+PROCEDURES = ROOT / "procedures"
+CI_ANSWERS = ROOT / "fixtures" / "answers" / "ci.toml"
+
+
+def test_bench_check_passes_against_the_device(external_bench: BenchConfig) -> None:
+    with Bench(external_bench) as bench:
+        assert not bench.lockstep and bench.steppers == []  # nothing of the FC in here
+        result = run_check(bench)
+    assert result.ok, result.problems
+    assert result.bit is not None and result.bit.passed
+
+
+def test_lockstep_is_refused_against_the_device(external_bench: BenchConfig) -> None:
+    with pytest.raises(ConfigError, match="lockstep needs simulated devices"):
+        descent_bench(external_bench, realtime=False)
+
+
+def _bench_cards() -> list[object]:
+    params: list[object] = []
+    for path in card_files(PROCEDURES):
+        if "lockstep=True" in path.read_text():
+            continue  # a whole descent in real time takes ~11 min: benchmarks/bench_realtime.py
+        params.append(pytest.param(path, id=path.stem))
+    return params
+
+
+@pytest.mark.parametrize("path", _bench_cards())
+def test_card_passes_against_the_device(path: object, external_bench: BenchConfig) -> None:
+    loaded = load_card(path, external_bench)  # type: ignore[arg-type]
+    operator = ScriptedOperator(CI_ANSWERS)
+    with bench_for(loaded.card, external_bench) as bench:
+        record = run_card(loaded, bench, operator, lander="HR-M3-SN002", operator_id="tech.ci")
+    assert record.outcome == Outcome.PASS, record.summary()
+
+
+@pytest.mark.slow
+def test_a_real_time_descent_slice_flies_against_the_device(external_bench: BenchConfig) -> None:
+    """BIT, ARM, PDI and 10 s of powered flight in real time: the FC in the other process
+    takes the bench's IMU frames and ranges and its engine commands close the loop."""
+    scenario = load_scenario("nominal")
+    scenario = dataclasses.replace(
+        scenario, model=dataclasses.replace(scenario.model, max_duration_s=20.0)
+    )
+    with descent_bench(external_bench, realtime=True) as bench:
+        run = DescentRun(bench, scenario, seed=0)
+        result = run.run()
+        throttle = run.trajectory()[:, 17]  # cmd_throttle_pct
+    texts = [text for _, text in result.events]
+    assert result.stop_reason == "end of run", result.verdict
+    assert "BIT passed" in texts and "FC armed" in texts
+    assert any(text.startswith("powered descent initiated") for text in texts)
+    assert throttle.max() > 20.0  # the FC fired the engine after PDI, over CAN
+    assert result.timing["frames"] > 19_000
