@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +78,10 @@ def test_each_run_writes_its_record(nominal: tuple[DescentResult, Path]) -> None
     ids = {frame.arbitration_id for frame in frames}
     assert {0x010, 0x100, 0x101, 0x102, 0x110, 0x200, 0x300} <= ids
     assert len(frames) > 100_000
+    # A lockstep log still starts today, not on 1970-01-01 (tools read its absolute time).
+    assert abs(frames[0].timestamp - time.time()) < 6 * 3600
+    assert summary["bus_log_start_utc"][:4] == time.strftime("%Y", time.gmtime())
+    assert frames[-1].timestamp - frames[0].timestamp == pytest.approx(time_s[-1], abs=1.0)
     png = (out / "profile.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
 

@@ -93,6 +93,10 @@ class CanLink:
         self.database = database
         self.threaded = threaded
         self.log_path = None if log_path is None else Path(log_path)
+        self.log_time_offset_s = 0.0
+        """Added to each frame's timestamp in the log (simulated clock: to today's time)."""
+        self.log_start_epoch_s: float | None = None
+        """Wall time (Unix epoch s) when the log opened; None without a log."""
         self.receive_own_messages = receive_own_messages
         if self.log_path is not None and self.log_path.suffix.lower() == ".db":
             raise ConfigError(
@@ -185,6 +189,13 @@ class CanLink:
                     self._writer = can.Logger(self.log_path)
                 except OSError as err:
                     raise LinkError(f"CAN log {str(self.log_path)!r}: {err}") from err
+                clock = self._clock
+                if clock is not None and clock.is_simulated:
+                    # frames carry simulated seconds (0 at the start): the log gets the wall
+                    # time of this moment plus the simulated offset, so tools that read a
+                    # BLF file's absolute start (Vector's, python-can's) see today
+                    self.log_time_offset_s = time.time() - clock.now_s()
+                self.log_start_epoch_s = time.time()
                 self._receiver.log_frame = self._log
             self._bus = bus
             if self.threaded:
@@ -353,6 +364,9 @@ class CanLink:
 
     def _log(self, frame: can.Message) -> None:
         """Write one frame to the bus log. A failing write is logged and counted, never raised."""
+        if self.log_time_offset_s:
+            frame = copy.copy(frame)
+            frame.timestamp += self.log_time_offset_s
         if frame.channel is not None:
             number = can.util.channel2int(frame.channel)
             if number is None or not 0 <= number <= 0xFFFF:  # BLF holds a 16-bit channel

@@ -58,11 +58,16 @@ class FlightRecorder:
 
 
 def write_outputs(
-    out_dir: Path, result: DescentResult, table: np.ndarray, bench_path: Path, plot: bool = True
+    out_dir: Path,
+    result: DescentResult,
+    table: np.ndarray,
+    bench_path: Path,
+    plot: bool = True,
+    notes: dict[str, Any] | None = None,
 ) -> None:
     """Write the trajectory, the summary and (``plot``) the profile into ``out_dir``; the
     names go into ``result.files``. ``plot=False`` leaves the plot to ``write_profile``
-    (a GUI draws it on its own thread)."""
+    (a GUI draws it on its own thread). ``notes`` go into the summary as they are."""
     columns: dict[str, Any] = {name: table[:, i] for i, name in enumerate(RECORD_COLUMNS)}
     np.savez_compressed(out_dir / "trajectory.npz", **columns)
     np.savetxt(
@@ -84,6 +89,7 @@ def write_outputs(
     summary = result.summary()
     summary["software_version"] = __version__
     summary["bench"] = str(bench_path)
+    summary.update(notes or {})
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -185,9 +186,27 @@ class DescentRun:
             result = self._result(stop_reason, executive.timing if executive else None)
             if self.out_dir is not None:
                 write_outputs(
-                    self.out_dir, result, self.trajectory(), self.bench.config.path, self.plot
+                    self.out_dir,
+                    result,
+                    self.trajectory(),
+                    self.bench.config.path,
+                    self.plot,
+                    self._log_notes(),
                 )
         return result
+
+    def _log_notes(self) -> dict[str, Any]:
+        """What the summary says of the bus log's time base."""
+        can = self.bench.can
+        if can.log_start_epoch_s is None:
+            return {}
+        start = datetime.fromtimestamp(can.log_start_epoch_s, UTC)
+        base = (
+            "frames carry simulated seconds since the start plus the wall time at the start"
+            if can.log_time_offset_s
+            else "frames carry wall time"
+        )
+        return {"bus_log_start_utc": start.isoformat(timespec="milliseconds"), "bus_log_time": base}
 
     def elapsed_s(self) -> float:
         """Seconds on the bench's clock since the run started (0 before)."""
