@@ -5,15 +5,25 @@ python-can-remote, as a bench reaches hardware."""
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT
+from external_device import (
+    ExternalDevice,
+    free_port,
+    start_can_server,
+    write_bench_file,
+    write_device_file,
+)
 
 from hil.bench import Bench
 from hil.bench.check import run_check
 from hil.cards import Outcome, ScriptedOperator, card_files, load_card, run_card
 from hil.cards.runner import bench_for
-from hil.core.config import BenchConfig
+from hil.core.config import BenchConfig, load_bench
 from hil.errors import ConfigError
 from hil.flight.descent import DescentRun, descent_bench
 from hil.flight.scenario import load_scenario
@@ -71,3 +81,41 @@ def test_a_real_time_descent_slice_flies_against_the_device(external_bench: Benc
     assert any(text.startswith("powered descent initiated") for text in texts)
     assert throttle.max() > 20.0  # the FC fired the engine after PDI, over CAN
     assert result.timing["frames"] > 19_000
+
+
+def test_a_device_killed_mid_descent_ends_the_run_on_a_link_error(tmp_path: Path) -> None:
+    """SIGKILL the FC process 3 s into a real-time run: the run ends within 3 heartbeat
+    periods, naming what went away, and everything recorded up to then is written."""
+    port = free_port()
+    server = start_can_server(port, tmp_path / "can-server.log")
+    device = ExternalDevice(write_device_file(tmp_path, port), tmp_path / "device.log")
+    killed_at_s: list[float] = []
+    try:
+        config = load_bench(write_bench_file(tmp_path, port))
+        scenario = load_scenario("nominal")
+        scenario = dataclasses.replace(
+            scenario, model=dataclasses.replace(scenario.model, max_duration_s=8.0)
+        )
+
+        def kill(run: DescentRun, time_s: float) -> None:
+            if time_s >= 3.0 and not killed_at_s:
+                device.process.kill()
+                killed_at_s.append(time_s)
+
+        out = tmp_path / "run"
+        with descent_bench(config, realtime=True, out_dir=out) as bench:
+            result = DescentRun(bench, scenario, out_dir=out, injections=[kill]).run()
+    finally:
+        device.stop()
+        server.terminate()
+        server.wait(10)
+    stopped_s = result.events[-1][0]
+    # within 3 heartbeat periods (the first IMU frame after the kill fails to write), plus
+    # slack for a loaded host: the times are the run's wall-clock times
+    assert killed_at_s and stopped_s - killed_at_s[0] <= 3 * 0.1 + 0.5, result.events[-3:]
+    assert "link error" in result.stop_reason or "heartbeat lost" in result.stop_reason
+    if result.link_error is not None:
+        assert str(tmp_path) in result.link_error or "ws://127.0.0.1" in result.link_error
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stop_reason"] == result.stop_reason
+    assert np.load(out / "trajectory.npz")["time_s"][-1] >= 2.9

@@ -19,6 +19,7 @@ from hil.cli.exit_codes import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_LINK,
     EXIT_OK,
     exit_status,
 )
@@ -250,6 +251,9 @@ def _descent(args: argparse.Namespace) -> int:
     print(f"outputs: {out}/ ({', '.join(result.files.values())})")
     print()
     print(result.verdict)
+    if result.link_error is not None:
+        print(f"hil: {result.link_error}", file=sys.stderr)
+        return EXIT_LINK
     if args.lander is not None:
         _log_flight(args, out)
     return EXIT_OK if result.passed else EXIT_FAILED

@@ -145,29 +145,33 @@ class Executive:
         frame_index = 0
         frame_start_s = start_s
         reason = "end of run"
-        while frame_start_s < end_s - 1e-12:
-            frame_index += 1
-            frame_end_s = min(start_s + frame_index * frame_s, end_s)
-            if realtime:
-                deadline_s = origin_s + frame_end_s
-                self.clock.sleep_until(deadline_s)
-                late_s = self.clock.now_s() - deadline_s
-                lateness.append(late_s)
-                if late_s > frame_s:
-                    self.timing.overruns += 1
-            else:
-                self.clock.sleep_until(origin_s + frame_end_s)
-            stop = self._run_frame(frame_end_s, periods)
-            self.timing.frames += 1
-            if self._on_frame is not None:
-                self._on_frame(frame_end_s)
-            frame_start_s = frame_end_s
-            if stop is not None:
-                reason = stop.reason
-                break
-        self.timing.wall_s += time.perf_counter() - wall_started_s
-        self.timing.simulated_s += frame_start_s - start_s
-        self.timing.lateness_s = np.concatenate([self.timing.lateness_s, np.asarray(lateness)])
+        try:
+            while frame_start_s < end_s - 1e-12:
+                frame_index += 1
+                frame_end_s = min(start_s + frame_index * frame_s, end_s)
+                if realtime:
+                    deadline_s = origin_s + frame_end_s
+                    self.clock.sleep_until(deadline_s)
+                    late_s = self.clock.now_s() - deadline_s
+                    lateness.append(late_s)
+                    if late_s > frame_s:
+                        self.timing.overruns += 1
+                else:
+                    self.clock.sleep_until(origin_s + frame_end_s)
+                stop = self._run_frame(frame_end_s, periods)
+                self.timing.frames += 1
+                if self._on_frame is not None:
+                    self._on_frame(frame_end_s)
+                frame_start_s = frame_end_s
+                if stop is not None:
+                    reason = stop.reason
+                    break
+        finally:  # a task that raised still leaves the timing of the frames that ran
+            self.timing.wall_s += time.perf_counter() - wall_started_s
+            self.timing.simulated_s += frame_start_s - start_s
+            self.timing.lateness_s = np.concatenate(
+                [self.timing.lateness_s, np.asarray(lateness)]
+            )
         self.stop_reason = reason
         return reason
 

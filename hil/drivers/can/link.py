@@ -220,7 +220,13 @@ class CanLink:
             notifier.stop(timeout=_NOTIFIER_TIMEOUT_S + 5.0)
         bus, self._bus = self._bus, None
         if bus is not None:
-            bus.shutdown()
+            try:
+                bus.shutdown()
+            except (can.CanError, OSError) as err:  # the far end is already gone
+                logger.warning("CAN link %r: shutting the bus down: %s", self.name, err)
+                # python-can-remote fails before marking itself shut down, and would try
+                # again (and fail noisily) when collected: the base class marks it
+                can.BusABC.shutdown(bus)
         self._receiver.log_frame = None
         with self._log_lock:
             writer, self._writer = self._writer, None
@@ -283,9 +289,11 @@ class CanLink:
             )
             try:
                 bus.send(frame)
-            except can.CanError as err:
+            except (can.CanError, OSError) as err:  # a plug-in's socket fails as OSError
+                reason = " ".join(str(err).split()) or type(err).__name__
                 raise LinkError(
-                    f"CAN link {self.name!r} channel {self.channel!r}: sending {message}: {err}"
+                    f"CAN interface {self.interface!r} channel {self.channel!r}: sending "
+                    f"{message}: {reason}"
                 ) from err
             outbound.tx_counter = (counter + 1) & codec.counter_mask
             outbound.counters.sent += 1
@@ -476,6 +484,15 @@ class CanLink:
     @property
     def link_stats(self) -> LinkStats:
         return self._counters.snapshot()
+
+    def raise_if_failed(self) -> None:
+        """Raise ``LinkError`` naming the interface and channel when the bus failed in the
+        receive thread (a CAN server that dropped the connection, an adapter unplugged)."""
+        failure = self._receiver.failure
+        if failure is not None:
+            raise LinkError(
+                f"CAN interface {self.interface!r} channel {self.channel!r}: {failure}"
+            )
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -80,6 +80,8 @@ class Receiver:
     ) -> None:
         self.name = name
         self.counters = counters
+        self.failure: str | None = None
+        """The first error the bus raised in the receive thread (the bus has gone away)."""
         self._store = store
         self._clock = clock
         self._inbound = {
@@ -299,4 +301,6 @@ class FrameListener(can.Listener):
     def on_error(self, exc: Exception) -> None:
         receiver = self._receiver
         receiver.counters.bus_errors += 1
-        logger.error("CAN link %r: bus error in receive thread: %s", receiver.name, exc)
+        if receiver.failure is None:
+            receiver.failure = " ".join(str(exc).split()) or type(exc).__name__
+            logger.error("CAN link %r: bus error in receive thread: %s", receiver.name, exc)

@@ -74,6 +74,8 @@ class DescentResult:
     fault_counts: dict[str, int] = field(default_factory=dict)
     """Faults injected and what the FC detected of them (empty without injections)."""
     findings: list[Finding] = field(default_factory=list)
+    link_error: str | None = None
+    """The port or interface that went away, when a link error ended the run (one line)."""
 
     def finding(self, kind: str) -> Finding | None:
         """The first finding of ``kind``, or None."""

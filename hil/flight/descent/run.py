@@ -44,7 +44,7 @@ from hil.core.clock import SimulatedClock, WallClock
 from hil.core.config import BenchConfig
 from hil.core.executive import Executive, Stop, Task, TimingReport
 from hil.drivers.roles import EngineStatus
-from hil.errors import Cancelled, ConfigError, HilError
+from hil.errors import Cancelled, ConfigError, HilError, LinkError
 from hil.flight.descent.conductor import TestConductor
 from hil.flight.descent.plant import BLOCK_S, Plant
 from hil.flight.descent.recorder import FlightRecorder, write_outputs, write_profile
@@ -142,6 +142,8 @@ class DescentRun:
         self._heartbeat_lost = False
         self._start_clock_s: float | None = None
         self._conductor: TestConductor | None = None
+        self.link_error: str | None = None
+        """What went away, when a link error ended the run."""
 
     # -- public ---------------------------------------------------------------------------
 
@@ -178,6 +180,10 @@ class DescentRun:
             raise
         except Cancelled as err:  # the operator stopped the run: no fault of the bench
             stop_reason = str(err)
+            self.event(stop_reason)
+        except LinkError as err:  # a port or the CAN interface went away
+            self.link_error = str(err)
+            stop_reason = f"interrupted by a link error: {err}"
             self.event(stop_reason)
         except HilError as err:
             stop_reason = f"bench error: {err}"
@@ -348,6 +354,7 @@ class DescentRun:
         bench = self.bench
         if not self.realtime:
             bench.can.pump()
+        bench.can.raise_if_failed()
         for injection in self.injections:
             injection(self, float(instants[-1]))
         self._update_faults(float(instants[-1]))
@@ -574,6 +581,7 @@ class DescentRun:
             landed_altitude_error_m=landed.values["altitude_error_m"] if landed else None,
             out_dir=self.out_dir,
             findings=list(self.findings),
+            link_error=self.link_error,
         )
 
 
