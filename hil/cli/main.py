@@ -84,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     _bench_argument(check)
     check.set_defaults(handler=_bench_check)
+    latency = bench_commands.add_parser(
+        "latency",
+        help="the loop's transport delay: an IMU step until the FC's first command that reacts",
+        description="Arms the FC in its imu_echo test mode, steps the IMU specific force and "
+        "times the first ACS_Cmd that reacts, over the real links and in real time; prints "
+        "p50/p99/max of the total, the bench's share and the FC's share. Leaves the FC SAFE.",
+    )
+    _bench_argument(latency)
+    latency.add_argument("--trials", type=int, default=30, help="sensor steps (default 30)")
+    latency.set_defaults(handler=_bench_latency)
 
     descent = commands.add_parser(
         "descent", help="fly a closed-loop powered descent against the flight computer"
@@ -190,6 +200,27 @@ def _bench_check(args: argparse.Namespace) -> int:
     for problem in result.problems:
         print(f"  - {problem}")
     return EXIT_FAILED
+
+
+def _bench_latency(args: argparse.Namespace) -> int:
+    from hil.bench import Bench
+    from hil.bench.latency import measure_latency
+    from hil.cli.output import table
+    from hil.core.config import load_bench
+    from hil.errors import ConfigError
+
+    if args.trials < 1:
+        raise ConfigError(f"--trials: at least 1, not {args.trials}")
+    config = load_bench(args.bench)
+    print(f"bench {config.name}: {args.trials} IMU steps through the FC, real time")
+    with Bench(config) as bench:
+        report = measure_latency(bench, trials=args.trials)
+    rows = [
+        (name, f"{p50:.2f}", f"{p99:.2f}", f"{top:.2f}") for name, p50, p99, top in report.rows()
+    ]
+    print(table(["from the IMU step", "p50 ms", "p99 ms", "max ms"], rows, title="Loop latency"))
+    print(f"trials: {len(report.trials)} measured, {report.lost} without a reaction in 1 s")
+    return EXIT_OK if report.trials and not report.lost else EXIT_FAILED
 
 
 def _descent(args: argparse.Namespace) -> int:

@@ -169,9 +169,7 @@ class Executive:
         finally:  # a task that raised still leaves the timing of the frames that ran
             self.timing.wall_s += time.perf_counter() - wall_started_s
             self.timing.simulated_s += frame_start_s - start_s
-            self.timing.lateness_s = np.concatenate(
-                [self.timing.lateness_s, np.asarray(lateness)]
-            )
+            self.timing.lateness_s = np.concatenate([self.timing.lateness_s, np.asarray(lateness)])
         self.stop_reason = reason
         return reason
 

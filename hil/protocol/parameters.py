@@ -46,6 +46,10 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("TEST_THROTTLE_PCT", 0.0, 0.0, 100.0, unit="%"),
         Parameter("TEST_PITCH_DEG", 0.0, -30.0, 30.0, unit="deg"),
         Parameter("TEST_YAW_DEG", 0.0, -30.0, 30.0, unit="deg"),
+        # "imu_echo": while ARMED, ACS_Cmd ThrustPitch (deg) follows the IMU's specific force
+        # X (m/s^2) one to one, clipped to +-30: a sensor step the bench can time through
+        # the FC to its first command that reacts (hil bench latency)
+        Parameter("TEST_MODE", "off", choices=("off", "imu_echo")),
         Parameter("IMU_MIN_RATE_HZ", 360.0, 0.0, 1000.0, unit="Hz"),
         Parameter("TOUCHDOWN_RULE", "signature", choices=("signature", "altitude")),
         Parameter("TERRAIN_MAP", "nominal"),

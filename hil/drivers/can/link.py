@@ -490,9 +490,7 @@ class CanLink:
         receive thread (a CAN server that dropped the connection, an adapter unplugged)."""
         failure = self._receiver.failure
         if failure is not None:
-            raise LinkError(
-                f"CAN interface {self.interface!r} channel {self.channel!r}: {failure}"
-            )
+            raise LinkError(f"CAN interface {self.interface!r} channel {self.channel!r}: {failure}")
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,10 @@ class SimulatedFlightComputer:
         clock: Clock,
         serial_number: str = "SIM-FC-0001",
         ports: SerialPorts | None = None,
+        processing_delay_s: float = 0.0,
     ) -> None:
+        """``processing_delay_s`` delays what the FC's test modes see of its inputs, as a
+        slower flight computer would (the loop's transport delay grows by it)."""
         self._can_config = can
         self._clock = clock
         self.parameters: dict[str, str | float] = {
@@ -95,6 +99,9 @@ class SimulatedFlightComputer:
         self._lock = threading.RLock()
         self._started_s = clock.now_s()
         self.ports = ports or SerialPorts()
+        self.processing_delay_s = processing_delay_s
+        self._echo: deque[tuple[float, float]] = deque(maxlen=4096)
+        """(arrival time, specific force X) of recent IMU frames, for ``TEST_MODE`` echo."""
         self._maintenance_pty = PtyPair() if self.ports.maintenance_url is None else None
         self._imu_pty = PtyPair() if self.ports.imu_url is None else None
         self._maintenance: SerialLink | None = None
@@ -303,6 +310,8 @@ class SimulatedFlightComputer:
         now_s = self._clock.now_s()
         with self._lock:
             self.counters.count_imu(frames, now_s)
+            if frames:
+                self._echo.append((now_s, frames[-1].specific_force_mps2[0]))
             software = self.software
             # once loaded, the flight software owns the mode in flight: it may change it at
             # each guidance cycle
@@ -425,7 +434,18 @@ class SimulatedFlightComputer:
         return engine_command(self.software.commands, self.mode, self.parameters)
 
     def _acs_command(self) -> Mapping[str, Any]:
-        return acs_command(self.software.commands, self.mode, self.parameters)
+        return acs_command(
+            self.software.commands, self.mode, self.parameters, self._echoed_force_x()
+        )
+
+    def _echoed_force_x(self) -> float:
+        """The newest IMU specific force X the FC has had ``processing_delay_s`` to see."""
+        seen_by_s = self._clock.now_s() - self.processing_delay_s
+        with self._lock:
+            for arrival_s, force_x in reversed(self._echo):
+                if arrival_s <= seen_by_s:
+                    return force_x
+        return 0.0
 
     def _nav_provider(self, message: str) -> Callable[[], Mapping[str, Any]]:
         return lambda: self._nav_signals()[message]

@@ -81,16 +81,25 @@ def engine_command(
 
 
 def acs_command(
-    commands: Commands | None, mode: str, parameters: Mapping[str, str | float]
+    commands: Commands | None,
+    mode: str,
+    parameters: Mapping[str, str | float],
+    echo_force_x_mps2: float = 0.0,
 ) -> Mapping[str, Any]:
     """ACS_Cmd: the flight software's thrust direction once loaded; before that, while ARMED,
-    the test pitch and yaw of the parameter table."""
+    the test pitch and yaw of the parameter table, or (``TEST_MODE`` ``imu_echo``) a pitch
+    that echoes the IMU's specific force X, ``echo_force_x_mps2``."""
     if commands is not None:
         return {
             "ThrustPitch": clip_to_signal(float(commands.pitch_deg[0]), -180.0, 180.0, 0.01),
             "ThrustYaw": clip_to_signal(float(commands.yaw_deg[0]), -180.0, 180.0, 0.01),
         }
     testing = mode == "ARMED"
+    if testing and parameters["TEST_MODE"] == "imu_echo":
+        return {
+            "ThrustPitch": clip_to_signal(echo_force_x_mps2, -30.0, 30.0, 0.01),
+            "ThrustYaw": 0.0,
+        }
     return {
         "ThrustPitch": float(parameters["TEST_PITCH_DEG"]) if testing else 0.0,
         "ThrustYaw": float(parameters["TEST_YAW_DEG"]) if testing else 0.0,

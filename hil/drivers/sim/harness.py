@@ -10,11 +10,22 @@ last frame the bench's IMU emulator put on it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from hil.core.clock import Clock
-from hil.core.config import BenchConfig
+from hil.core.config import BenchConfig, parse_options
 from hil.drivers.roles import DeviceContext, Imu
 from hil.drivers.sim.fc_device import SimulatedFlightComputer
 from hil.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SimFcOptions:
+    """``[devices.flight_computer.options]`` of a simulated FC."""
+
+    processing_delay_s: float = 0.0
+    """How late the FC's test modes see their inputs, s (a slower FC; see hil bench latency)."""
+
 
 SHARED_KEY = "hil.drivers.sim.harness"
 """Under this key the bench keeps its one harness (``DeviceContext.shared``)."""
@@ -26,7 +37,16 @@ class SimHarness:
     def __init__(self, bench: BenchConfig, clock: Clock) -> None:
         self.bench = bench
         self.clock = clock
-        self.flight_computer = SimulatedFlightComputer(bench.can, clock)
+        fc_config = bench.devices["flight_computer"]
+        options = parse_options(fc_config, SimFcOptions, bench.path)
+        if not options.processing_delay_s >= 0.0:
+            raise ConfigError(
+                f"{bench.path}: [devices.flight_computer.options] processing_delay_s: must be "
+                f">= 0 s, not {options.processing_delay_s!r}"
+            )
+        self.flight_computer = SimulatedFlightComputer(
+            bench.can, clock, processing_delay_s=options.processing_delay_s
+        )
         self.imu_emulator: Imu | None = None
         """The bench's IMU emulator on the FC's IMU line, once it is open."""
         self._open = False

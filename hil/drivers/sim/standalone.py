@@ -7,6 +7,7 @@ and its CAN on any python-can interface. A device file is TOML::
 
     [device]
     serial_number = "SIM-FC-0001"
+    processing_delay_s = 0.0              # a slower FC: its test modes see inputs this late
 
     [can]
     interface = "remote"                  # any python-can interface
@@ -67,6 +68,7 @@ class FcDeviceConfig:
     can: CanConfig
     maintenance: LineConfig
     imu: LineConfig
+    processing_delay_s: float = 0.0
 
     @property
     def ports(self) -> SerialPorts:
@@ -84,6 +86,9 @@ def load_device(path: str | Path) -> FcDeviceConfig:
     top = TomlTable(path, "", read_toml(path, "device"))
     device = top.require("device")
     serial_number = device.get("serial_number", str, "SIM-FC-0001")
+    processing_delay_s = device.get("processing_delay_s", float, 0.0)
+    if not processing_delay_s >= 0.0:
+        raise device.error("processing_delay_s", f"must be >= 0 s, not {processing_delay_s!r}")
     device.finish()
     can_table = top.require("can")
     database_text = can_table.get("database", str, "")
@@ -102,7 +107,7 @@ def load_device(path: str | Path) -> FcDeviceConfig:
     maintenance = _line(top.require("maintenance"), path, 115_200)
     imu = _line(top.require("imu"), path, 921_600)
     top.finish()
-    return FcDeviceConfig(path, serial_number, can, maintenance, imu)
+    return FcDeviceConfig(path, serial_number, can, maintenance, imu, processing_delay_s)
 
 
 def _line(table: TomlTable, path: Path, baudrate: int) -> LineConfig:
@@ -130,7 +135,11 @@ def run_device(
     ``ConfigError`` when a link path is taken by something that is not a link.
     """
     device = SimulatedFlightComputer(
-        config.can, WallClock(), serial_number=config.serial_number, ports=config.ports
+        config.can,
+        WallClock(),
+        serial_number=config.serial_number,
+        ports=config.ports,
+        processing_delay_s=config.processing_delay_s,
     )
     made: list[Path] = []
     try:
