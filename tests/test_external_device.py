@@ -11,19 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT
-from external_device import (
-    ExternalDevice,
-    free_port,
-    start_can_server,
-    write_bench_file,
-    write_device_file,
-)
 
 from hil.bench import Bench
 from hil.bench.check import run_check
 from hil.cards import Outcome, ScriptedOperator, card_files, load_card, run_card
 from hil.cards.runner import bench_for
 from hil.core.config import BenchConfig, load_bench
+from hil.drivers.sim.external import ExternalFc
 from hil.errors import ConfigError
 from hil.flight.descent import DescentRun, descent_bench
 from hil.flight.scenario import load_scenario
@@ -86,12 +80,9 @@ def test_a_real_time_descent_slice_flies_against_the_device(external_bench: Benc
 def test_a_device_killed_mid_descent_ends_the_run_on_a_link_error(tmp_path: Path) -> None:
     """SIGKILL the FC process 3 s into a real-time run: the run ends within 3 heartbeat
     periods, naming what went away, and everything recorded up to then is written."""
-    port = free_port()
-    server = start_can_server(port, tmp_path / "can-server.log")
-    device = ExternalDevice(write_device_file(tmp_path, port), tmp_path / "device.log")
     killed_at_s: list[float] = []
-    try:
-        config = load_bench(write_bench_file(tmp_path, port))
+    with ExternalFc(tmp_path / "fc") as external:
+        config = load_bench(external.bench_path)
         scenario = load_scenario("nominal")
         scenario = dataclasses.replace(
             scenario, model=dataclasses.replace(scenario.model, max_duration_s=8.0)
@@ -99,16 +90,12 @@ def test_a_device_killed_mid_descent_ends_the_run_on_a_link_error(tmp_path: Path
 
         def kill(run: DescentRun, time_s: float) -> None:
             if time_s >= 3.0 and not killed_at_s:
-                device.process.kill()
+                external.device.process.kill()
                 killed_at_s.append(time_s)
 
         out = tmp_path / "run"
         with descent_bench(config, realtime=True, out_dir=out) as bench:
             result = DescentRun(bench, scenario, out_dir=out, injections=[kill]).run()
-    finally:
-        device.stop()
-        server.terminate()
-        server.wait(10)
     stopped_s = result.events[-1][0]
     # within 3 heartbeat periods (the first IMU frame after the kill fails to write), plus
     # slack for a loaded host: the times are the run's wall-clock times

@@ -23,6 +23,7 @@ which it got.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import sys
@@ -93,7 +94,11 @@ class Executive:
         lockstep_frame_s: float = 0.02,
         on_frame: Callable[[float], None] | None = None,
         realtime_priority: bool = True,
+        pause_gc: bool = False,
     ) -> None:
+        """``pause_gc`` (real time): freeze what exists and turn Python's cyclic garbage
+        collector off while the loop runs (a collection stalls every thread), collecting once
+        before and after."""
         if not tasks:
             raise ValueError("an executive needs at least one task")
         self.clock = clock
@@ -102,6 +107,7 @@ class Executive:
         self.frame_s = lockstep_frame_s if clock.is_simulated else fastest_period_s
         self._on_frame = on_frame
         self._realtime_priority = realtime_priority
+        self._pause_gc = pause_gc
         self._next_index = [0 for _ in tasks]
         self.timing = TimingReport()
         self.stop_reason: str | None = None
@@ -113,9 +119,19 @@ class Executive:
         switch_interval_s = sys.getswitchinterval()
         restore = self._raise_priority() if self._realtime_priority else None
         sys.setswitchinterval(0.0005)
+        gc_was_enabled = gc.isenabled()
+        if self._pause_gc:
+            gc.collect()
+            gc.freeze()
+            gc.disable()
         try:
             return self._run(start_s, end_s)
         finally:
+            if self._pause_gc:
+                gc.unfreeze()
+                if gc_was_enabled:
+                    gc.enable()
+                gc.collect()
             sys.setswitchinterval(switch_interval_s)
             if restore is not None:
                 os.sched_setscheduler(0, *restore)

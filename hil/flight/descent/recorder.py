@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from hil import __version__
+from hil.core.executive import TimingReport
 from hil.flight.descent.result import DescentResult
 
 RECORD_COLUMNS = (
@@ -103,3 +104,32 @@ def write_profile(out_dir: Path, result: DescentResult, table: np.ndarray) -> No
     except Exception as err:  # a plot must never cost the run its record
         end_s = result.events[-1][0] if result.events else 0.0
         result.events.append((end_s, f"profile plot not written: {err}"))
+
+
+def timing_summary(timing: TimingReport | None) -> dict[str, Any]:
+    """The executive's real-time figures for the summary (empty without a run)."""
+    if timing is None:
+        return {}
+    return {
+        "simulated_s": timing.simulated_s,
+        "wall_s": timing.wall_s,
+        "real_time_factor": timing.real_time_factor,
+        "frames": float(timing.frames),
+        "overruns": float(timing.overruns),
+        "lateness_p50_ms": 1000 * timing.percentile_s(50),
+        "lateness_p99_ms": 1000 * timing.percentile_s(99),
+        "lateness_max_ms": 1000 * float(timing.lateness_s.max()) if timing.lateness_s.size else 0.0,
+        "priority": timing.priority,
+    }
+
+
+def spread_ms(name: str, values_s: list[float]) -> dict[str, float]:
+    """``<name>_p50_ms``, ``_p99_ms``, ``_max_ms`` of ``values_s`` (nothing when empty)."""
+    if not values_s:
+        return {}
+    values_ms = 1000.0 * np.asarray(values_s)
+    return {
+        f"{name}_p50_ms": float(np.percentile(values_ms, 50)),
+        f"{name}_p99_ms": float(np.percentile(values_ms, 99)),
+        f"{name}_max_ms": float(values_ms.max()),
+    }

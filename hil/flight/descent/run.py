@@ -47,7 +47,13 @@ from hil.drivers.roles import EngineStatus
 from hil.errors import Cancelled, ConfigError, HilError, LinkError
 from hil.flight.descent.conductor import TestConductor
 from hil.flight.descent.plant import BLOCK_S, Plant
-from hil.flight.descent.recorder import FlightRecorder, write_outputs, write_profile
+from hil.flight.descent.recorder import (
+    FlightRecorder,
+    spread_ms,
+    timing_summary,
+    write_outputs,
+    write_profile,
+)
 from hil.flight.descent.result import (
     FIRST_VALID_LRF,
     LANDED_DECLARED,
@@ -108,8 +114,8 @@ class DescentRun:
     ``write_profile``).
 
     ``progress(time_s, altitude_m, mode)`` is called at 10 Hz; each ``injections`` hook at
-    50 Hz. Raises ``ConfigError`` when a scenario's injection needs a link the bench's
-    backend does not have.
+    50 Hz. ``pause_gc`` turns the garbage collector off while a real-time loop runs. Raises
+    ``ConfigError`` when a scenario's injection needs a link the bench's backend lacks.
     """
 
     def __init__(
@@ -121,6 +127,7 @@ class DescentRun:
         progress: Callable[[float, float, str], None] | None = None,
         injections: list[Injection] | None = None,
         plot: bool = True,
+        pause_gc: bool = False,
     ) -> None:
         self.bench = bench
         self.scenario = scenario
@@ -130,6 +137,7 @@ class DescentRun:
         self.progress = progress
         self.injections = injections or []
         self.plot = plot
+        self.pause_gc = pause_gc
         self.plant = Plant(scenario, seed)
         self.faults = FaultInjector(scenario.injections, np.random.default_rng([seed, 0xFA17]))
         self._base_lander = self.plant.lander
@@ -143,6 +151,8 @@ class DescentRun:
         self._start_clock_s: float | None = None
         self._conductor: TestConductor | None = None
         self.link_error: str | None = None
+        self._imu_write_delays_s: list[float] = []
+        self._command_ages_s: list[float] = []
         """What went away, when a link error ended the run."""
 
     # -- public ---------------------------------------------------------------------------
@@ -168,7 +178,10 @@ class DescentRun:
             )
             self._conductor.uplink()
             self.event("FC parameters set, state vector uplinked", 0.0)
-            executive = Executive(bench.clock, self._tasks(), lockstep_frame_s=BLOCK_S)
+            executive = Executive(
+                bench.clock, self._tasks(), lockstep_frame_s=BLOCK_S, pause_gc=self.pause_gc
+            )
+            self._start_clock_s = bench.clock.now_s()  # run time 0 is the executive's start
             try:
                 stop_reason = executive.run(0.0, self.scenario.model.max_duration_s)
             finally:
@@ -300,6 +313,8 @@ class DescentRun:
             self.bench.imu.send_samples(
                 plant.imu_times_s[index], plant.imu_force[index], plant.imu_rate[index]
             )
+            if self.realtime:  # each frame's due instant until its bytes were written
+                self._imu_write_delays_s.extend((self.elapsed_s() - instants).tolist())
 
     def _lrf_task(self, instants: np.ndarray) -> None:
         if self.faults.is_on("unplug", "range_finder"):
@@ -360,6 +375,8 @@ class DescentRun:
         self._update_faults(float(instants[-1]))
         command = bench.engine.command()
         now_s = bench.clock.now_s()
+        if self.realtime and instants[-1] > 0.1:  # how old the command flying this block is
+            self._command_ages_s.append(now_s - command.engine_timestamp_s)
         if instants[-1] > 0.1 and not now_s - command.engine_timestamp_s <= (
             MISSED_PERIODS * COMMAND_PERIOD_S + 1e-9
         ):
@@ -574,7 +591,11 @@ class DescentRun:
             contact=contact,
             checks=checks,
             events=list(self.events),
-            timing=_timing_summary(timing),
+            timing={
+                **timing_summary(timing),
+                **spread_ms("imu_write_delay", self._imu_write_delays_s),
+                **spread_ms("command_age", self._command_ages_s),
+            },
             fc_final_mode=mode_name(heartbeat.value) if heartbeat else "unknown",
             lrf_first_valid_range_m=first_valid.values["range_m"] if first_valid else None,
             fault_counts=dict(self.fault_counts),
@@ -583,19 +604,3 @@ class DescentRun:
             findings=list(self.findings),
             link_error=self.link_error,
         )
-
-
-def _timing_summary(timing: TimingReport | None) -> dict[str, Any]:
-    if timing is None:
-        return {}
-    return {
-        "simulated_s": timing.simulated_s,
-        "wall_s": timing.wall_s,
-        "real_time_factor": timing.real_time_factor,
-        "frames": float(timing.frames),
-        "overruns": float(timing.overruns),
-        "lateness_p50_ms": 1000 * timing.percentile_s(50),
-        "lateness_p99_ms": 1000 * timing.percentile_s(99),
-        "lateness_max_ms": 1000 * float(timing.lateness_s.max()) if timing.lateness_s.size else 0.0,
-        "priority": timing.priority,
-    }
