@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from hil.core.clock import WallClock
-from hil.flight.kernels import warm_up
 from hil.core.config import load_bench
 from hil.core.executive import Executive, Task
 from hil.flight.descent import fly
+from hil.flight.kernels import warm_up
 from hil.flight.model_only import run_model_only
 from hil.flight.scenario import load_scenario
 

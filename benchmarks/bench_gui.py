@@ -21,6 +21,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,8 +83,9 @@ def redraw_ms(frames: int) -> tuple[np.ndarray, np.ndarray]:
     return ours, naive
 
 
-def lateness(seconds: float, with_gui: bool) -> dict[str, float]:
-    """Fly ``seconds`` of the nominal descent in real time; the executive's timing."""
+def lateness(seconds: float, with_gui: bool, config: Any = None) -> dict[str, float]:
+    """Fly ``seconds`` of the nominal descent in real time on ``config`` (default: the
+    simulated bench); the executive's timing."""
     from hil.core.config import load_bench
     from hil.flight.scenario import load_scenario
     from hil.gui.window import MainWindow
@@ -91,7 +93,8 @@ def lateness(seconds: float, with_gui: bool) -> dict[str, float]:
 
     app = QtWidgets.QApplication.instance()
     assert app is not None
-    config = load_bench(ROOT / "fixtures" / "benches" / "sim.toml")
+    if config is None:
+        config = load_bench(ROOT / "fixtures" / "benches" / "sim.toml")
     scenario = load_scenario("nominal")
     with BenchSession(config) as session:
         window = None

@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from hil.flight.kernels import warm_up
 from hil.flight.campaign import MODEL_CHUNK_RUNS, LocalPool, run_campaign
+from hil.flight.kernels import warm_up
 from hil.flight.model_only import ClosedLoopParams, run_model_only
 from hil.models import dynamics as dyn
 

@@ -111,6 +111,8 @@ class Executive:
         self._next_index = [0 for _ in tasks]
         self.timing = TimingReport()
         self.stop_reason: str | None = None
+        self.origin_s: float | None = None
+        """Clock time of run time 0 (set when ``run`` starts its frames)."""
 
     def run(self, start_s: float, end_s: float) -> str:
         """Run frames from ``start_s``; returns the stop reason (``"end of run"`` at ``end_s``)."""
@@ -157,6 +159,7 @@ class Executive:
         # run time t is clock time origin_s + t: a clock already past 0 (a bench that has
         # been open a while) still gives tasks the run's own instants
         origin_s = self.clock.now_s() - start_s
+        self.origin_s = origin_s
         wall_started_s = time.perf_counter()
         frame_index = 0
         frame_start_s = start_s

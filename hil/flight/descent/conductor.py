@@ -11,6 +11,7 @@ waits on the maintenance port, and its outcome is taken up on a later tick.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from hil.core.executive import Stop
 from hil.drivers.roles import FlightComputer
+from hil.errors import HilError
 from hil.flight.descent.plant import Plant
 from hil.flight.scenario import Scenario
 from hil.models import dynamics as dyn
@@ -64,8 +66,12 @@ class TestConductor:
     # -- before the clock starts ---------------------------------------------------------
 
     def uplink(self) -> None:
-        """FC parameters of the scenario, the terrain map's name, then the state vector."""
+        """The FC to SAFE and STANDBY (an FC outside the bench may still be armed from an
+        earlier run), the scenario's FC parameters, the terrain map's name, then the state
+        vector."""
         fc = self.fc
+        fc.safe()
+        fc.set_mode("STANDBY")
         for name, value in self.scenario.fc_parameters.items():
             fc.set_param(name, value)
         fc.set_param("TERRAIN_MAP", self.scenario.fc_terrain_map)
@@ -88,6 +94,12 @@ class TestConductor:
             math.degrees(state[dyn.YAW]),
         ]
         return [f"{value:.6f}" for value in values]
+
+    def make_safe(self) -> None:
+        """After a run that did not land: command SAFE (engine off), as a conductor would.
+        An FC that no longer answers is left as it is."""
+        with contextlib.suppress(HilError):
+            self.fc.safe()
 
     # -- the procedure task --------------------------------------------------------------
 

@@ -149,6 +149,7 @@ class DescentRun:
         self._last_mode = ""
         self._heartbeat_lost = False
         self._start_clock_s: float | None = None
+        self._executive: Executive | None = None
         self._conductor: TestConductor | None = None
         self.link_error: str | None = None
         self._imu_write_delays_s: list[float] = []
@@ -181,7 +182,7 @@ class DescentRun:
             executive = Executive(
                 bench.clock, self._tasks(), lockstep_frame_s=BLOCK_S, pause_gc=self.pause_gc
             )
-            self._start_clock_s = bench.clock.now_s()  # run time 0 is the executive's start
+            self._executive = executive
             try:
                 stop_reason = executive.run(0.0, self.scenario.model.max_duration_s)
             finally:
@@ -203,6 +204,8 @@ class DescentRun:
             self.event(stop_reason)
         finally:
             result = self._result(stop_reason, executive.timing if executive else None)
+            if stop_reason != "landed" and self.link_error is None and self._conductor:
+                self._conductor.make_safe()
             if self.out_dir is not None:
                 write_outputs(
                     self.out_dir,
@@ -228,7 +231,11 @@ class DescentRun:
         return {"bus_log_start_utc": start.isoformat(timespec="milliseconds"), "bus_log_time": base}
 
     def elapsed_s(self) -> float:
-        """Seconds on the bench's clock since the run started (0 before)."""
+        """Run time now: seconds on the bench's clock since the executive's run time 0 (since
+        the run started, before the executive runs; 0 before that)."""
+        executive = self._executive
+        if executive is not None and executive.origin_s is not None:
+            return self.bench.clock.now_s() - executive.origin_s
         if self._start_clock_s is None:
             return 0.0
         return self.bench.clock.now_s() - self._start_clock_s
