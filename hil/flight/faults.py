@@ -222,3 +222,54 @@ class FaultInjector:
             scale *= injection.thrust_scale
             side_deg += injection.side_deg
         return scale, side_deg
+
+
+DETECTION_COUNTERS = {
+    "detected_can_gaps": "CAN_GAPS",
+    "detected_can_crc": "CAN_CRC",
+    "detected_imu_bad": "IMU_BAD",
+    "detected_imu_gaps": "IMU_GAPS",
+}
+"""What the FC's STATUS counts of each kind of fault, by the name the run reports it under."""
+
+
+def injected_counts(injector: FaultInjector) -> dict[str, int]:
+    """What ``injector`` did to the links and sensors, by kind."""
+    injected = injector.injected
+    return {
+        "injected_can_lost": sum(
+            v for k, v in injected.items() if k.startswith(("can_loss", "bus_off"))
+        ),
+        "injected_can_corrupt": sum(v for k, v in injected.items() if k.startswith("can_corrupt")),
+        "injected_imu_corrupt": injected["serial_errors"],
+        "injected_imu_dropped": injected["imu_drop"],
+        "injected_lrf_outliers": injected["lrf_outlier"],
+    }
+
+
+def detected_counts(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, int]:
+    """How much each FC detection counter grew between two STATUS replies (-1: not reported)."""
+
+    def count(status: Mapping[str, str], key: str) -> int:
+        try:
+            return int(status.get(key, "0") or "0")
+        except ValueError:
+            return 0
+
+    return {
+        name: count(after, key) - count(before, key) if key in after else -1
+        for name, key in DETECTION_COUNTERS.items()
+    }
+
+
+def fault_summary(injected: Mapping[str, int], detected: Mapping[str, int]) -> str:
+    """The timeline line comparing injections with detections."""
+    return (
+        f"faults injected: {injected['injected_can_lost']} CAN frames lost, "
+        f"{injected['injected_can_corrupt']} CAN CRCs corrupted, "
+        f"{injected['injected_imu_corrupt']} IMU frames corrupted, "
+        f"{injected['injected_imu_dropped']} IMU frames dropped; FC detected: "
+        f"{detected['detected_can_gaps']} CAN counter gaps, {detected['detected_can_crc']} CAN "
+        f"CRC failures, {detected['detected_imu_bad']} bad IMU frames, "
+        f"{detected['detected_imu_gaps']} IMU sequence gaps"
+    )

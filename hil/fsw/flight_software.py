@@ -10,7 +10,7 @@ Touchdown detection (``FswParams.touchdown_rule``):
 * ``"altitude"`` (naive): estimated altitude <= ``landed_altitude_m`` while descending. A wrong
   altitude estimate makes the software *believe* it landed (scenario F1, docs/architecture.md §6).
 * ``"signature"`` (default): estimated altitude <= ``touchdown_window_m`` *and* a contact spike
-  in the IMU (|specific force| > ``touchdown_spike_mps2`` in the last IMU block).
+  in the IMU (|specific force| > ``touchdown_spike_mps2`` since the last guidance cycle).
 
 The engine is commanded off in LANDED, ABORT, SAFE and before ignition. ABORT is entered on a
 non-finite navigation state (``fault`` raises it on demand).
@@ -297,7 +297,8 @@ class FlightSoftware:
             if _any(lg):
                 mode = next_mode(mode, Event.LOW_GATE, lg)
                 uniform = self._uniform_mode(mode)
-        # touchdown
+        # touchdown (the IMU's peak since the last guidance cycle, however it arrived)
+        peak_mps2 = nav.take_peak()
         altitude = nav.altitude_m()
         if uniform is None or _FIRING[uniform]:
             if p.touchdown_rule == "altitude":
@@ -307,7 +308,7 @@ class FlightSoftware:
             if uniform is None:
                 down &= FIRING_MODES[mode]
             if p.touchdown_rule != "altitude" and _any(down):
-                down &= nav.peak_specific_force_mps2 > p.touchdown_spike_mps2
+                down &= peak_mps2 > p.touchdown_spike_mps2
             if _any(down):
                 mode = next_mode(mode, Event.TOUCHDOWN, down)
                 self.landed_time_s = np.where(down, time_s, self.landed_time_s)

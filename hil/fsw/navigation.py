@@ -165,8 +165,14 @@ class Navigation:
 
     @property
     def peak_specific_force_mps2(self) -> FloatArray:
-        """Largest |specific force| (bias removed) in the last IMU block per run, m/s^2."""
+        """Largest |specific force| (bias removed) per run since ``take_peak`` last ran, m/s^2."""
         return self._peak
+
+    def take_peak(self) -> FloatArray:
+        """The peak |specific force| since the last call (a copy), and start a new one."""
+        peak = self._peak.copy()
+        self._peak[:] = 0.0
+        return peak
 
     def _covariance(self) -> FloatArray:
         """(3, N) rows p_zz, p_zv, p_vv; the public arrays are views of it."""
@@ -361,4 +367,6 @@ def _dead_reckon(
         velocity_mps[i, 0], velocity_mps[i, 1], velocity_mps[i, 2] = vx, vy, vz
         position_m[i, 0], position_m[i, 1], position_m[i, 2] = x, y, z
         yaw_rad[i], pitch_rad[i] = yaw, pitch
-        peak_specific_force_mps2[i] = math.sqrt(peak_sq)
+        # the peak since the guidance cycle last took it: the FC may get its IMU frames one
+        # at a time (free-running) or a 20 ms block at once (lockstep), same peak either way
+        peak_specific_force_mps2[i] = max(peak_specific_force_mps2[i], math.sqrt(peak_sq))

@@ -10,6 +10,7 @@ A plot that fails never costs the run its other files.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from hil import __version__
 from hil.core.executive import TimingReport
+from hil.drivers.can import CanLink
 from hil.flight.descent.result import DescentResult
 
 RECORD_COLUMNS = (
@@ -133,3 +135,16 @@ def spread_ms(name: str, values_s: list[float]) -> dict[str, float]:
         f"{name}_p99_ms": float(np.percentile(values_ms, 99)),
         f"{name}_max_ms": float(values_ms.max()),
     }
+
+
+def bus_log_notes(can: CanLink) -> dict[str, Any]:
+    """What the summary says of the bus log's time base (nothing without a log)."""
+    if can.log_start_epoch_s is None:
+        return {}
+    start = datetime.fromtimestamp(can.log_start_epoch_s, UTC)
+    base = (
+        "frames carry simulated seconds since the start plus the wall time at the start"
+        if can.log_time_offset_s
+        else "frames carry wall time"
+    )
+    return {"bus_log_start_utc": start.isoformat(timespec="milliseconds"), "bus_log_time": base}

@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ from hil.flight.descent.conductor import TestConductor
 from hil.flight.descent.plant import BLOCK_S, Plant
 from hil.flight.descent.recorder import (
     FlightRecorder,
+    bus_log_notes,
     spread_ms,
     timing_summary,
     write_outputs,
@@ -63,7 +63,12 @@ from hil.flight.descent.result import (
     Finding,
     verdict,
 )
-from hil.flight.faults import FaultInjector
+from hil.flight.faults import (
+    FaultInjector,
+    detected_counts,
+    fault_summary,
+    injected_counts,
+)
 from hil.flight.kernels import warm_up
 from hil.flight.scenario import Scenario
 from hil.flight.touchdown import touchdown_checks
@@ -153,6 +158,8 @@ class DescentRun:
         self._conductor: TestConductor | None = None
         self.link_error: str | None = None
         self._imu_write_delays_s: list[float] = []
+        self._status_before: dict[str, str] = {}
+        self._stalls = 0
         self._command_ages_s: list[float] = []
         """What went away, when a link error ended the run."""
 
@@ -178,6 +185,8 @@ class DescentRun:
                 realtime=self.realtime,
             )
             self._conductor.uplink()
+            if self.faults.injections:
+                self._status_before = bench.flight_computer.status()
             self.event("FC parameters set, state vector uplinked", 0.0)
             executive = Executive(
                 bench.clock, self._tasks(), lockstep_frame_s=BLOCK_S, pause_gc=self.pause_gc
@@ -213,22 +222,9 @@ class DescentRun:
                     self.trajectory(),
                     self.bench.config.path,
                     self.plot,
-                    self._log_notes(),
+                    bus_log_notes(self.bench.can),
                 )
         return result
-
-    def _log_notes(self) -> dict[str, Any]:
-        """What the summary says of the bus log's time base."""
-        can = self.bench.can
-        if can.log_start_epoch_s is None:
-            return {}
-        start = datetime.fromtimestamp(can.log_start_epoch_s, UTC)
-        base = (
-            "frames carry simulated seconds since the start plus the wall time at the start"
-            if can.log_time_offset_s
-            else "frames carry wall time"
-        )
-        return {"bus_log_start_utc": start.isoformat(timespec="milliseconds"), "bus_log_time": base}
 
     def elapsed_s(self) -> float:
         """Run time now: seconds on the bench's clock since the executive's run time 0 (since
@@ -384,8 +380,10 @@ class DescentRun:
         now_s = bench.clock.now_s()
         if self.realtime and instants[-1] > 0.1:  # how old the command flying this block is
             self._command_ages_s.append(now_s - command.engine_timestamp_s)
-        if instants[-1] > 0.1 and not now_s - command.engine_timestamp_s <= (
-            MISSED_PERIODS * COMMAND_PERIOD_S + 1e-9
+        if (
+            instants[-1] > 0.1
+            and not self._bench_stalled()
+            and not now_s - command.engine_timestamp_s <= MISSED_PERIODS * COMMAND_PERIOD_S + 1e-9
         ):
             return self._stop(
                 "FC stopped commanding the engine: no ENG_Cmd for "
@@ -444,7 +442,10 @@ class DescentRun:
             self.progress(float(instants[-1]), altitude_m, mode)
         if instants[-1] > 0.5 and (
             heartbeat is None
-            or now_s - heartbeat.timestamp_s > MISSED_PERIODS * HEARTBEAT_PERIOD_S + 1e-9
+            or (
+                now_s - heartbeat.timestamp_s > MISSED_PERIODS * HEARTBEAT_PERIOD_S + 1e-9
+                and not self._bench_stalled()
+            )
         ):
             self._heartbeat_lost = True
             return self._stop(
@@ -460,6 +461,16 @@ class DescentRun:
             if instants[-1] - contact.time_s > POST_CONTACT_S:
                 return self._stop(f"touchdown, but the FC had not declared LANDED ({mode})")
         return None
+
+    def _bench_stalled(self) -> bool:
+        """True when this frame started more than a command period late: the bench itself
+        stalled, frames that arrived meanwhile are not taken in yet, and silence from the FC
+        is judged at the next check instead."""
+        executive = self._executive
+        if executive is not None and executive.late_s > COMMAND_PERIOD_S:
+            self._stalls += 1
+            return True
+        return False
 
     def findings_of(self, kind: str) -> Finding | None:
         """The first finding of ``kind`` so far, or None."""
@@ -526,19 +537,12 @@ class DescentRun:
             self.event(change)
 
     def _report_faults(self) -> None:
-        """Compare what was injected with what the FC says it detected (its STATUS)."""
+        """Compare what was injected with what the FC says it detected: its STATUS counters
+        now against those before the run (an FC outside the bench counts from power-on)."""
         if not self.faults.injections:
             return
-        injected = self.faults.injected
-        can_lost = sum(v for k, v in injected.items() if k.startswith(("can_loss", "bus_off")))
-        can_corrupt = sum(v for k, v in injected.items() if k.startswith("can_corrupt"))
-        self.fault_counts = {
-            "injected_can_lost": can_lost,
-            "injected_can_corrupt": can_corrupt,
-            "injected_imu_corrupt": injected["serial_errors"],
-            "injected_imu_dropped": injected["imu_drop"],
-            "injected_lrf_outliers": injected["lrf_outlier"],
-        }
+        injected = injected_counts(self.faults)
+        self.fault_counts = dict(injected)
         if self._heartbeat_lost:
             self.event("faults: FC not answering, detection counts not read")
             return
@@ -547,20 +551,9 @@ class DescentRun:
         except HilError as err:
             self.event(f"faults: FC STATUS failed: {err}")
             return
-        detected = {
-            "detected_can_gaps": int(status.get("CAN_GAPS", "-1")),
-            "detected_can_crc": int(status.get("CAN_CRC", "-1")),
-            "detected_imu_bad": int(status.get("IMU_BAD", "-1")),
-            "detected_imu_gaps": int(status.get("IMU_GAPS", "-1")),
-        }
+        detected = detected_counts(self._status_before, status)
         self.fault_counts.update(detected)
-        self.event(
-            f"faults injected: {can_lost} CAN frames lost, {can_corrupt} CAN CRCs corrupted, "
-            f"{injected['serial_errors']} IMU frames corrupted, {injected['imu_drop']} IMU "
-            f"frames dropped; FC detected: {detected['detected_can_gaps']} CAN counter gaps, "
-            f"{detected['detected_can_crc']} CAN CRC failures, {detected['detected_imu_bad']} "
-            f"bad IMU frames, {detected['detected_imu_gaps']} IMU sequence gaps"
-        )
+        self.event(fault_summary(injected, detected))
 
     # -- the result -----------------------------------------------------------------------
 
@@ -602,6 +595,7 @@ class DescentRun:
                 **timing_summary(timing),
                 **spread_ms("imu_write_delay", self._imu_write_delays_s),
                 **spread_ms("command_age", self._command_ages_s),
+                "bench_stalls": float(self._stalls),
             },
             fc_final_mode=mode_name(heartbeat.value) if heartbeat else "unknown",
             lrf_first_valid_range_m=first_valid.values["range_m"] if first_valid else None,
