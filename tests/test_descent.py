@@ -86,7 +86,7 @@ def test_each_run_writes_its_record(nominal: tuple[DescentResult, Path]) -> None
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1])  # dispersed full-stack runs: tests/test_campaign.py
 def test_nominal_lands_on_other_seeds(channel: str, seed: int) -> None:
     result = fly(channel, seed=seed)
     assert result.passed, result.verdict

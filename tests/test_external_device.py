@@ -59,11 +59,11 @@ def test_card_passes_against_the_device(path: object, external_bench: BenchConfi
 
 @pytest.mark.slow
 def test_a_real_time_descent_slice_flies_against_the_device(external_bench: BenchConfig) -> None:
-    """BIT, ARM, PDI and 10 s of powered flight in real time: the FC in the other process
+    """BIT, ARM, PDI and 4 s of powered flight in real time: the FC in the other process
     takes the bench's IMU frames and ranges and its engine commands close the loop."""
     scenario = load_scenario("nominal")
     scenario = dataclasses.replace(
-        scenario, model=dataclasses.replace(scenario.model, max_duration_s=20.0)
+        scenario, model=dataclasses.replace(scenario.model, max_duration_s=14.0)
     )
     with descent_bench(external_bench, realtime=True) as bench:
         run = DescentRun(bench, scenario, seed=0)
@@ -74,7 +74,7 @@ def test_a_real_time_descent_slice_flies_against_the_device(external_bench: Benc
     assert "BIT passed" in texts and "FC armed" in texts
     assert any(text.startswith("powered descent initiated") for text in texts)
     assert throttle.max() > 20.0  # the FC fired the engine after PDI, over CAN
-    assert result.timing["frames"] > 19_000
+    assert result.timing["frames"] > 13_000
 
 
 def test_a_device_killed_mid_descent_ends_the_run_on_a_link_error(tmp_path: Path) -> None:
