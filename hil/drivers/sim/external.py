@@ -43,14 +43,23 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float)
     raise RuntimeError(f"CAN server did not listen on 127.0.0.1:{port} in {timeout_s:g} s")
 
 
+SERVER_WITH_FROZEN_HEAP = (
+    "import gc, runpy, can_remote.server; gc.collect(); gc.freeze(); "
+    "runpy.run_module('can_remote', run_name='__main__', alter_sys=True)"
+)
+"""python-can-remote's server (``python -m can_remote``) with its startup heap frozen out of the
+garbage collector, as the bench loop and the FC device do: a full collection would stall the
+relay of every frame between them."""
+
+
 def start_can_server(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     """python-can-remote's server bridging a virtual channel, on loopback only."""
     with log_path.open("wb") as log:
         server = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "can_remote",
+                "-c",
+                SERVER_WITH_FROZEN_HEAP,
                 "--interface",
                 "virtual",
                 "--channel",
