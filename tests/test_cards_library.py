@@ -26,7 +26,7 @@ CI_OPERATOR = "tech.ci"
 def _params() -> list[object]:
     params: list[object] = []
     for path in card_files(PROCEDURES):
-        marks = [pytest.mark.slow] if "lockstep=True" in path.read_text() else []
+        marks = [pytest.mark.slow] if load_card(path).card.lockstep else []
         params.append(pytest.param(path, id=path.stem, marks=marks))
     return params
 

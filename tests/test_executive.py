@@ -30,6 +30,7 @@ def test_lockstep_frames_hand_each_task_all_its_instants_in_order() -> None:
     np.testing.assert_allclose(np.diff(by_task["imu"]), 0.0025)
     # Within a frame the order is the order of the task list.
     assert [name for name, _ in seen[:3]] == ["truth", "imu", "lrf"]
+    # lockstep: 50 frames of 20 ms, and nothing can be late on a simulated clock
     assert executive.timing.frames == 50 and executive.timing.overruns == 0
 
 
@@ -51,7 +52,8 @@ def test_real_time_runs_on_the_wall_clock_and_measures_lateness() -> None:
     executive.run(0.0, 0.2)
     timing = executive.timing
     assert timing.frames == 200
-    assert 0.19 < timing.wall_s < 1.0
+    # it waited for the wall clock (how closely is benchmarks/bench_descent.py's business)
+    assert timing.wall_s >= 0.2 - 0.002
     assert timing.lateness_s.size == 200
-    assert timing.percentile_s(50) < 0.001
+    assert timing.lateness_s.min() >= 0.0  # no frame ran before its deadline
     assert sum(instants.size for _, instants in seen) == 201

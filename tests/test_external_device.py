@@ -42,7 +42,7 @@ def test_lockstep_is_refused_against_the_device(external_bench: BenchConfig) -> 
 def _bench_cards() -> list[object]:
     params: list[object] = []
     for path in card_files(PROCEDURES):
-        if "lockstep=True" in path.read_text():
+        if load_card(path).card.lockstep:
             continue  # a whole descent in real time takes ~11 min: benchmarks/bench_realtime.py
         params.append(pytest.param(path, id=path.stem))
     return params
