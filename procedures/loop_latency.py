@@ -17,6 +17,10 @@ from hil.cards import Card, StepContext, action, measurement
 from procedures._common import CheckFailed, teardown
 
 TRIALS = 30
+TIMING_LIMITS = True
+"""This card's limits are real-time figures of the bench and FC as built: on a shared or busy
+computer (the project's own CI) they may fail while the card itself works; the suite checks
+that every step ran and was measured, and benchmarks measure how fast."""
 
 
 def measure(ctx: StepContext) -> None:

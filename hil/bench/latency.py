@@ -101,6 +101,8 @@ def measure_latency(
     report = LatencyReport()
     try:
         _wait_for_full_imu_rate(bench)
+        for flag in ("ImuOk", "LrfOk", "EngineOk"):  # every input alive, as BIT will judge
+            bench.signals.wait_for(f"FC_Heartbeat.{flag}", lambda ok: ok >= 0.5, 5.0)
         bit = fc.run_bit()
         if not bit.passed:
             raise ProtocolError(f"BIT failed ({', '.join(bit.failed_items)}): cannot arm")
