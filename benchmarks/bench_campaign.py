@@ -28,7 +28,7 @@ from hil.flight.scenario import SCENARIO_DIR
 TARGET_RUNS = 1000
 TARGET_S = 60.0
 SCALING_TARGET = 1.7
-SIM_BENCH = Path(__file__).resolve().parent.parent / "fixtures" / "benches" / "sim.toml"
+SIM_BENCH = Path(__file__).resolve().parent.parent / "hil" / "data" / "benches" / "sim.toml"
 
 
 def _verdict(ok: bool) -> str:

@@ -31,7 +31,7 @@ from hil.flight.model_only import run_model_only
 from hil.flight.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "fixtures" / "benches" / "sim.toml"
+BENCH = ROOT / "hil" / "data" / "benches" / "sim.toml"
 
 
 #: the algorithms-only run is short (seconds): fly it this many times, report the median

@@ -94,12 +94,12 @@ def lateness(seconds: float, with_gui: bool, config: Any = None) -> dict[str, fl
     app = QtWidgets.QApplication.instance()
     assert app is not None
     if config is None:
-        config = load_bench(ROOT / "fixtures" / "benches" / "sim.toml")
+        config = load_bench(ROOT / "hil" / "data" / "benches" / "sim.toml")
     scenario = load_scenario("nominal")
     with BenchSession(config) as session:
         window = None
         if with_gui:
-            window = MainWindow(session, cards_dir=ROOT / "procedures")
+            window = MainWindow(session, cards_dir=ROOT / "hil" / "data" / "procedures")
             window.resize(1280, 800)
             window.show()
             window.tabs.setCurrentWidget(window.plots)

@@ -35,7 +35,7 @@ import can
 from hil.core.signals import SignalStore
 from hil.drivers.can import CanLink, load_database
 
-DBC_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "can" / "lander.dbc"
+DBC_PATH = Path(__file__).resolve().parent.parent / "hil" / "data" / "can" / "lander.dbc"
 CAN_FRAMES = 80_000
 """Frames per measurement: about 1-2 s each on the 2-core bench box."""
 WARMUP_FRAMES = 5_000

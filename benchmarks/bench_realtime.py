@@ -173,7 +173,7 @@ def main() -> int:
                     config, args.seconds, folder / "b", pause_gc=True
                 ),
             }
-            sim = load_bench(ROOT / "fixtures" / "benches" / "sim.toml")
+            sim = load_bench(ROOT / "hil" / "data" / "benches" / "sim.toml")
             runs["descent, in-process simulated FC"] = descent(sim, args.seconds, folder / "c")
             gui = None if args.skip_gui else gui_attached(config, args.seconds)
             status = external.close()

@@ -24,8 +24,8 @@ from hil.core.config import BenchConfig, load_bench
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parent.parent
-SIM_BENCH = ROOT / "fixtures" / "benches" / "sim.toml"
-LAB_BENCH = ROOT / "fixtures" / "benches" / "lab-example.toml"
+SIM_BENCH = ROOT / "hil" / "data" / "benches" / "sim.toml"
+LAB_BENCH = ROOT / "hil" / "data" / "benches" / "lab-example.toml"
 
 
 def _open_ptys() -> set[str]:

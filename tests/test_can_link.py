@@ -22,7 +22,7 @@ from hil.drivers.can import CanLink, crc8_sae_j1850, load_database
 from hil.drivers.can.codec import MessageCodec
 from hil.errors import ConfigError, DeviceTimeout, LinkError
 
-DBC_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "can" / "lander.dbc"
+DBC_PATH = Path(__file__).resolve().parent.parent / "hil" / "data" / "can" / "lander.dbc"
 DATABASE = load_database(DBC_PATH)
 ENG_CMD = {"ThrottleCmd": 42.5, "Arm": 1, "Fire": 0}
 

@@ -677,9 +677,9 @@ def hil_main(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[str]], 
 def _bench_file(tmp_path: Path, channel: str) -> Path:
     """The sim bench file on a private CAN channel (the CLI reads a file)."""
     root = CARDS.parent.parent
-    text = (root / "fixtures/benches/sim.toml").read_text()
+    text = (root / "hil/data/benches/sim.toml").read_text()
     text = text.replace('channel = "hil-sim"', f'channel = "{channel}"')
-    text = text.replace('"../can/lander.dbc"', f'"{root / "fixtures/can/lander.dbc"}"')
+    text = text.replace('"../can/lander.dbc"', f'"{root / "hil/data/can/lander.dbc"}"')
     path = tmp_path / "bench.toml"
     path.write_text(text)
     return path

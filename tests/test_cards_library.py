@@ -1,5 +1,5 @@
-"""Every card in ``procedures/`` runs and PASSes on the simulated bench, with the scripted CI
-answers (``fixtures/answers/ci.toml``): one test per card.
+"""Every card in ``hil/data/procedures/`` runs and PASSes on the simulated bench, with the
+scripted CI answers (``hil/data/answers/ci.toml``): one test per card.
 
 The as-run record of each card is kept under ``artifacts/cards/`` (JSON and JUnit XML), so a CI
 job can publish what ran. Cards that fly a closed-loop descent are marked ``slow``.
@@ -17,8 +17,8 @@ from hil.cards.runner import bench_for
 from hil.core.config import BenchConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-PROCEDURES = ROOT / "procedures"
-CI_ANSWERS = ROOT / "fixtures" / "answers" / "ci.toml"
+PROCEDURES = ROOT / "hil" / "data" / "procedures"
+CI_ANSWERS = ROOT / "hil" / "data" / "answers" / "ci.toml"
 ARTIFACTS = ROOT / "artifacts" / "cards"
 CI_LANDER = "HR-M3-SN002"
 CI_OPERATOR = "tech.ci"

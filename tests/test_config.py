@@ -17,7 +17,7 @@ SIM_TEXT = SIM_BENCH.read_text()
 
 def write_bench(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "bench.toml"
-    database = (ROOT / "fixtures" / "can" / "lander.dbc").as_posix()
+    database = (ROOT / "hil" / "data" / "can" / "lander.dbc").as_posix()
     path.write_text(text.replace('"../can/lander.dbc"', f'"{database}"'))
     return path
 

@@ -3,7 +3,7 @@
 Each suite talks to a bench through the role's public interface only. By default the bench
 is the simulated one (simulated FC over a python-can virtual bus and ptys); with
 ``HIL_HARDWARE=1 HIL_BENCH=path/to/bench.toml`` the same suites run against hardware, or
-against the simulated FC running as a device of its own (``fixtures/benches/external.toml``).
+against the simulated FC running as a device of its own (``hil/data/benches/external.toml``).
 
 An FC outside the test process outlives each test: it keeps its counters, its BIT result
 and its parameters. So each test starts it in STANDBY, judges what its counters count during

@@ -23,8 +23,8 @@ from hil.errors import ConfigError
 from hil.flight.descent import DescentRun, descent_bench
 from hil.flight.scenario import load_scenario
 
-PROCEDURES = ROOT / "procedures"
-CI_ANSWERS = ROOT / "fixtures" / "answers" / "ci.toml"
+PROCEDURES = ROOT / "hil" / "data" / "procedures"
+CI_ANSWERS = ROOT / "hil" / "data" / "answers" / "ci.toml"
 
 
 def test_bench_check_passes_against_the_device(external_bench: BenchConfig) -> None:

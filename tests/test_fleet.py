@@ -50,7 +50,7 @@ from hil.records.sqlstore import SqlRecordStore
 from hil.records.state import RunState
 
 ROOT = Path(__file__).resolve().parent.parent
-PROGRAM = ROOT / "fixtures" / "fleet" / "program.toml"
+PROGRAM = ROOT / "hil" / "data" / "fleet" / "program.toml"
 LANDER = "HR-M3-SN002"
 BIT = "LL-31-10-00-740-801"  # FC power-on BIT: every descent or 30 days
 IMU = "LL-34-21-00-720-801"  # IMU static: first at 2 descents, then 5 descents/50 h/90 days
@@ -167,7 +167,7 @@ def descent_folder(path: Path, burns_s: list[tuple[float, float]], duration_s: f
 
 def test_the_program_file_uses_real_card_numbers() -> None:
     numbers = set()
-    for card in (ROOT / "procedures").glob("*.py"):
+    for card in (ROOT / "hil" / "data" / "procedures").glob("*.py"):
         numbers.update(re.findall(r'number="(LL-[0-9A-Z-]+)"', card.read_text()))
     program = load_program(PROGRAM)
     assert len(program.tasks) >= 8
@@ -684,7 +684,7 @@ def test_a_descent_flown_for_a_lander_is_logged_to_it_and_unknown_landers_never_
         '[scenario]\nname = "short"\ndescription = "ignition, then 5 s of braking"\n'
         "[timeline]\nmax_duration_s = 15.0\n"
     )
-    fly = ["descent", "--bench", str(ROOT / "fixtures/benches/sim.toml")]
+    fly = ["descent", "--bench", str(ROOT / "hil/data/benches/sim.toml")]
     fly += ["--scenario", str(scenario), "--lander", "SN404", *data]
     assert main([*fly, "--out", str(tmp_path / "refused")]) == 1
     assert capsys.readouterr().err.strip() == "hil: lander 'SN404': not registered (landers: none)"

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
     with SqliteStore(tmp_path / "data", kdf=Kdf(n=2**10)) as store, Fleet(store) as opened:
-        opened.load_program(load_program(ROOT / "fixtures" / "fleet" / "program.toml"))
+        opened.load_program(load_program(ROOT / "hil" / "data" / "fleet" / "program.toml"))
         today = datetime.now(UTC).date()
         opened.add_lander("HR-M3-SN002", "HR-M3", "baseline", today - timedelta(days=3))
         opened.add_lander(

@@ -353,7 +353,7 @@ def test_ten_thousand_qt_signals_do_not_crash_the_interpreter(qtbot: QtBot) -> N
 
 def test_card_library_lists_the_procedures(qtbot: QtBot, sim_config: BenchConfig) -> None:
     with BenchSession(sim_config) as session:
-        window = make_window(qtbot, session, ROOT / "procedures")
+        window = make_window(qtbot, session, ROOT / "hil" / "data" / "procedures")
         assert "LL-31-10-00-740-801" in window.cards.loaded
         assert window.cards.library_errors.text() == ""
         window.cards.select("LL-31-10-00-740-801")
@@ -386,6 +386,6 @@ def test_hil_gui_command_is_added_to_the_parser() -> None:
 
     parser = argparse.ArgumentParser(prog="hil")
     add_commands(parser.add_subparsers())
-    args = parser.parse_args(["gui", "--bench", "fixtures/benches/sim.toml", "--data", "d"])
+    args = parser.parse_args(["gui", "--bench", "hil/data/benches/sim.toml", "--data", "d"])
     assert args.handler is gui_command
-    assert args.bench == Path("fixtures/benches/sim.toml") and args.data == "d"
+    assert args.bench == Path("hil/data/benches/sim.toml") and args.data == "d"

@@ -22,9 +22,9 @@ pytestmark = pytest.mark.slow
 
 def run_args(card: str, data: Path, out: Path) -> list[str]:
     return [
-        "run", str(ROOT / "procedures" / card), "--bench", str(SIM_BENCH),
+        "run", str(ROOT / "hil" / "data" / "procedures" / card), "--bench", str(SIM_BENCH),
         "--lander", "HR-M3-SN002", "--operator", "tech.ci",
-        "--answers", str(ROOT / "fixtures" / "answers" / "ci.toml"),
+        "--answers", str(ROOT / "hil" / "data" / "answers" / "ci.toml"),
         "--out", str(out), "--data", str(data),
     ]  # fmt: skip
 

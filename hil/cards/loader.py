@@ -160,3 +160,27 @@ def _line_in(err: BaseException, path: Path) -> int:
 def card_files(folder: str | Path) -> list[Path]:
     """The card modules in ``folder``: ``*.py`` files not starting with ``_``, sorted."""
     return sorted(p for p in Path(folder).glob("*.py") if not p.name.startswith("_"))
+
+
+def find_card(card: str | Path, folder: str | Path) -> Path:
+    """A card given by path, or from the library ``folder`` by card number
+    (``31-60-00-760-801``) or file name (``loop_latency``). Raises ``CardError`` listing the
+    library's cards when nothing matches."""
+    path = Path(card)
+    if path.is_file() or path.suffix == ".py" or len(path.parts) > 1:
+        return path
+    text = str(card)
+    files = card_files(folder)
+    for candidate in files:
+        if candidate.stem == text:
+            return candidate
+    numbers = []
+    for candidate in files:
+        number = load_card(candidate).card.number
+        if number == text:
+            return candidate
+        numbers.append(f"{number} ({candidate.stem})")
+    raise CardError(
+        f"{text}: no such card file, and no card of that number or name in "
+        f"{display_path(Path(folder))}; cards: {', '.join(numbers)}"
+    )

@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING
 
 from hil.cards.record import AsRunRecord, AttemptRecord, TeardownRecord
 from hil.cards.runner import RunListener
-from hil.cli.defaults import DEFAULT_BENCH, DEFAULT_CARDS
+from hil.cli.defaults import DEFAULT_BENCH, DEFAULT_CARDS, answers_file, shown
 
 if TYPE_CHECKING:
     from hil.cards.loader import LoadedCard
@@ -29,17 +29,31 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     from hil.cli.store_options import add_store_arguments
 
     run = subparsers.add_parser("run", help="run a test card on the bench")
-    run.add_argument("card", type=Path, help="card module, e.g. procedures/fc_power_bit.py")
+    run.add_argument(
+        "card",
+        type=Path,
+        help="card module, or a card of the library by number or name, "
+        "e.g. 31-60-00-760-801 or loop_latency",
+    )
     run.add_argument(
         "--bench",
         type=Path,
         default=DEFAULT_BENCH,
-        help=f"bench configuration file (default: {DEFAULT_BENCH})",
+        help=f"bench file, or a bench by name, e.g. sim (default: {shown(DEFAULT_BENCH)})",
+    )
+    run.add_argument(
+        "--cards",
+        type=Path,
+        default=DEFAULT_CARDS,
+        help=f"card library a card number is looked up in (default: {shown(DEFAULT_CARDS)})",
     )
     run.add_argument("--lander", required=True, help="lander serial, e.g. HR-M3-SN002")
     run.add_argument("--operator", required=True, help="operator identity, e.g. tech.ci")
     run.add_argument(
-        "--answers", type=Path, default=None, help="scripted answers (TOML) instead of asking"
+        "--answers",
+        type=answers_file,
+        default=None,
+        help="scripted answers (TOML file, or by name, e.g. ci) instead of asking",
     )
     run.add_argument("--junit", type=Path, default=None, help="also write JUnit XML here")
     add_store_arguments(
@@ -61,7 +75,10 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     cards_commands = cards.add_subparsers(title="cards commands", metavar="COMMAND")
     listing = cards_commands.add_parser("list", help="number, title, revision, hash, interval")
     listing.add_argument(
-        "--dir", type=Path, default=DEFAULT_CARDS, help=f"card folder (default: {DEFAULT_CARDS})"
+        "--dir",
+        type=Path,
+        default=DEFAULT_CARDS,
+        help=f"card folder (default: {shown(DEFAULT_CARDS)})",
     )
     listing.set_defaults(handler=list_command)
 
@@ -129,7 +146,7 @@ def _header(loaded: LoadedCard, out: IO[str]) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``hil run``: load (nothing runs on a load error), open the bench, run, write records."""
-    from hil.cards.loader import load_card
+    from hil.cards.loader import find_card, load_card
     from hil.cards.operators import ConsoleOperator, Operator, ScriptedOperator
     from hil.cards.runner import bench_for, run_card
     from hil.cli.exit_codes import EXIT_FAILED, EXIT_OK
@@ -138,7 +155,7 @@ def run_command(args: argparse.Namespace) -> int:
     from hil.records.recorder import StoreRecorder
 
     config = load_bench(args.bench)
-    loaded = load_card(args.card, config)
+    loaded = load_card(find_card(args.card, args.cards), config)
     card = loaded.card
     card.require_effective(args.lander)
     operator: Operator

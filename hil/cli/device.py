@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hil.cli.defaults import DEFAULT_DEVICE
+from hil.cli.defaults import DEFAULT_DEVICE, shown
 from hil.cli.exit_codes import EXIT_OK
 
 
@@ -32,13 +32,13 @@ def add_commands(subparsers: Any) -> None:
         description="Run the simulated flight computer as a device of its own: maintenance "
         "port and IMU line on serial (ptys it creates and reports, or given ports), CAN on any "
         "python-can interface. Stops cleanly on SIGINT or SIGTERM.",
-        epilog=f"example: hil device fc --config {DEFAULT_DEVICE}",
+        epilog=f"example: hil device fc --config {shown(DEFAULT_DEVICE)}",
     )
     fc.add_argument(
         "--config",
         type=Path,
         default=DEFAULT_DEVICE,
-        help=f"device file (default: {DEFAULT_DEVICE})",
+        help=f"device file (default: {shown(DEFAULT_DEVICE)})",
     )
     fc.set_defaults(handler=run_fc)
 

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from hil.cli.defaults import DEFAULT_BENCH, DEFAULT_CARDS
+from hil.cli.defaults import DEFAULT_BENCH, DEFAULT_CARDS, shown
 from hil.cli.exit_codes import EXIT_OK
 
 DEFAULT_OUT = Path("runs/gui")
@@ -27,10 +27,13 @@ def add_commands(subparsers: Any) -> None:
         "--bench",
         type=Path,
         default=DEFAULT_BENCH,
-        help=f"bench configuration file (default: {DEFAULT_BENCH})",
+        help=f"bench file, or a bench by name, e.g. sim (default: {shown(DEFAULT_BENCH)})",
     )
     gui.add_argument(
-        "--cards", type=Path, default=DEFAULT_CARDS, help=f"card folder (default: {DEFAULT_CARDS})"
+        "--cards",
+        type=Path,
+        default=DEFAULT_CARDS,
+        help=f"card folder (default: {shown(DEFAULT_CARDS)})",
     )
     gui.add_argument(
         "--data",

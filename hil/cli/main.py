@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hil import __version__
-from hil.cli.defaults import DEFAULT_BENCH
+from hil.cli.defaults import DEFAULT_BENCH, shown
 from hil.cli.exit_codes import (
     EPILOG,
     EXIT_CONFIG,
@@ -23,6 +23,7 @@ from hil.cli.exit_codes import (
     EXIT_OK,
     exit_status,
 )
+from hil.core.paths import WORKSPACE_FILE, init_workspace, workspace
 from hil.errors import HilError
 
 
@@ -38,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_CONFIG
     try:
+        workspace()  # a bad $HIL_WORKSPACE is one line here, before any command runs
         return handler(args)
     except KeyboardInterrupt:
         print("hil: interrupted", file=sys.stderr)
@@ -137,6 +139,19 @@ def _parser() -> argparse.ArgumentParser:
     campaign.add_argument("--out", type=Path, default=None, help="output folder")
     campaign.set_defaults(handler=_campaign)
 
+    init = commands.add_parser(
+        "init",
+        help="write a bench workspace (benches, cards, program...) for a lab to adapt",
+        description="Copies the bench files, the CAN database, the simulated FC's device file, "
+        "the scenarios and terrain, the fleet program, the scripted answers and the card "
+        f"library into FOLDER and marks it with {WORKSPACE_FILE}. Commands run inside FOLDER, "
+        "or with HIL_WORKSPACE=FOLDER, take their files from there first.",
+        epilog="example: hil init my-bench && cd my-bench && hil bench check --bench sim",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    init.add_argument("folder", type=Path, help="a new (or empty) folder")
+    init.set_defaults(handler=_init)
+
     backends = bench_commands.add_parser("backends", help="list the registered backends")
     backends.set_defaults(handler=_bench_backends)
     return parser
@@ -147,8 +162,21 @@ def _bench_argument(parser: argparse.ArgumentParser) -> None:
         "--bench",
         type=Path,
         default=DEFAULT_BENCH,
-        help=f"bench configuration file (default: {DEFAULT_BENCH})",
+        help=f"bench file, or a bench by name, e.g. sim (default: {shown(DEFAULT_BENCH)})",
     )
+
+
+def _init(args: argparse.Namespace) -> int:
+    written = init_workspace(args.folder)
+    print(f"bench workspace written to {args.folder}:")
+    for folder in written:
+        files = sum(1 for path in folder.rglob("*") if path.is_file())
+        print(f"  {folder.name + '/':<12} {files} file(s)")
+    print(
+        f"\ncommands run inside {args.folder} (or with HIL_WORKSPACE={args.folder}) use it; "
+        "edit benches/*.toml to point at your hardware"
+    )
+    return EXIT_OK
 
 
 def _bench_backends(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Bench configuration: which backend serves each device role, and over which links.
 
-A bench file is TOML (``fixtures/benches/*.toml``)::
+A bench file is TOML (``benches/*.toml`` in the package data or a workspace)::
 
     [bench]
     name = "sim"
@@ -33,6 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from hil.core.paths import resolve_named
 from hil.errors import ConfigError
 
 ROLES = ("flight_computer", "imu", "range_finder", "engine")
@@ -141,8 +142,9 @@ def read_toml(path: Path, kind: str) -> dict[str, Any]:
 
 
 def load_bench(path: str | Path) -> BenchConfig:
-    """Read a bench file. Raises ``ConfigError`` naming the file, table and key at fault."""
-    path = Path(path)
+    """Read a bench file, by path or by name in ``benches/`` of the workspace or the package
+    (``sim``). Raises ``ConfigError`` naming the file, table and key at fault."""
+    path = resolve_named(path, "benches", ".toml")
     return parse_bench(read_toml(path, "bench"), path)
 
 

@@ -3,7 +3,7 @@
 ::
 
     with open_store("postgresql://hil@records.lab/hil") as store, Fleet(store) as fleet:
-        fleet.load_program(load_program("fixtures/fleet/program.toml"))
+        fleet.load_program(load_program(DATA_DIR / "fleet" / "program.toml"))
         fleet.add_lander("LL1-003", "LL-1", "baseline", date(2026, 1, 15))
         fleet.log_usage("LL1-003", read_usage("runs/descent-nominal-..."))
         for item in fleet.due("LL1-003"):

@@ -368,7 +368,7 @@ def run_campaign(
     seed: int,
     pool: WorkerPool,
     full_stack: bool = False,
-    bench_path: str = "fixtures/benches/sim.toml",
+    bench_path: str = "sim",
     progress: Callable[[int, int], None] | None = None,
     chunk_runs: int | None = None,
 ) -> list[RunOutcome]:

@@ -235,7 +235,7 @@ def run_model_only(
 ) -> ModelRunResults:
     """Fly ``n_runs`` descents at once; ``terrain`` is truth, ``terrain_map`` the FSW's map.
 
-    Both default to ``fixtures/terrain/nominal.npz``; the map defaults to a map of the truth
+    Both default to ``terrain/nominal.npz``; the map defaults to a map of the truth
     terrain (:func:`onboard_map`; each run's truth is dispersed from ``terrain`` if
     ``params.dispersions`` says so).
     Run i flies run seed ``run_seeds[i]``, by default ``run_seed(seed, i)``.

@@ -1,4 +1,4 @@
-"""Descent scenarios (``fixtures/scenarios/*.toml``): terrain, lander, sensors, FC settings.
+"""Descent scenarios (``scenarios/*.toml``): terrain, lander, sensors, FC settings.
 
 A scenario says what the bench flies: the truth terrain (a named profile plus features such
 as a crater-rim cliff, ``[[terrain.features]]``) and the FC's onboard map, the sensor and
@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hil.core.config import TomlTable, read_toml
+from hil.core.paths import DATA_DIR, named_files, resolve_named
 from hil.errors import ConfigError
 from hil.flight.faults import Injection, parse_injections
 from hil.flight.model_only import ClosedLoopParams, InitialErrors
@@ -73,7 +74,8 @@ from hil.models.sensors import GaugeParams, ImuParams, LrfParams
 from hil.models.terrain import TerrainProfile
 from hil.protocol.parameters import PARAMETERS
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+SCENARIO_DIR = DATA_DIR / "scenarios"
+"""The scenarios the package carries; a bench workspace may add its own (``hil.core.paths``)."""
 
 T = TypeVar("T")
 
@@ -132,28 +134,35 @@ class Scenario:
         return profile
 
     def fc_terrain_map_profile(self) -> TerrainMap:
-        """The FC's onboard map (``fixtures/terrain/<fc_terrain_map>.npz``), loaded as the FC
+        """The FC's onboard map (``terrain/<fc_terrain_map>.npz``), loaded as the FC
         loads it. Raises ``ConfigError`` naming the file if it is missing."""
         return TerrainMap.load(self.fc_terrain_map)
 
 
 def scenario_names() -> list[str]:
-    return sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
+    """Every scenario by name: the workspace's and the package's."""
+    return list(named_files("scenarios", ".toml"))
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A scenario by name (``fixtures/scenarios/<name>.toml``) or path.
+    """A scenario by name (``scenarios/<name>.toml`` of the workspace or the package) or path.
 
     Raises ``ConfigError``: an unknown name lists the scenarios that exist.
     """
-    path = Path(name_or_path)
-    if path.suffix != ".toml":
-        path = SCENARIO_DIR / f"{name_or_path}.toml"
-        if not path.is_file():
-            raise ConfigError(
-                f"unknown scenario {str(name_or_path)!r}; scenarios: {', '.join(scenario_names())}"
-            )
+    path = resolve_named(name_or_path, "scenarios", ".toml")
+    if path.suffix != ".toml" and not path.is_file():
+        raise ConfigError(
+            f"unknown scenario {str(name_or_path)!r}; scenarios: {', '.join(scenario_names())}"
+        )
     return _parse(read_toml(path, "scenario"), path)
+
+
+def _beside(scenario_path: Path, terrain: str) -> str:
+    """A terrain named by file (``site.npz``) is relative to the scenario file; a bare name
+    is looked up in the data folders when it is loaded."""
+    if terrain.endswith(".npz") and not Path(terrain).is_absolute():
+        return str(scenario_path.resolve().parent / terrain)
+    return terrain
 
 
 def _parse(data: dict[str, Any], path: Path) -> Scenario:
@@ -171,6 +180,7 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
         fc_map = terrain.get("fc_map", str, truth_terrain)
         features = _features(terrain)
         terrain.finish()
+    truth_terrain, fc_map = _beside(path, truth_terrain), _beside(path, fc_map)
 
     fc_parameters: dict[str, str] = {}
     fc = top.table("fc", required=False)

@@ -10,9 +10,9 @@ LRF should read along the estimated beam (:meth:`TerrainMap.slant_range_m`).
 
 A map is uploaded as an ``.npz`` file with keys ``x0_m`` (first node, m), ``dx_m`` (node
 spacing, m) and ``heights_m`` (node heights, m); :meth:`TerrainMap.load` reads one by path or
-by name from ``fixtures/terrain/<name>.npz``. The map shares no code with the bench's truth
-terrain: a ray-casting or beam error on the bench side shows up as a navigation error
-instead of cancelling out.
+by name from ``terrain/<name>.npz`` (workspace or package data). The map shares no code with
+the bench's truth terrain: a ray-casting or beam error on the bench side shows up as a
+navigation error instead of cancelling out.
 """
 
 from __future__ import annotations
@@ -24,12 +24,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from hil.core.paths import data_path, resolve_named
 from hil.errors import ConfigError
 
 FloatArray = NDArray[np.float64]
-
-#: Where :meth:`TerrainMap.load` looks for ``<name>.npz`` given a bare name.
-MAP_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "terrain"
 
 #: Ray-cast resolution: points of the coarse march, bisection steps inside its bracket.
 MARCH_POINTS = 96
@@ -68,13 +66,14 @@ class TerrainMap:
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> TerrainMap:
-        """The map in an ``.npz`` file, by path or by name (``fixtures/terrain/<name>.npz``).
+        """The map in an ``.npz`` file, by path or by name (``terrain/<name>.npz`` of the
+        workspace or the package).
 
         Raises ConfigError naming the file if it is missing or lacks a key.
         """
-        path = Path(name_or_path)
+        path = resolve_named(name_or_path, "terrain", ".npz")
         if path.suffix != ".npz":
-            path = MAP_DIR / f"{name_or_path}.npz"
+            path = data_path("terrain", f"{name_or_path}.npz")
         try:
             with np.load(path) as data:
                 return cls(float(data["x0_m"]), float(data["dx_m"]), data["heights_m"])

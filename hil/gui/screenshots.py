@@ -19,6 +19,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+from hil.core.paths import DATA_DIR
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_OUT = ROOT / "docs" / "screenshots"
 DEMO_SECRET = "demo-secret-1"
@@ -73,8 +75,8 @@ def take(
     from hil.services.session import BenchSession
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    config = load_bench(ROOT / "fixtures" / "benches" / "sim.toml")
-    script = ScriptedOperator(ROOT / "fixtures" / "answers" / "ci.toml")
+    config = load_bench(DATA_DIR / "benches" / "sim.toml")
+    script = ScriptedOperator(DATA_DIR / "answers" / "ci.toml")
     written: list[Path] = []
     with contextlib.ExitStack() as stack:
         data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hil-shots-")))
@@ -99,7 +101,7 @@ def take(
         session = stack.enter_context(
             BenchSession(config, operator=GuiOperator(script), store=store, out_dir=data / "runs")
         )
-        window = MainWindow(session, cards_dir=ROOT / "procedures", store=store)
+        window = MainWindow(session, cards_dir=DATA_DIR / "procedures", store=store)
         stack.callback(window.close)
         window.resize(1400, 900)
         window.show()

@@ -17,6 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from hil.cards.loader import LoadedCard
 from hil.cards.model import CardError
+from hil.core.paths import DATA_DIR
 from hil.errors import HilError
 from hil.gui.cards_view import CardsView
 from hil.gui.descent_view import DescentView
@@ -66,7 +67,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self,
         session: BenchSession,
         *,
-        cards_dir: Path = Path("procedures"),
+        cards_dir: Path = DATA_DIR / "procedures",
         store: RecordStore | None = None,
         frame_ms: int = FRAME_MS,
     ) -> None:

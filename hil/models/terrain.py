@@ -1,11 +1,11 @@
-"""Terrain along the ground track: height profiles, features, fixtures, LRF ray casting.
+"""Terrain along the ground track: height profiles, features, LRF ray casting.
 
 A :class:`TerrainProfile` is a height grid ``h(x)`` on a uniform downrange grid (crossrange is
 ignored: the track is a line along +x ending at the landing site x = 0, whose height is 0).
 Features (craters with raised rims, cliffs/steps) are *baked* into the grid by methods that
 return a new profile, so they compose on top of any base and evaluating the terrain stays one
 interpolation. Profiles are generated from a seed (rolling hills + craters) or loaded from
-``fixtures/terrain/<name>.npz`` (keys ``x0_m``, ``dx_m``, ``heights_m``).
+``terrain/<name>.npz`` (workspace or package data) (keys ``x0_m``, ``dx_m``, ``heights_m``).
 
 :meth:`TerrainProfile.slant_range_m` casts N rays at once (coarse march, then bisection).
 """
@@ -20,12 +20,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from hil.core.paths import data_path, resolve_named
 from hil.errors import ConfigError
 
 FloatArray = NDArray[np.float64]
-
-#: Where ``TerrainProfile.load(name)`` looks for ``<name>.npz``.
-FIXTURE_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "terrain"
 
 
 class TerrainProfile:
@@ -84,13 +82,14 @@ class TerrainProfile:
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> TerrainProfile:
-        """Load a profile from an ``.npz`` path, or ``fixtures/terrain/<name>.npz`` by name.
+        """Load a profile from an ``.npz`` path, or ``terrain/<name>.npz`` of the workspace or
+        the package by name.
 
         Raises ConfigError naming the file if it is missing or lacks a key.
         """
-        path = Path(name_or_path)
+        path = resolve_named(name_or_path, "terrain", ".npz")
         if path.suffix != ".npz":
-            path = FIXTURE_DIR / f"{name_or_path}.npz"
+            path = data_path("terrain", f"{name_or_path}.npz")
         try:
             with np.load(path) as data:
                 return cls(float(data["x0_m"]), float(data["dx_m"]), data["heights_m"])

@@ -1,6 +1,6 @@
 """What the interface control document defines, read once from its CAN database.
 
-The ICD's CAN database (``fixtures/can/lander.dbc``) is the single source of truth for the
+The ICD's CAN database (``hil/data/can/lander.dbc``) is the single source of truth for the
 bus; everything else in the bench that names an FC mode, a guidance phase, a maintenance
 port error code or a message rate reads it from here:
 
@@ -22,10 +22,11 @@ from types import MappingProxyType
 
 import cantools
 
+from hil.core.paths import DATA_DIR
 from hil.errors import ConfigError
 
-ICD_DATABASE = Path(__file__).resolve().parents[2] / "fixtures" / "can" / "lander.dbc"
-"""The ICD's CAN database."""
+ICD_DATABASE = DATA_DIR / "can" / "lander.dbc"
+"""The ICD's CAN database, as the package carries it."""
 
 
 def _load(path: Path) -> cantools.database.can.Database:

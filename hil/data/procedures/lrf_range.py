@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from procedures._common import LRF_RATE_HZ, require, teardown
+
 from hil.cards import Card, Step, StepContext, action, inspection, measurement
 from hil.drivers.roles import RangeStimulus
-from procedures._common import LRF_RATE_HZ, require, teardown
 
 FRESH_FRAMES = 1
 """Frames of a new stimulus the bench sends after the first, before the FC is asked."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from hil.cards import Card, StepContext, action, measurement
 from procedures._common import require, start_emulators, teardown, wait_s
+
+from hil.cards import Card, StepContext, action, measurement
 
 WINDOW_S = 3.0
 RATE_SIGNALS = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hil.cards import Card, Monitor, Step, StepContext, action, measurement, prompt
 from procedures._common import (
     bit_before_arm_step,
     imu_input_rate_step,
@@ -19,6 +18,8 @@ from procedures._common import (
     teardown,
     zero_and_arm,
 )
+
+from hil.cards import Card, Monitor, Step, StepContext, action, measurement, prompt
 
 ANGLES_DEG = (-10.0, 0.0, 10.0)
 TOLERANCE_DEG = 0.02

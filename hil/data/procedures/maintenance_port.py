@@ -8,9 +8,6 @@ must still work afterwards.
 
 from __future__ import annotations
 
-from hil.cards import Card, StepContext, action, measurement
-from hil.drivers.serial import encode_line
-from hil.protocol.icd import FC_MODES
 from procedures._common import (
     fc_counter,
     imu_input_rate_step,
@@ -19,6 +16,10 @@ from procedures._common import (
     start_emulators,
     teardown,
 )
+
+from hil.cards import Card, StepContext, action, measurement
+from hil.drivers.serial import encode_line
+from hil.protocol.icd import FC_MODES
 
 STATUS_KEYS = ("MODE", "UPTIME", "BIT", "IMU_FRAMES", "LRF_FRAMES", "ENG_FRAMES", "BAD_COMMANDS")
 ROUND_TRIP_PARAMETER = "TEST_THROTTLE_PCT"

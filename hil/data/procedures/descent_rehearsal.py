@@ -11,8 +11,9 @@ checks the FC declared LANDED and that the LRF gave its first valid range near 3
 
 from __future__ import annotations
 
-from hil.cards import Card, action, measurement
 from procedures._descent import first_valid_lrf_range_m, fly, touchdown_steps
+
+from hil.cards import Card, action, measurement
 
 SCENARIO = "nominal"
 SEED = 0
@@ -28,7 +29,7 @@ CARD = Card(
     equipment=(
         "HIL bench with the flight computer under test; lockstep when every device is "
         "simulated, real time against hardware",
-        "Scenario fixtures/scenarios/nominal.toml and terrain map 'nominal'",
+        "Scenario nominal (scenarios/nominal.toml) and terrain map 'nominal'",
     ),
     warnings=(),
     cautions=(

@@ -12,8 +12,9 @@ crater floor (`recover`) lands.
 
 from __future__ import annotations
 
-from hil.cards import Card, StepContext, action, measurement
 from procedures._descent import fly, lrf_rejected_for_good, touchdown_steps
+
+from hil.cards import Card, StepContext, action, measurement
 
 SCENARIO = "f1-crater-rim"
 SEED = 0
@@ -40,7 +41,7 @@ CARD = Card(
     equipment=(
         "HIL bench with the flight computer under test; lockstep when every device is "
         "simulated, real time against hardware",
-        "Scenario fixtures/scenarios/f1-crater-rim.toml (truth: nominal terrain with a 3 km "
+        "Scenario f1-crater-rim (scenarios/f1-crater-rim.toml) (truth: nominal terrain with a 3 km "
         "cliff 12 km before the site; onboard map: nominal)",
     ),
     cautions=(

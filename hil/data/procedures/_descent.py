@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from procedures._common import CheckFailed, require
+
 from hil.cards import StepContext, measurement
 from hil.cards.model import Step
 from hil.flight.descent import DescentResult, DescentRun
@@ -23,7 +25,6 @@ from hil.flight.touchdown import (
     MAX_TILT_DEG,
     MAX_VERTICAL_SPEED_MPS,
 )
-from procedures._common import CheckFailed, require
 
 OUT_ROOT = Path("runs")
 

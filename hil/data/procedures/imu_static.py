@@ -14,10 +14,10 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from procedures._common import IMU_RATE_HZ, CheckFailed, fc_counter, require, teardown, wait_s
 
 from hil.cards import Card, StepContext, action, inspection, measurement
 from hil.models.sensors import MG_MPS2, ImuParams
-from procedures._common import IMU_RATE_HZ, CheckFailed, fc_counter, require, teardown, wait_s
 
 SAMPLES = 2000
 """5 s at 400 Hz: the FC's IMU statistics window holds up to 2000 samples."""

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
-from hil.cards import Card, Monitor, Step, StepContext, action, measurement, prompt
 from procedures._common import (
     CheckFailed,
     bit_before_arm_step,
@@ -23,6 +21,8 @@ from procedures._common import (
     teardown,
     zero_and_arm,
 )
+
+from hil.cards import Card, Monitor, Step, StepContext, action, measurement, prompt
 
 COMMANDS_PCT = (20.0, 50.0, 80.0, 100.0)
 SETTLE_TOLERANCE_PCT = 1.0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hil.cards import Card, Monitor, StepContext, action, inspection, measurement, prompt
 from procedures._common import (
     CheckFailed,
     bit_overall,
@@ -20,6 +19,8 @@ from procedures._common import (
     teardown,
     wait_s,
 )
+
+from hil.cards import Card, Monitor, StepContext, action, inspection, measurement, prompt
 
 BIT_ITEMS = ("IMU", "LRF", "ENGINE", "CAN", "PARAMETERS")
 """The FC's BIT items (FC ICD, maintenance port BIT reply)."""

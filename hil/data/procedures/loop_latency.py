@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from procedures._common import CheckFailed, teardown
+
 from hil.bench.latency import LatencyReport, measure_latency
 from hil.cards import Card, StepContext, action, measurement
-from procedures._common import CheckFailed, teardown
 
 TRIALS = 30
 TIMING_LIMITS = True
