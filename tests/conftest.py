@@ -1,8 +1,11 @@
-"""Shared fixtures: simulated benches on private channels, and a guard against leaks.
+"""The project's own test helpers, beside the fixtures of hil's pytest plugin.
 
-Every test gets its own python-can virtual channel, so tests never hear each other. The
-autouse ``no_leaks`` fixture fails a test that leaves a pseudo-terminal, a CAN bus or a
-thread open behind it.
+The benches come from the plugin (``hil/pytest_plugin.py``): ``hil_sim_config`` and
+``hil_sim_bench`` (the simulated bench on a channel of the test's own), ``hil_bench`` (the
+``--hil-bench`` bench), ``hil_external_bench_config`` (the simulated FC as a device of its
+own). Here: a records store per test session, ``channel`` for tests that build their own
+bench configuration, and the autouse ``no_leaks`` fixture that fails a test leaving a
+pseudo-terminal, a CAN bus or a thread open behind it.
 """
 
 from __future__ import annotations
@@ -105,24 +108,10 @@ def channel(request: pytest.FixtureRequest) -> str:
     return f"test-{request.node.nodeid}-{time.monotonic_ns()}"
 
 
-@pytest.fixture
-def sim_config(channel: str) -> BenchConfig:
-    return private_bench_config(SIM_BENCH, channel)
-
-
 def open_bench(config: BenchConfig, clock: Clock | None = None) -> Bench:
     return Bench(config, clock=clock).open()
 
 
-@pytest.fixture
-def sim_bench(sim_config: BenchConfig) -> Iterator[Bench]:
-    """The simulated bench, free-running on the wall clock."""
-    with Bench(sim_config) as bench:
-        yield bench
-
-
-# The simulated FC in a process of its own and a wire bench pointed at it (session scope), and
-# a real PostgreSQL server for the record-store tests (session scope; skipped when the Debian
+# A real PostgreSQL server for the record-store tests (session scope; skipped when the Debian
 # server binaries are not installed) with a fresh schema URL per test.
-from external_device import external_bench  # noqa: E402, F401
 from pg_server import pg_server, pg_url  # noqa: E402, F401

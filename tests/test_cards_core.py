@@ -149,7 +149,7 @@ def test_judge_gives_pass_marginal_and_fail_from_limits() -> None:
     assert judge(5.0, None, 5.0) == Outcome.PASS  # limits are inclusive
 
 
-def test_measurement_outcomes_come_from_limits_and_marginal_passes(sim_bench: Bench) -> None:
+def test_measurement_outcomes_come_from_limits_and_marginal_passes(hil_sim_bench: Bench) -> None:
     loaded = make_card(
         measurement(1, "In the middle.", name="a", unit="Hz", low=9.5, high=10.5,
                     marginal=0.1, measure=constant(10.0), on_fail="continue"),
@@ -158,7 +158,7 @@ def test_measurement_outcomes_come_from_limits_and_marginal_passes(sim_bench: Be
         measurement(3, "Above the top.", name="c", unit="Hz", low=9.5, high=10.5,
                     marginal=0.1, measure=constant(10.51), on_fail="continue"),
     )  # fmt: skip
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     outcomes = [entry.outcome for entry in record.attempts]
     assert outcomes == [Outcome.PASS, Outcome.MARGINAL, Outcome.FAIL]
     assert record.outcome == Outcome.FAIL
@@ -166,23 +166,23 @@ def test_measurement_outcomes_come_from_limits_and_marginal_passes(sim_bench: Be
     assert "9.5 .. 10.5 Hz" in record.attempts[2].failure_text()
 
 
-def test_all_marginal_card_passes(sim_bench: Bench) -> None:
+def test_all_marginal_card_passes(hil_sim_bench: Bench) -> None:
     loaded = make_card(
         measurement(1, "Near the bottom.", name="a", unit="V", low=27.0, high=29.0,
                     marginal=0.2, measure=constant(27.1)),
     )  # fmt: skip
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     assert record.attempts[0].outcome == Outcome.MARGINAL
     assert record.outcome == Outcome.PASS
 
 
-def test_wait_until_remeasures_until_inside_limits(sim_bench: Bench) -> None:
+def test_wait_until_remeasures_until_inside_limits(hil_sim_bench: Bench) -> None:
     loaded = make_card(
         measurement(1, "Wait for the throttle to settle.", name="throttle", unit="%",
                     low=49.5, high=50.5, measure=sequence(0.0, 20.0, 45.0, 50.1),
                     wait_until_s=5.0, poll_s=0.01),
     )  # fmt: skip
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     entry = record.attempts[0]
     assert entry.outcome == Outcome.PASS
     assert entry.value == 50.1
@@ -190,13 +190,13 @@ def test_wait_until_remeasures_until_inside_limits(sim_bench: Bench) -> None:
     assert record.to_dict()["attempts"][0]["polled_values"] == [0.0, 20.0, 45.0, 50.1]
 
 
-def test_wait_until_times_out_and_the_last_value_counts(sim_bench: Bench) -> None:
+def test_wait_until_times_out_and_the_last_value_counts(hil_sim_bench: Bench) -> None:
     loaded = make_card(
         measurement(1, "Wait for a value that never comes.", name="x", unit="m",
                     low=10.0, high=20.0, measure=sequence(1.0, 2.0, 3.0),
                     wait_until_s=0.1, poll_s=0.02),
     )  # fmt: skip
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     entry = record.attempts[0]
     assert entry.outcome == Outcome.FAIL
     assert entry.value == 3.0
@@ -207,12 +207,12 @@ def test_wait_until_times_out_and_the_last_value_counts(sim_bench: Bench) -> Non
 # -- attempts, on_fail, teardown -------------------------------------------------------------
 
 
-def test_retry_is_a_new_attempt_and_keeps_the_old_value(sim_bench: Bench) -> None:
+def test_retry_is_a_new_attempt_and_keeps_the_old_value(hil_sim_bench: Bench) -> None:
     loaded = make_card(
         measurement(1, "Measure twice if needed.", name="v", unit="V", low=27.0, high=29.0,
                     measure=sequence(31.0, 28.0), attempts=2),
     )  # fmt: skip
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     assert [(e.attempt, e.value, e.outcome) for e in record.attempts] == [
         (1, 31.0, Outcome.FAIL),
         (2, 28.0, Outcome.PASS),
@@ -221,28 +221,28 @@ def test_retry_is_a_new_attempt_and_keeps_the_old_value(sim_bench: Bench) -> Non
     assert [a["value"] for a in record.to_dict()["attempts"]] == [31.0, 28.0]
 
 
-def test_on_fail_continue_runs_the_next_step_and_the_card_fails(sim_bench: Bench) -> None:
+def test_on_fail_continue_runs_the_next_step_and_the_card_fails(hil_sim_bench: Bench) -> None:
     ran: list[int] = []
     loaded = make_card(
         action(1, "Fail.", run=lambda ctx: (_ for _ in ()).throw(RuntimeError("valve stuck")),
                on_fail="continue"),
         action(2, "Carry on.", run=lambda ctx: ran.append(2)),
     )  # fmt: skip
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     assert ran == [2]
     assert [e.outcome for e in record.attempts] == [Outcome.FAIL, Outcome.PASS]
     assert "RuntimeError: valve stuck" in (record.attempts[0].error or "")
     assert record.outcome == Outcome.FAIL
 
 
-def test_on_fail_stop_skips_the_remaining_steps(sim_bench: Bench) -> None:
+def test_on_fail_stop_skips_the_remaining_steps(hil_sim_bench: Bench) -> None:
     ran: list[int] = []
     loaded = make_card(
         measurement(1, "Out of limits.", name="x", unit="A", high=1.0, measure=constant(2.0)),
         action(2, "Never runs.", run=lambda ctx: ran.append(2)),
         action(3, "Never runs either.", run=lambda ctx: ran.append(3)),
     )
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     assert ran == []
     assert [(e.step, e.attempt, e.outcome) for e in record.attempts] == [
         (1, 1, Outcome.FAIL),
@@ -260,21 +260,21 @@ def _teardown_log(events: list[str]) -> Callable[[StepContext], None]:
     return teardown
 
 
-def test_teardown_runs_after_a_failure(sim_bench: Bench) -> None:
+def test_teardown_runs_after_a_failure(hil_sim_bench: Bench) -> None:
     events: list[str] = []
     loaded = make_card(
         action(1, "Remember something.", run=lambda ctx: ctx.state.update(armed=True)),
         measurement(2, "Fail.", name="x", unit="A", high=1.0, measure=constant(2.0)),
         teardown=_teardown_log(events),
     )
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     assert events == ["teardown saw ['armed']"]
     assert record.teardown.outcome == Outcome.PASS
     assert record.teardown.logs[0]["text"] == "streams stopped"
 
 
 def test_teardown_runs_after_an_exception_and_a_device_timeout_is_an_error(
-    sim_bench: Bench,
+    hil_sim_bench: Bench,
 ) -> None:
     events: list[str] = []
 
@@ -285,14 +285,14 @@ def test_teardown_runs_after_an_exception_and_a_device_timeout_is_an_error(
         action(1, "Wait for a frame nobody sends.", run=wait_for_silence),
         teardown=_teardown_log(events),
     )
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     assert record.attempts[0].outcome == Outcome.ERROR
     assert "DeviceTimeout" in (record.attempts[0].error or "")
     assert events == ["teardown saw []"]
     assert record.outcome == Outcome.FAIL
 
 
-def test_teardown_runs_after_keyboard_interrupt_which_is_reraised(sim_bench: Bench) -> None:
+def test_teardown_runs_after_keyboard_interrupt_which_is_reraised(hil_sim_bench: Bench) -> None:
     events: list[str] = []
 
     def interrupt(ctx: StepContext) -> None:
@@ -306,7 +306,7 @@ def test_teardown_runs_after_keyboard_interrupt_which_is_reraised(sim_bench: Ben
     )
     keeper = Keeper()
     with pytest.raises(KeyboardInterrupt):
-        run(loaded, sim_bench, listener=keeper)
+        run(loaded, hil_sim_bench, listener=keeper)
     assert events == ["teardown saw []"]
     record = keeper.record
     assert record is not None and record.finished_utc is not None
@@ -319,25 +319,27 @@ def test_teardown_runs_after_keyboard_interrupt_which_is_reraised(sim_bench: Ben
     assert record.teardown.outcome == Outcome.PASS
 
 
-def test_a_failing_teardown_fails_the_card(sim_bench: Bench) -> None:
+def test_a_failing_teardown_fails_the_card(hil_sim_bench: Bench) -> None:
     def broken(ctx: StepContext) -> None:
         raise RuntimeError("SAFE refused")
 
-    record = run(make_card(action(1, "Fine.", run=lambda ctx: None), teardown=broken), sim_bench)
+    record = run(
+        make_card(action(1, "Fine.", run=lambda ctx: None), teardown=broken), hil_sim_bench
+    )
     assert record.attempts[0].outcome == Outcome.PASS
     assert record.teardown.outcome == Outcome.FAIL
     assert "SAFE refused" in (record.teardown.error or "")
     assert record.outcome == Outcome.FAIL
 
 
-def test_pause_on_failure_asks_the_operator(sim_bench: Bench) -> None:
+def test_pause_on_failure_asks_the_operator(hil_sim_bench: Bench) -> None:
     operator = StubOperator(decisions=["retry", "retry", "abort"])
     ran: list[int] = []
     loaded = make_card(
         measurement(1, "Keeps failing.", name="x", unit="A", high=1.0, measure=constant(2.0)),
         action(2, "Never runs.", run=lambda ctx: ran.append(2)),
     )
-    record = run(loaded, sim_bench, operator=operator, pause_on_failure=True)
+    record = run(loaded, hil_sim_bench, operator=operator, pause_on_failure=True)
     assert operator.asked_on_failure == [(1, 1), (1, 2), (1, 3)]
     assert [(e.step, e.attempt) for e in record.attempts] == [(1, 1), (1, 2), (1, 3), (2, 0)]
     assert record.attempts[-1].outcome == Outcome.ABORTED
@@ -359,14 +361,14 @@ def _publishing(values: Sequence[float]) -> Callable[[StepContext], float]:
     return measure
 
 
-def test_a_red_monitor_excursion_fails_the_step(sim_bench: Bench) -> None:
+def test_a_red_monitor_excursion_fails_the_step(hil_sim_bench: Bench) -> None:
     monitor = Monitor("Test.Temperature", red=(-10, 60), yellow=(0, 40), unit="degC")
     loaded = make_card(
         measurement(1, "Measure while the temperature is watched.", name="x", unit="V",
                     low=0.0, high=2.0, measure=_publishing([20, 45, 75, 80, 20]),
                     monitors=(monitor,)),
     )  # fmt: skip
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     entry = record.attempts[0]
     assert entry.value == 1.0
     assert entry.outcome == Outcome.FAIL
@@ -378,19 +380,19 @@ def test_a_red_monitor_excursion_fails_the_step(sim_bench: Bench) -> None:
     assert {item["band"] for item in dumped} == {"red", "yellow"}
 
 
-def test_a_yellow_excursion_is_a_warning_and_the_step_passes(sim_bench: Bench) -> None:
+def test_a_yellow_excursion_is_a_warning_and_the_step_passes(hil_sim_bench: Bench) -> None:
     monitor = Monitor("Test.Temperature", red=(-10, 60), yellow=(0, 40), unit="degC")
     loaded = make_card(
         measurement(1, "Measure.", name="x", unit="V", low=0.0, high=2.0,
                     measure=_publishing([20, 45, 20]), monitors=(monitor,)),
     )  # fmt: skip
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     entry = record.attempts[0]
     assert entry.outcome == Outcome.PASS
     assert [(e.band, e.value) for e in entry.excursions] == [("yellow", 45)]
 
 
-def test_the_monitor_only_watches_while_its_step_runs(sim_bench: Bench) -> None:
+def test_the_monitor_only_watches_while_its_step_runs(hil_sim_bench: Bench) -> None:
     monitor = Monitor("Test.Temperature", red=(None, 60), unit="degC")
 
     def overheat(ctx: StepContext) -> None:
@@ -401,7 +403,7 @@ def test_the_monitor_only_watches_while_its_step_runs(sim_bench: Bench) -> None:
                     monitors=(monitor,)),
         action(2, "Unwatched.", run=overheat),
     )  # fmt: skip
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     assert [e.outcome for e in record.attempts] == [Outcome.PASS, Outcome.PASS]
 
 
@@ -422,7 +424,9 @@ def _operator_card() -> LoadedCard:
     )
 
 
-def test_scripted_answers_drive_prompts_and_inspections(sim_bench: Bench, tmp_path: Path) -> None:
+def test_scripted_answers_drive_prompts_and_inspections(
+    hil_sim_bench: Bench, tmp_path: Path
+) -> None:
     evidence = tmp_path / "j1.txt"
     evidence.write_text("photo")
     path = _answers(
@@ -432,7 +436,7 @@ def test_scripted_answers_drive_prompts_and_inspections(sim_bench: Bench, tmp_pa
         '"2" = { passed = true, comment = "pins OK", evidence = "j1.txt" }\n'
         '"3" = "J2"\n',
     )
-    record = run(_operator_card(), sim_bench, operator=ScriptedOperator(path))
+    record = run(_operator_card(), hil_sim_bench, operator=ScriptedOperator(path))
     assert [(e.step, e.attempt, e.outcome) for e in record.attempts] == [
         (1, 1, Outcome.FAIL),
         (1, 2, Outcome.PASS),
@@ -446,17 +450,19 @@ def test_scripted_answers_drive_prompts_and_inspections(sim_bench: Bench, tmp_pa
     assert chosen["answer"] == "J2"
 
 
-def test_a_failed_inspection_fails_the_step(sim_bench: Bench, tmp_path: Path) -> None:
+def test_a_failed_inspection_fails_the_step(hil_sim_bench: Bench, tmp_path: Path) -> None:
     path = _answers(
         tmp_path,
         '["LL-99-00-00-710-100"]\n"1" = "yes"\n"2" = { passed = false, comment = "pin 4 bent" }\n',
     )
-    record = run(_operator_card(), sim_bench, operator=ScriptedOperator(path))
+    record = run(_operator_card(), hil_sim_bench, operator=ScriptedOperator(path))
     assert record.attempts[1].outcome == Outcome.FAIL
     assert "pin 4 bent" in (record.attempts[1].error or "")
 
 
-def test_a_missing_scripted_answer_names_card_and_step(sim_bench: Bench, tmp_path: Path) -> None:
+def test_a_missing_scripted_answer_names_card_and_step(
+    hil_sim_bench: Bench, tmp_path: Path
+) -> None:
     path = _answers(tmp_path, '["LL-99-00-00-710-100"]\n"1" = "yes"\n')
     operator = ScriptedOperator(path)
     with pytest.raises(CardError, match=r"answers.toml: no scripted answer .* steps 2, 3"):
@@ -465,7 +471,7 @@ def test_a_missing_scripted_answer_names_card_and_step(sim_bench: Bench, tmp_pat
     loaded = make_card(*_operator_card().card.steps, teardown=_teardown_log(events))
     keeper = Keeper()
     with pytest.raises(CardError, match=r"no scripted answer for card LL-99-00-00-710-100 step 2"):
-        run(loaded, sim_bench, operator=operator, listener=keeper)
+        run(loaded, hil_sim_bench, operator=operator, listener=keeper)
     assert events == ["teardown saw []"]
     assert keeper.record is not None and keeper.record.outcome == Outcome.ABORTED
     assert keeper.record.attempts[1].outcome == Outcome.ABORTED
@@ -510,13 +516,13 @@ def _marked_lines(path: Path) -> list[int]:
     ],
 )
 def test_load_errors_name_file_and_line(
-    name: str, message: str, sim_config: BenchConfig, monkeypatch: pytest.MonkeyPatch
+    name: str, message: str, hil_sim_config: BenchConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(CARDS.parent.parent)
     path = CARDS / f"{name}.py"
     (line,) = _marked_lines(path)
     with pytest.raises(CardError) as caught:
-        load_card(path, sim_config)
+        load_card(path, hil_sim_config)
     text = str(caught.value)
     assert text.startswith(f"tests/cards/{name}.py:{line}: "), text
     assert message in text
@@ -569,11 +575,11 @@ def test_effectivity() -> None:
         card("HR-M3 serials 1-10")
 
 
-def test_a_card_not_effective_for_the_lander_does_not_run(sim_bench: Bench) -> None:
+def test_a_card_not_effective_for_the_lander_does_not_run(hil_sim_bench: Bench) -> None:
     ran: list[int] = []
     loaded = make_card(action(1, "Go.", run=lambda ctx: ran.append(1)))
     with pytest.raises(CardError, match="not effective for lander 'HR-M4-SN001'"):
-        run_card(loaded, sim_bench, StubOperator(), lander="HR-M4-SN001", operator_id="t")
+        run_card(loaded, hil_sim_bench, StubOperator(), lander="HR-M4-SN001", operator_id="t")
     assert ran == []
 
 
@@ -593,10 +599,10 @@ def test_the_content_hash_changes_when_the_card_file_changes(tmp_path: Path) -> 
 
 
 def test_json_record_binds_card_bench_software_and_keeps_values_beside_limits(
-    sim_bench: Bench, sim_config: BenchConfig, tmp_path: Path
+    hil_sim_bench: Bench, hil_sim_config: BenchConfig, tmp_path: Path
 ) -> None:
-    loaded = load_card(GOOD_CARD, sim_config)
-    record = run(loaded, sim_bench, operator=ScriptedOperator(GOOD_ANSWERS))
+    loaded = load_card(GOOD_CARD, hil_sim_config)
+    record = run(loaded, hil_sim_bench, operator=ScriptedOperator(GOOD_ANSWERS))
     assert record.outcome == Outcome.PASS, record.summary()
     data = json.loads(record.save(tmp_path / record.default_name()).read_text())
     assert data["card"]["number"] == "LL-99-00-00-710-001"
@@ -604,8 +610,8 @@ def test_json_record_binds_card_bench_software_and_keeps_values_beside_limits(
     assert data["card"]["content_sha256"] == hashlib.sha256(GOOD_CARD.read_bytes()).hexdigest()
     assert data["card"]["source"].endswith("good_card.py")
     assert (data["lander"], data["operator_id"]) == (LANDER, "tech.test")
-    assert data["bench"]["config_path"] == str(sim_config.path)
-    assert data["bench"]["config_text"] == Path(sim_config.path).read_text()
+    assert data["bench"]["config_path"] == str(hil_sim_config.path)
+    assert data["bench"]["config_text"] == Path(hil_sim_config.path).read_text()
     assert data["software"]["hil"] == hil.__version__
     assert data["outcome"] == "PASS"
     started = datetime.fromisoformat(data["started_utc"])
@@ -626,7 +632,7 @@ def test_json_record_binds_card_bench_software_and_keeps_values_beside_limits(
 
 
 def test_junit_xml_parses_with_one_testcase_per_step_and_the_right_failures(
-    sim_bench: Bench, tmp_path: Path
+    hil_sim_bench: Bench, tmp_path: Path
 ) -> None:
     def vanish(ctx: StepContext) -> float:
         ctx.signals.wait_for("NoSuch_Message.Value", lambda v: True, timeout_s=0.02)
@@ -639,7 +645,7 @@ def test_junit_xml_parses_with_one_testcase_per_step_and_the_right_failures(
         measurement(3, "Errors.", name="c", unit="Hz", measure=vanish, on_fail="continue"),
         action(4, "Runs.", run=lambda ctx: None),
     )  # fmt: skip
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     suite = ET.parse(record.to_junit(tmp_path / "junit.xml")).getroot().find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "1", "1")
@@ -760,11 +766,11 @@ def test_hil_cards_list(
     assert len(captured.err.strip().splitlines()) == 6  # one line per bad card
 
 
-def test_a_nan_reading_fails_and_the_json_stays_strict(sim_bench: Bench) -> None:
+def test_a_nan_reading_fails_and_the_json_stays_strict(hil_sim_bench: Bench) -> None:
     loaded = make_card(
         measurement(1, "Read a dead sensor.", name="x", unit="K", measure=constant(float("nan")))
     )
-    record = run(loaded, sim_bench)
+    record = run(loaded, hil_sim_bench)
     assert record.attempts[0].outcome == Outcome.FAIL
     assert json.loads(record.to_json())["attempts"][0]["value"] == "nan"
 

@@ -33,11 +33,11 @@ def _params() -> list[object]:
 
 
 @pytest.mark.parametrize("path", _params())
-def test_card_passes_on_the_simulated_bench(path: Path, sim_config: BenchConfig) -> None:
-    loaded = load_card(path, sim_config)
+def test_card_passes_on_the_simulated_bench(path: Path, hil_sim_config: BenchConfig) -> None:
+    loaded = load_card(path, hil_sim_config)
     operator = ScriptedOperator(CI_ANSWERS)
     operator.check(loaded.card)
-    with bench_for(loaded.card, sim_config) as bench:
+    with bench_for(loaded.card, hil_sim_config) as bench:
         record = run_card(loaded, bench, operator, lander=CI_LANDER, operator_id=CI_OPERATOR)
         if loaded.card.lockstep:
             # a descent card flies the FC it was given: that FC took in the whole flight's

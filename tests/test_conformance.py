@@ -1,9 +1,10 @@
 """Conformance suites, one per device role, run over the real links.
 
 Each suite talks to a bench through the role's public interface only. By default the bench
-is the simulated one (simulated FC over a python-can virtual bus and ptys); with
-``HIL_HARDWARE=1 HIL_BENCH=path/to/bench.toml`` the same suites run against hardware, or
-against the simulated FC running as a device of its own (``hil/data/benches/external.toml``).
+is the simulated one (simulated FC over a python-can virtual bus and ptys) and the simulated FC
+running as a device of its own (``hil device fc``); with ``--hil-bench path/to/bench.toml``
+(hil's pytest plugin) naming a bench with ``wire`` backends, the same suites also run against
+that bench: hardware, or ``external`` after starting ``hil device fc`` by hand.
 
 An FC outside the test process outlives each test: it keeps its counters, its BIT result
 and its parameters. So each test starts it in STANDBY, judges what its counters count during
@@ -12,13 +13,11 @@ the test, and puts back every parameter it changed.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from conftest import SIM_BENCH, private_bench_config
 
 from hil.bench import Bench
 from hil.core.config import load_bench
@@ -27,20 +26,27 @@ from hil.drivers.serial import encode_line
 from hil.errors import ProtocolError
 from hil.protocol.icd import FC_MODES
 from hil.protocol.parameters import PARAMETERS
-
-BENCHES = ["sim", "external"] + (["hardware"] if os.environ.get("HIL_HARDWARE") == "1" else [])
-"""sim: the in-process simulated bench; external: wire drivers against the simulated FC in a
-process of its own (``hil device fc``); hardware: the bench file named by HIL_BENCH."""
+from hil.pytest_plugin import bench_file, wire_roles
 
 
-@pytest.fixture(params=BENCHES)
-def bench(request: pytest.FixtureRequest, channel: str) -> Iterator[Bench]:
-    if request.param == "hardware":
-        config = load_bench(os.environ["HIL_BENCH"])
-    elif request.param == "external":
-        config = request.getfixturevalue("external_bench")
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """sim: the in-process simulated bench; external: wire drivers against the simulated FC in
+    a process of its own; hardware: the ``--hil-bench`` bench when it has wire backends."""
+    if "bench_kind" in metafunc.fixturenames:
+        kinds = ["sim", "external"]
+        if wire_roles(load_bench(bench_file(metafunc.config))):
+            kinds.append("hardware")
+        metafunc.parametrize("bench_kind", kinds)
+
+
+@pytest.fixture
+def bench(request: pytest.FixtureRequest, bench_kind: str) -> Iterator[Bench]:
+    if bench_kind == "hardware":
+        config = request.getfixturevalue("hil_bench_config")
+    elif bench_kind == "external":
+        config = request.getfixturevalue("hil_external_bench_config")
     else:
-        config = private_bench_config(SIM_BENCH, channel)
+        config = request.getfixturevalue("hil_sim_config")
     with Bench(config) as opened:
         fc = opened.flight_computer
         fc.safe()

@@ -50,9 +50,9 @@ class Sink:
         )
 
 
-def test_each_message_is_relayed_by_its_type(sim_config: BenchConfig) -> None:
+def test_each_message_is_relayed_by_its_type(hil_sim_config: BenchConfig) -> None:
     sink = Sink()
-    process = sink.process(sim_config)
+    process = sink.process(hil_sim_config)
     progress = DescentProgress(1.5, 120.0, "BRAKING")
     process.dispatch(SignalBatches(((0.02, {"truth.altitude_m": 500.0}), (0.04, {"a": 1.0}))))
     process.dispatch(Units({"truth.altitude_m": "m"}))
@@ -66,10 +66,10 @@ def test_each_message_is_relayed_by_its_type(sim_config: BenchConfig) -> None:
 
 
 def test_an_unknown_message_is_counted_and_logged_not_fatal(
-    sim_config: BenchConfig, caplog: pytest.LogCaptureFixture
+    hil_sim_config: BenchConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     sink = Sink()
-    process = sink.process(sim_config)
+    process = sink.process(hil_sim_config)
     with caplog.at_level(logging.WARNING, logger="hil.gui"):
         process.dispatch(("signals", [(0.0, {"a": 1.0})]))  # the old string-tagged form
         process.dispatch(("signals", [(0.0, {"a": 1.0})]))
@@ -103,10 +103,10 @@ def test_the_child_side_sends_typed_messages_that_survive_the_pipe() -> None:
 
 
 def test_a_child_that_cannot_load_its_bench_reports_one_line(
-    sim_config: BenchConfig, tmp_path: Path
+    hil_sim_config: BenchConfig, tmp_path: Path
 ) -> None:
     sink = Sink()
-    missing = dataclasses.replace(sim_config, path=tmp_path / "gone.toml")
+    missing = dataclasses.replace(hil_sim_config, path=tmp_path / "gone.toml")
     process = sink.process(missing)
     process.run(lambda: False)
     with pytest.raises(HilError) as caught:
@@ -117,9 +117,9 @@ def test_a_child_that_cannot_load_its_bench_reports_one_line(
     assert sink.events == [] and sink.signals == []
 
 
-def test_a_descent_in_a_process_streams_and_stops_when_asked(sim_config: BenchConfig) -> None:
+def test_a_descent_in_a_process_streams_and_stops_when_asked(hil_sim_config: BenchConfig) -> None:
     sink = Sink()
-    process = sink.process(sim_config)
+    process = sink.process(hil_sim_config)
     # stop once the child has streamed signals and a status snapshot (one at t = 0)
     process.run(
         lambda: bool(sink.signals) and any(isinstance(e, StatusSnapshot) for e in sink.events)

@@ -27,17 +27,17 @@ PROCEDURES = ROOT / "hil" / "data" / "procedures"
 CI_ANSWERS = ROOT / "hil" / "data" / "answers" / "ci.toml"
 
 
-def test_bench_check_passes_against_the_device(external_bench: BenchConfig) -> None:
-    with Bench(external_bench) as bench:
+def test_bench_check_passes_against_the_device(hil_external_bench_config: BenchConfig) -> None:
+    with Bench(hil_external_bench_config) as bench:
         assert not bench.lockstep and bench.steppers == []  # nothing of the FC in here
         result = run_check(bench)
     assert result.ok, result.problems
     assert result.bit is not None and result.bit.passed
 
 
-def test_lockstep_is_refused_against_the_device(external_bench: BenchConfig) -> None:
+def test_lockstep_is_refused_against_the_device(hil_external_bench_config: BenchConfig) -> None:
     with pytest.raises(ConfigError, match="lockstep needs simulated devices"):
-        descent_bench(external_bench, realtime=False)
+        descent_bench(hil_external_bench_config, realtime=False)
 
 
 def _bench_cards() -> list[object]:
@@ -50,23 +50,27 @@ def _bench_cards() -> list[object]:
 
 
 @pytest.mark.parametrize("path", _bench_cards())
-def test_card_passes_against_the_device(path: object, external_bench: BenchConfig) -> None:
-    loaded = load_card(path, external_bench)  # type: ignore[arg-type]
+def test_card_passes_against_the_device(
+    path: object, hil_external_bench_config: BenchConfig
+) -> None:
+    loaded = load_card(path, hil_external_bench_config)  # type: ignore[arg-type]
     operator = ScriptedOperator(CI_ANSWERS)
-    with bench_for(loaded.card, external_bench) as bench:
+    with bench_for(loaded.card, hil_external_bench_config) as bench:
         record = run_card(loaded, bench, operator, lander="HR-M3-SN002", operator_id="tech.ci")
     assert_card_worked(record, path)  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
-def test_a_real_time_descent_slice_flies_against_the_device(external_bench: BenchConfig) -> None:
+def test_a_real_time_descent_slice_flies_against_the_device(
+    hil_external_bench_config: BenchConfig,
+) -> None:
     """BIT, ARM, PDI and 4 s of powered flight in real time: the FC in the other process
     takes the bench's IMU frames and ranges and its engine commands close the loop."""
     scenario = load_scenario("nominal")
     scenario = dataclasses.replace(
         scenario, model=dataclasses.replace(scenario.model, max_duration_s=14.0)
     )
-    with descent_bench(external_bench, realtime=True) as bench:
+    with descent_bench(hil_external_bench_config, realtime=True) as bench:
         run = DescentRun(bench, scenario, seed=0)
         result = run.run()
         throttle = run.trajectory()[:, 17]  # cmd_throttle_pct

@@ -134,11 +134,11 @@ def make_window(
 
 
 def test_card_runs_end_to_end_with_scripted_dialogs_and_rii_signoff(
-    qtbot: QtBot, tmp_path: Path, sim_config: BenchConfig, card_dir: Path, store: SqliteStore
+    qtbot: QtBot, tmp_path: Path, hil_sim_config: BenchConfig, card_dir: Path, store: SqliteStore
 ) -> None:
     script = ScriptedOperator(tmp_path / "answers.toml")
     with BenchSession(
-        sim_config, operator=GuiOperator(script), store=store, out_dir=tmp_path / "runs"
+        hil_sim_config, operator=GuiOperator(script), store=store, out_dir=tmp_path / "runs"
     ) as session:
         window = make_window(qtbot, session, card_dir, store)
         cards = window.cards
@@ -222,9 +222,9 @@ def test_card_runs_end_to_end_with_scripted_dialogs_and_rii_signoff(
 
 
 def test_operator_clicks_retry_after_a_failed_attempt(
-    qtbot: QtBot, sim_config: BenchConfig, card_dir: Path
+    qtbot: QtBot, hil_sim_config: BenchConfig, card_dir: Path
 ) -> None:
-    with BenchSession(sim_config) as session:  # no script: a person answers
+    with BenchSession(hil_sim_config) as session:  # no script: a person answers
         window = make_window(qtbot, session, card_dir)
         cards = window.cards
         cards.select(CARD_NUMBER)
@@ -264,9 +264,9 @@ def test_operator_clicks_retry_after_a_failed_attempt(
 
 
 def test_closing_the_window_aborts_an_open_question_and_runs_the_teardown(
-    qtbot: QtBot, sim_config: BenchConfig, card_dir: Path
+    qtbot: QtBot, hil_sim_config: BenchConfig, card_dir: Path
 ) -> None:
-    with BenchSession(sim_config) as session:
+    with BenchSession(hil_sim_config) as session:
         window = make_window(qtbot, session, card_dir)
         window.cards.select(CARD_NUMBER)
         window.cards.operator_id.setText("tech.gui")
@@ -282,9 +282,9 @@ def test_closing_the_window_aborts_an_open_question_and_runs_the_teardown(
 
 
 def test_plots_and_trajectory_receive_data_from_a_running_descent(
-    qtbot: QtBot, tmp_path: Path, sim_config: BenchConfig
+    qtbot: QtBot, tmp_path: Path, hil_sim_config: BenchConfig
 ) -> None:
-    with BenchSession(sim_config, out_dir=tmp_path) as session:
+    with BenchSession(hil_sim_config, out_dir=tmp_path) as session:
         window = make_window(qtbot, session, tmp_path)
         window.tabs.setCurrentWidget(window.plots)
         window.fly(load_scenario("nominal"), 0, False, 40.0)
@@ -308,9 +308,9 @@ def test_plots_and_trajectory_receive_data_from_a_running_descent(
 
 
 def test_bench_check_fills_the_status_panel(
-    qtbot: QtBot, tmp_path: Path, sim_config: BenchConfig
+    qtbot: QtBot, tmp_path: Path, hil_sim_config: BenchConfig
 ) -> None:
-    with BenchSession(sim_config) as session:
+    with BenchSession(hil_sim_config) as session:
         window = make_window(qtbot, session, tmp_path)
         window.check_action.trigger()
         qtbot.waitUntil(lambda: "bench check: PASS" in window.job_label.text(), timeout=15_000)
@@ -351,8 +351,8 @@ def test_ten_thousand_qt_signals_do_not_crash_the_interpreter(qtbot: QtBot) -> N
     del receiver
 
 
-def test_card_library_lists_the_procedures(qtbot: QtBot, sim_config: BenchConfig) -> None:
-    with BenchSession(sim_config) as session:
+def test_card_library_lists_the_procedures(qtbot: QtBot, hil_sim_config: BenchConfig) -> None:
+    with BenchSession(hil_sim_config) as session:
         window = make_window(qtbot, session, ROOT / "hil" / "data" / "procedures")
         assert "LL-31-10-00-740-801" in window.cards.loaded
         assert window.cards.library_errors.text() == ""
@@ -363,9 +363,9 @@ def test_card_library_lists_the_procedures(qtbot: QtBot, sim_config: BenchConfig
 
 
 def test_a_real_time_descent_flies_in_its_own_process_and_streams_to_the_view(
-    qtbot: QtBot, tmp_path: Path, sim_config: BenchConfig
+    qtbot: QtBot, tmp_path: Path, hil_sim_config: BenchConfig
 ) -> None:
-    with BenchSession(sim_config, out_dir=tmp_path) as session:
+    with BenchSession(hil_sim_config, out_dir=tmp_path) as session:
         window = make_window(qtbot, session, tmp_path)
         window.tabs.setCurrentWidget(window.status)
         window.fly(load_scenario("nominal"), 0, True, 2.5)

@@ -36,9 +36,9 @@ def measured(config: BenchConfig) -> LatencyReport:
     return report
 
 
-def test_a_60_ms_slower_fc_measures_60_ms_slower(sim_config: BenchConfig) -> None:
-    fast = measured(with_delay(sim_config, 0.0, "-fast"))
-    slow = measured(with_delay(sim_config, 0.060, "-slow"))
+def test_a_60_ms_slower_fc_measures_60_ms_slower(hil_sim_config: BenchConfig) -> None:
+    fast = measured(with_delay(hil_sim_config, 0.0, "-fast"))
+    slow = measured(with_delay(hil_sim_config, 0.060, "-slow"))
     assert fast.lost == 0 and slow.lost == 0
     difference_ms = slow.percentiles_ms("total")[0] - fast.percentiles_ms("total")[0]
     # within one FC command period (20 ms): the FC answers at its next ACS_Cmd
@@ -51,16 +51,16 @@ def test_a_60_ms_slower_fc_measures_60_ms_slower(sim_config: BenchConfig) -> Non
         assert totals.min() > 0.0
 
 
-def test_a_negative_delay_is_refused_in_one_line(sim_config: BenchConfig) -> None:
-    bench = Bench(with_delay(sim_config, -0.01, "-neg"))
+def test_a_negative_delay_is_refused_in_one_line(hil_sim_config: BenchConfig) -> None:
+    bench = Bench(with_delay(hil_sim_config, -0.01, "-neg"))
     with pytest.raises(ConfigError, match=r"processing_delay_s: must be >= 0 s") as caught:
         bench.open()
     assert "\n" not in str(caught.value)
 
 
-def test_latency_is_refused_in_lockstep(sim_config: BenchConfig) -> None:
+def test_latency_is_refused_in_lockstep(hil_sim_config: BenchConfig) -> None:
     with (
-        Bench(sim_config, clock=SimulatedClock()) as bench,
+        Bench(hil_sim_config, clock=SimulatedClock()) as bench,
         pytest.raises(ProtocolError, match="real time"),
     ):
         measure_latency(bench, trials=1)

@@ -177,7 +177,7 @@ def find_card(card: str | Path, folder: str | Path) -> Path:
     numbers = []
     for candidate in files:
         number = load_card(candidate).card.number
-        if number == text:
+        if text in (number, number.partition("-")[2]):  # LL-31-... or 31-...
             return candidate
         numbers.append(f"{number} ({candidate.stem})")
     raise CardError(
