@@ -25,6 +25,4 @@ def assert_card_worked(record: AsRunRecord, path: Path) -> None:
             assert attempt.outcome in measured, record.summary()
         else:
             assert attempt.outcome == Outcome.PASS, record.summary()
-    assert record.outcome in measured and record.teardown.outcome == Outcome.PASS, (
-        record.summary()
-    )
+    assert record.outcome in measured and record.teardown.outcome == Outcome.PASS, record.summary()
