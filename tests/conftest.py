@@ -102,6 +102,17 @@ def private_records_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         os.environ["HIL_DATA"] = previous
 
 
+@pytest.fixture(autouse=True)
+def private_trust_file(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test has its own trust file (``$HIL_TRUST``), empty until the test bootstraps an
+    administrator (``records_people.administer``)."""
+    path = tmp_path_factory.mktemp("trust") / "trust.toml"
+    monkeypatch.setenv("HIL_TRUST", str(path))
+    return path
+
+
 @pytest.fixture
 def channel(request: pytest.FixtureRequest) -> str:
     """A CAN channel name nobody else uses."""

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from records_people import administer
 
 from hil.cli.main import main
 from hil.fleet import (
@@ -85,7 +86,7 @@ def open_url(url: str, *, readonly: bool = False) -> SqlRecordStore:
 @pytest.fixture
 def store(store_url: str) -> Iterator[SqlRecordStore]:
     with open_url(store_url) as opened:
-        people = opened.people
+        people = administer(opened)
         people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
         people.add("insp", "Ian Spector", ["inspector"], SECRETS["insp"], [VALID])
         people.add("eng", "Eve Engineer", ["engineer"], SECRETS["eng"], [VALID])
@@ -449,7 +450,7 @@ def test_a_release_whose_signature_is_refused_leaves_no_record_behind(
     """The authorization is valid by the fleet's clock but has expired when the record is
     signed: the signature is refused, and the release record begun for it is not kept."""
     lapsed = Authorization("LL-*", "CERT-9", date.today() - timedelta(days=3))
-    store.people.add("cert", "Cora Tifying", ["inspector"], "cert-secret", [lapsed])
+    administer(store).add("cert", "Cora Tifying", ["inspector"], "cert-secret", [lapsed])
     _make_releasable(fleet, store)
     runs_before = len(store.runs())
     with pytest.raises(SignoffRefused, match="has no authorization for card LL-05-00-00-RTS"):
@@ -494,7 +495,7 @@ def test_a_defect_closure_whose_signature_is_refused_leaves_no_record_behind(
     fleet: Fleet, store: SqlRecordStore
 ) -> None:
     lapsed = Authorization("LL-*", "CERT-9", date.today() - timedelta(days=3))
-    store.people.add("temp", "Tim Porary", ["technician"], "temp-secret", [lapsed])
+    administer(store).add("temp", "Tim Porary", ["technician"], "temp-secret", [lapsed])
     defect = fleet.report_defect(LANDER, "LRF window scratched", "tech")
     with pytest.raises(SignoffRefused, match="has no authorization for card LL-05-00-00-DEF"):
         fleet.close_defect(defect.defect_id, "window replaced", "temp", "temp-secret")
@@ -624,7 +625,7 @@ def test_the_cli_reports_due_defers_and_refuses_release(
     with make_store(store_url, kdf=Kdf(n=2**10)) as records:
         assert isinstance(records, SqlRecordStore)
         unsigned = card_run(records, BIT, signed=())
-        records.people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
+        administer(records).add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
     assert main(["fleet", "due", "--lander", LANDER, *data]) == 0
     out = capsys.readouterr().out
     assert re.search(rf"{BIT} .* OVERDUE", out)

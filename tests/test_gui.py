@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6 import QtCore, QtWidgets
 from pytestqt.qtbot import QtBot
+from records_people import administer
 
 from hil.cards.model import Card
 from hil.cards.operators import ScriptedOperator
@@ -98,7 +99,7 @@ def card_dir(tmp_path: Path) -> Path:
 def store(tmp_path: Path) -> Iterator[SqliteStore]:
     with SqliteStore(tmp_path / "data", kdf=Kdf(n=2**10)) as opened:
         until = date.today() + timedelta(days=30)
-        people = opened.people
+        people = administer(opened)
         people.add(
             "tech.gui",
             "T. Technician",

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from pg_server import PgServer
+from records_people import administer
 
 from hil.records import (
     AuthenticationError,
@@ -126,7 +127,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
 
 def _with_people(opened: SqlRecordStore) -> SqlRecordStore:
-    people = opened.people
+    people = administer(opened)
     people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
     people.add("insp", "Ian Spector", ["inspector"], SECRETS["insp"], [VALID])
     people.add("eng", "Eve Engineer", ["engineer"], SECRETS["eng"], [VALID])
@@ -220,7 +221,7 @@ def test_event_hash_is_sha256_over_the_canonical_event(store: SqlRecordStore) ->
 
 def test_the_store_refuses_edits_and_deletes(store: SqlRecordStore, backend: Backend) -> None:
     new_run(store)
-    store.people.unlock("tech")  # logged in the authentication log
+    administer(store).unlock("tech")  # logged in the authentication log
     with pytest.raises(backend.integrity_error, match="events are append-only"):
         backend.raw("UPDATE events SET payload = '{}' WHERE seq = 2")
     with pytest.raises(backend.integrity_error, match="events are append-only"):
@@ -348,9 +349,9 @@ def test_a_signature_only_after_the_signed_steps_are_complete(store: SqlRecordSt
 
 def test_an_expired_or_out_of_scope_authorization_is_refused(store: SqlRecordStore) -> None:
     expired = Authorization("LL-34-*", "OLD-1", date.today() - timedelta(days=1))
-    store.people.add("old", "Olga Old", ["technician"], "old-secret", [expired])
+    administer(store).add("old", "Olga Old", ["technician"], "old-secret", [expired])
     elsewhere = Authorization("LL-72-*", "C-9", VALID.expires)
-    store.people.add("far", "Fay Far", ["technician"], "far-secret", [elsewhere])
+    administer(store).add("far", "Fay Far", ["technician"], "far-secret", [elsewhere])
     run_id = new_run(store)
     with pytest.raises(SignoffRefused, match="no authorization for card LL-34-21-00-720-801"):
         sign(store, run_id, "old", "old-secret", "performed")
@@ -371,7 +372,7 @@ def test_a_wrong_secret_is_refused_logged_and_locks_out(store: SqlRecordStore) -
             sign(store, run_id, "tech", "not-the-secret", "performed")
     with pytest.raises(AuthenticationError, match="locked"):
         sign(store, run_id, "tech", SECRETS["tech"], "performed")
-    store.people.unlock("tech")
+    administer(store).unlock("tech")
     sign(store, run_id, "tech", SECRETS["tech"], "performed")
     assert verify(store, run_id).ok
 
@@ -379,7 +380,7 @@ def test_a_wrong_secret_is_refused_logged_and_locks_out(store: SqlRecordStore) -
 def test_a_revoked_person_cannot_sign_but_old_signatures_stand(store: SqlRecordStore) -> None:
     run_id = new_run(store)
     sign(store, run_id, "tech", SECRETS["tech"], "performed")
-    store.people.revoke("tech", "left the company")
+    administer(store).revoke("tech", "left the company")
     with pytest.raises(AuthenticationError, match="revoked"):
         sign(store, new_run(store), "tech", SECRETS["tech"], "performed")
     assert verify(store, run_id).ok

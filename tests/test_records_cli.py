@@ -60,6 +60,23 @@ def test_people_records_sign_verify_and_export(
 ) -> None:
     secret = tmp_path / "secret"
     secret.write_text("jane-secret\n")
+    admin_secret = tmp_path / "admin-secret"
+    admin_secret.write_text("admin-secret\n")
+    code, out, err = run(
+        [
+            "people",
+            "bootstrap-admin",
+            "root",
+            "--name",
+            "R. Admin",
+            "--secret-file",
+            str(admin_secret),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert out.startswith("administrator R. Admin (root), key ") and "fingerprint" in out
+    monkeypatch.setenv("HIL_ADMIN_SECRET", "admin-secret")
     code, out, _ = run(
         [
             "people",
@@ -73,6 +90,8 @@ def test_people_records_sign_verify_and_export(
             "LL-*:A&P-123:2099-12-31",
             "--secret-file",
             str(secret),
+            "--admin",
+            "root",
         ],
         capsys,
     )
@@ -129,9 +148,11 @@ def test_people_records_sign_verify_and_export(
             db.execute(edit)
     code, out, _ = run(["records", "verify"], capsys)
     assert code == 1
-    assert out.strip() == (
+    lines = out.strip().splitlines()
+    assert lines[0] == (
         f"run {run_id}: FAILED at event 2: 'attempt' content does not match its hash (edited?)"
     )
+    assert lines[1:] == [lines[-1]] and lines[-1].startswith("checked against checkpoint ")
 
 
 def test_errors_are_one_line_with_the_right_exit_code(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from pg_server import PgServer
+from records_people import administer
 
 from hil.records import Authorization, Kdf, PostgresStore, SqliteStore, sign, verify
 from hil.records.schema import DIALECTS, SCHEMA_VERSION, ddl
@@ -58,7 +59,7 @@ def _pg_schema(server: PgServer, schema: str) -> list[tuple[Any, ...]]:
 
 def _use(store: SqlRecordStore) -> None:
     """What a bench does with a store: people, a run with an attachment, sign-off, verify."""
-    store.people.add("tech", "Jane Tech", ["technician"], "tech-secret", [VALID])
+    administer(store).add("tech", "Jane Tech", ["technician"], "tech-secret", [VALID])
     run_id = store.create_run(
         {"card": {"number": "LL-34-1", "revision": "A"}, "lander": "HR-2", "operator_id": "tech"}
     )

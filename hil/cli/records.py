@@ -4,9 +4,12 @@ signing as-run records.
 ``add_commands(subparsers)`` adds both to the ``hil`` parser; handlers raise ``HilError`` and
 let ``hil.cli.main.main`` print it as one line (exit 1; 2 for a usage or configuration error). The
 store is ``--store URL`` (a folder, ``sqlite:///DIR`` or ``postgresql://...``), else ``--data
-DIR``, else ``$HIL_STORE``, else ``$HIL_DATA``, else ``~/.local/share/hil``. A secret is
-never a command-line argument: it comes from ``--secret-file``, else ``$HIL_SECRET`` (CI,
-tests), else a terminal prompt.
+DIR``, else ``$HIL_STORE``, else ``$HIL_DATA``, else ``~/.local/share/hil``; the trust file
+(administrator keys, witnesses: ``hil.records.trust``) is ``--trust FILE``, else ``$HIL_TRUST``.
+A secret is never a command-line argument: it comes from ``--secret-file``, else ``$HIL_SECRET``
+(CI, tests), else a terminal prompt; an administrator's from ``--admin-secret-file``, else
+``$HIL_ADMIN_SECRET``, else a prompt. Changing people needs an administrator (``--admin ID``);
+``hil people bootstrap-admin`` makes the first one, once, and writes the trust file.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from hil.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from hil.errors import ConfigError
 
 SECRET_ENV = "HIL_SECRET"
+ADMIN_SECRET_ENV = "HIL_ADMIN_SECRET"
 
 
 def add_commands(subparsers: Any) -> None:
@@ -30,6 +34,18 @@ def add_commands(subparsers: Any) -> None:
 
     people = subparsers.add_parser("people", help="who may sign records: add, list, revoke")
     people_cmds = people.add_subparsers(title="people commands", metavar="COMMAND")
+    boot = people_cmds.add_parser(
+        "bootstrap-admin",
+        help="register the first administrator and write the trust file (once per site)",
+        description="Register the first administrator of an empty people registry, and write "
+        "their public key into the trust file (--trust, else $HIL_TRUST), with a bench "
+        "checkpoint key and a witness folder beside it unless the file names them. Keep the "
+        "trust file, the bench key and the witness folder outside the records database.",
+    )
+    boot.add_argument("person_id", help="the administrator's login id")
+    boot.add_argument("--name", required=True, help="printed name")
+    _secret_argument(boot)
+    boot.set_defaults(handler=_people_bootstrap)
     add = people_cmds.add_parser("add", help="register a person with a secret and signing key")
     add.add_argument("person_id", help="login id (letters, digits, . _ -)")
     add.add_argument("--name", required=True, help="printed name shown on signatures")
@@ -48,15 +64,23 @@ def add_commands(subparsers: Any) -> None:
         help="an authorization: card-number glob, certificate number, expiry (repeatable)",
     )
     _secret_argument(add)
+    _admin_arguments(add)
     add.set_defaults(handler=_people_add)
+    authorize = people_cmds.add_parser("authorize", help="give a person one more authorization")
+    authorize.add_argument("person_id")
+    authorize.add_argument("--auth", required=True, metavar="SCOPE:CERT:YYYY-MM-DD")
+    _admin_arguments(authorize)
+    authorize.set_defaults(handler=_people_authorize)
     listing = people_cmds.add_parser("list", help="list people, roles and authorizations")
     listing.set_defaults(handler=_people_list)
     revoke = people_cmds.add_parser("revoke", help="stop a person from signing")
     revoke.add_argument("person_id")
     revoke.add_argument("--reason", required=True)
+    _admin_arguments(revoke)
     revoke.set_defaults(handler=_people_revoke)
     unlock = people_cmds.add_parser("unlock", help="clear a lockout after wrong secrets")
     unlock.add_argument("person_id")
+    _admin_arguments(unlock)
     unlock.set_defaults(handler=_people_unlock)
 
     records = subparsers.add_parser("records", help="as-run records: list, show, verify, export")
@@ -66,8 +90,16 @@ def add_commands(subparsers: Any) -> None:
     show = rec_cmds.add_parser("show", help="show a run's steps, signatures and integrity")
     show.add_argument("run_id", help="run id or a unique prefix")
     show.set_defaults(handler=_records_show)
-    check = rec_cmds.add_parser("verify", help="recompute the hash chain and check signatures")
-    check.add_argument("run_id", nargs="*", help="run ids (default: every run)")
+    check = rec_cmds.add_parser(
+        "verify",
+        help="recompute the hash chains, check signatures and the newest trusted checkpoint",
+    )
+    check.add_argument(
+        "run_id",
+        nargs="*",
+        help="run ids (default: the whole store: every run, the people registry, and every run "
+        "the newest trusted checkpoint saw)",
+    )
     check.set_defaults(handler=_records_verify)
     export = rec_cmds.add_parser("export", help="write RUN.json and a printable RUN.html")
     export.add_argument("run_id")
@@ -82,8 +114,38 @@ def add_commands(subparsers: Any) -> None:
     )
     _secret_argument(signing)
     signing.set_defaults(handler=_records_sign)
-    for parser in (add, listing, revoke, unlock, rec_list, show, check, export, signing):
+    for parser in (
+        boot,
+        add,
+        authorize,
+        listing,
+        revoke,
+        unlock,
+        rec_list,
+        show,
+        check,
+        export,
+        signing,
+    ):
         add_store_arguments(parser)
+        parser.add_argument(
+            "--trust",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help="trust file: administrator keys and checkpoint witnesses (default: $HIL_TRUST)",
+        )
+
+
+def _admin_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--admin", default=None, metavar="ID", help="your administrator id")
+    parser.add_argument(
+        "--admin-secret-file",
+        type=Path,
+        default=None,
+        help=f"read the administrator's secret from this file (else ${ADMIN_SECRET_ENV}, "
+        "else a prompt)",
+    )
 
 
 def _secret_argument(parser: argparse.ArgumentParser) -> None:
@@ -95,9 +157,17 @@ def _secret_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_secret(args: argparse.Namespace, prompt: str, *, confirm: bool = False) -> str:
-    """The secret from ``--secret-file``, ``$HIL_SECRET`` or a prompt. Raises ``ConfigError``."""
-    path: Path | None = getattr(args, "secret_file", None)
+def read_secret(
+    args: argparse.Namespace,
+    prompt: str,
+    *,
+    confirm: bool = False,
+    option: str = "secret_file",
+    env_name: str = SECRET_ENV,
+) -> str:
+    """The secret from ``--secret-file``, ``$HIL_SECRET`` or a prompt (``option`` and
+    ``env_name`` name another pair). Raises ``ConfigError``."""
+    path: Path | None = getattr(args, option, None)
     if path is not None:
         try:
             text = path.read_text(encoding="utf-8")
@@ -107,11 +177,12 @@ def read_secret(args: argparse.Namespace, prompt: str, *, confirm: bool = False)
         if not secret:
             raise ConfigError(f"secret file {path}: empty")
         return secret
-    env = os.environ.get(SECRET_ENV)
+    env = os.environ.get(env_name)
     if env:
         return env
     if not sys.stdin.isatty():
-        raise ConfigError(f"no secret: use --secret-file, set {SECRET_ENV} or run in a terminal")
+        flag = "--" + option.replace("_", "-")
+        raise ConfigError(f"no secret: use {flag}, set {env_name} or run in a terminal")
     secret = getpass.getpass(prompt)
     if confirm and getpass.getpass("again: ") != secret:
         raise ConfigError("the two secrets differ")
@@ -123,13 +194,50 @@ def _store(args: argparse.Namespace, *, readonly: bool = False) -> Any:
     SQLite store that cannot be written is opened read-only for the reading commands."""
     from hil.records.backends import is_postgres, open_store, store_location
     from hil.records.sqlite import DB_NAME
+    from hil.records.trust import Trust
 
     location = store_location(args.store, args.data)
+    trust = Trust.load(args.trust) if getattr(args, "trust", None) else None
     if readonly and not is_postgres(location):
         path = Path(location.removeprefix("sqlite://")).expanduser()
         if not os.access(path / DB_NAME, os.W_OK):
-            return open_store(location, readonly=True)
-    return open_store(location)
+            return open_store(location, readonly=True, trust=trust)
+    return open_store(location, trust=trust)
+
+
+def _administrator(args: argparse.Namespace, store: Any) -> Any:
+    """The administrator ``--admin`` names, logged in with their secret."""
+    from hil.records.admin import Administrator
+
+    if not args.admin:
+        raise ConfigError("changing people needs an administrator: --admin ID")
+    secret = read_secret(
+        args,
+        f"administrator secret for {args.admin}: ",
+        option="admin_secret_file",
+        env_name=ADMIN_SECRET_ENV,
+    )
+    return Administrator.login(store, args.admin, secret)
+
+
+def _people_bootstrap(args: argparse.Namespace) -> int:
+    from hil.records.admin import bootstrap_admin
+    from hil.records.people import PeopleStore
+    from hil.records.trust import fingerprint
+
+    PeopleStore.check_new(args.person_id, args.name, ["admin"], "x" * 64)
+    secret = read_secret(args, f"secret for {args.person_id}: ", confirm=True)
+    with _store(args) as store:
+        person = bootstrap_admin(store, args.person_id, args.name, secret, args.trust)
+        trust = store.trust
+    print(f"administrator {person.printed_name} ({person.person_id}), key {person.key_id}")
+    print(f"  fingerprint {fingerprint(person.public_key)}")
+    print(f"  written to trust file {trust.path}")
+    if trust.bench_key is not None:
+        print(f"  bench checkpoint key {trust.bench_key}")
+    for witness in trust.witnesses:
+        print(f"  checkpoints kept in {witness}")
+    return EXIT_OK
 
 
 def _people_add(args: argparse.Namespace) -> int:
@@ -140,10 +248,28 @@ def _people_add(args: argparse.Namespace) -> int:
         auths = [Authorization.parse(text) for text in args.auth]
     except RecordError as err:
         raise ConfigError(str(err)) from None
+    from hil.records.people import PeopleStore
+
     secret = read_secret(args, f"secret for {args.person_id}: ", confirm=True)
     with _store(args) as store:
-        person = store.people.add(args.person_id, args.name, args.role, secret, auths)
+        PeopleStore.check_new(args.person_id, args.name, args.role, secret)
+        admin = _administrator(args, store)
+        person = admin.add(args.person_id, args.name, args.role, secret, auths)
     print(f"added {person.printed_name} ({person.person_id}), key {person.key_id}")
+    return EXIT_OK
+
+
+def _people_authorize(args: argparse.Namespace) -> int:
+    from hil.records.errors import RecordError
+    from hil.records.people import Authorization
+
+    try:
+        authorization = Authorization.parse(args.auth)
+    except RecordError as err:
+        raise ConfigError(str(err)) from None
+    with _store(args) as store:
+        person = _administrator(args, store).authorize(args.person_id, authorization)
+    print(f"authorized {person.printed_name} ({person.person_id}): {args.auth}")
     return EXIT_OK
 
 
@@ -169,14 +295,14 @@ def _people_list(args: argparse.Namespace) -> int:
 
 def _people_revoke(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        person = store.people.revoke(args.person_id, args.reason)
+        person = _administrator(args, store).revoke(args.person_id, args.reason)
     print(f"revoked {person.printed_name} ({person.person_id}): {person.revoke_reason}")
     return EXIT_OK
 
 
 def _people_unlock(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        person = store.people.unlock(args.person_id)
+        person = _administrator(args, store).unlock(args.person_id)
     print(f"unlocked {person.printed_name} ({person.person_id})")
     return EXIT_OK
 
@@ -252,17 +378,22 @@ def _records_show(args: argparse.Namespace) -> int:
 
 
 def _records_verify(args: argparse.Namespace) -> int:
-    from hil.records.verify import verify
+    from hil.records.audit import verify_store
+    from hil.records.verify import VerifyContext, verify
 
-    failed = 0
     with _store(args, readonly=True) as store:
-        ids = args.run_id or [run.run_id for run in store.runs()]
-        for run_id in ids:
-            report = verify(store, run_id)
+        if not args.run_id:
+            whole = verify_store(store)
+            if not whole.runs:
+                print("no runs")
+            print("\n".join(whole.lines()))
+            return EXIT_OK if whole.ok else EXIT_FAILED
+        failed = 0
+        context = VerifyContext.of(store)
+        for run_id in args.run_id:
+            report = verify(store, run_id, context=context)
             print(report.describe())
             failed += not report.ok
-    if not ids:
-        print("no runs")
     return EXIT_FAILED if failed else EXIT_OK
 
 

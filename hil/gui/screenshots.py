@@ -70,7 +70,7 @@ def take(
     from hil.core.config import load_bench
     from hil.flight.scenario import load_scenario
     from hil.gui.window import MainWindow
-    from hil.records import Authorization, Kdf, SqliteStore
+    from hil.records import Administrator, Authorization, Kdf, SqliteStore, bootstrap_admin
     from hil.services.operator import GuiOperator
     from hil.services.session import BenchSession
 
@@ -84,14 +84,16 @@ def take(
         signing = crypto_available()
         if signing:
             until = date.today() + timedelta(days=365)
-            store.people.add(
+            bootstrap_admin(store, "admin.demo", "Admin", DEMO_SECRET, data / "trust.toml")
+            admin = Administrator.login(store, "admin.demo", DEMO_SECRET)
+            admin.add(
                 "tech.demo",
                 "A. Technician",
                 ["technician"],
                 DEMO_SECRET,
                 [Authorization("LL-*", "TC-0042", until)],
             )
-            store.people.add(
+            admin.add(
                 "insp.demo",
                 "B. Inspector",
                 ["inspector"],

@@ -12,11 +12,15 @@
 
 ``RecordStore`` is the storage interface (``SqliteStore`` the embedded one, ``PostgresStore``
 the shared one, ``open_store(url_or_path)`` picks by URL), ``PeopleStore`` the identity
-registry it carries, ``StoreRecorder`` the adapter the card runner writes through.
+registry it carries (changed only by an ``Administrator``; ``bootstrap_admin`` makes the first
+one and writes the ``Trust`` file), ``StoreRecorder`` the adapter the card runner writes through,
+``verify_store`` the whole-store check against the newest trusted checkpoint.
 """
 
 from __future__ import annotations
 
+from hil.records.admin import Administrator, bootstrap_admin
+from hil.records.audit import StoreReport, verify_store
 from hil.records.backends import open_store
 from hil.records.canonical import GENESIS_HASH, canonical_json, event_hash
 from hil.records.datadir import default_data_dir
@@ -36,10 +40,13 @@ from hil.records.sqlite import SqliteStore
 from hil.records.sqlstore import SqlAccess, SqlTransaction
 from hil.records.state import Meaning, RunState
 from hil.records.store import Event, RecordStore, RunInfo
+from hil.records.trust import TRUST_ENV, Trust
 from hil.records.verify import VerifyReport, verify
 
 __all__ = [
     "GENESIS_HASH",
+    "TRUST_ENV",
+    "Administrator",
     "AuthenticationError",
     "Authorization",
     "Event",
@@ -59,8 +66,11 @@ __all__ = [
     "SqliteStore",
     "StorageError",
     "StoreRecorder",
+    "StoreReport",
+    "Trust",
     "UnknownRecord",
     "VerifyReport",
+    "bootstrap_admin",
     "canonical_json",
     "correct",
     "default_data_dir",
@@ -71,4 +81,5 @@ __all__ = [
     "redline",
     "sign",
     "verify",
+    "verify_store",
 ]

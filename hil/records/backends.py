@@ -21,6 +21,7 @@ from hil.errors import ConfigError
 from hil.records.datadir import DATA_ENV, default_data_dir
 from hil.records.people import Kdf
 from hil.records.store import RecordStore
+from hil.records.trust import Trust
 
 STORE_ENV = "HIL_STORE"
 """Environment variable naming the record store (a URL or a data directory)."""
@@ -51,7 +52,10 @@ def is_postgres(url_or_path: str) -> bool:
 
 
 def make_store(
-    url_or_path: str | os.PathLike[str], readonly: bool = False, kdf: Kdf | None = None
+    url_or_path: str | os.PathLike[str],
+    readonly: bool = False,
+    kdf: Kdf | None = None,
+    trust: Trust | None = None,
 ) -> RecordStore:
     """The store ``url_or_path`` names, not yet opened. Raises ``ConfigError`` for a bad URL."""
     from hil.records.postgres import PostgresStore, mask_url
@@ -72,7 +76,7 @@ def make_store(
         except Exception as err:  # psycopg.ProgrammingError: libpq's parser refused it
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ConfigError(f"records store {mask_url(text)}: bad URL ({first})") from None
-        return PostgresStore(text, readonly=readonly, kdf=kdf)
+        return PostgresStore(text, readonly=readonly, kdf=kdf, trust=trust)
     if text.startswith("sqlite://"):
         path = text.removeprefix("sqlite://")
         if not path:
@@ -86,16 +90,20 @@ def make_store(
         )
     from hil.records.sqlite import SqliteStore
 
-    return SqliteStore(Path(text).expanduser(), readonly=readonly, kdf=kdf)
+    return SqliteStore(Path(text).expanduser(), readonly=readonly, kdf=kdf, trust=trust)
 
 
 def open_store(
-    url_or_path: str | os.PathLike[str], readonly: bool = False, kdf: Kdf | None = None
+    url_or_path: str | os.PathLike[str],
+    readonly: bool = False,
+    kdf: Kdf | None = None,
+    trust: Trust | None = None,
 ) -> RecordStore:
     """Open the store ``url_or_path`` names (a data directory, ``sqlite:///dir`` or
     ``postgresql://...``) and return it, open (use it as a context manager to close it).
 
+    ``trust`` is the trust file verify and signing rely on (default: ``$HIL_TRUST``'s).
     Raises ``ConfigError`` for a malformed URL and ``StorageError`` when the store cannot be
     opened (server unreachable, folder not writable); both name the location, password masked.
     """
-    return make_store(url_or_path, readonly=readonly, kdf=kdf).open()
+    return make_store(url_or_path, readonly=readonly, kdf=kdf, trust=trust).open()

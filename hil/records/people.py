@@ -1,197 +1,65 @@
-"""Identities: people, their roles and authorizations, secrets and Ed25519 signing keys.
+"""The identity registry's rules: who is registered (replayed from the registry chain),
+authentication with two factors, lock-out, and the administrator-signed changes.
 
-A person has a printed name, roles (technician, inspector, engineer, admin) and authorizations
-(scope, certificate number, expiry). The secret is never stored: only a scrypt hash of it, and
-the person's Ed25519 private key encrypted (AES-256-GCM) under a second scrypt key derived from
-the same secret. Signing needs both factors: the person id and the secret. Wrong secrets are
-logged and counted; ``MAX_FAILED_ATTEMPTS`` in a row lock the person until an admin unlocks them.
+``PeopleStore`` holds the rules; a backend (``SqlPeople``) implements the small storage hooks:
+the registry chain (``hil.records.registry``) and, per person, the stored secret record (the
+scrypt hash and the encrypted signing key). Nothing about who a person is, which key they sign
+with, their roles, authorizations or lock-out is read from anywhere but the chain, replayed
+against the trust file (``hil.records.trust``). Changes to people are made through
+``hil.records.admin.Administrator`` (an administrator's two factors); every authentication
+attempt is an ``auth`` event of the chain.
 
-``PeopleStore`` holds the rules; a backend (``SqlitePeople``) implements the small storage hooks.
-The ``cryptography`` package is imported only when keys are made or used.
+The data types (``Person``, ``Role``, ``Authorization``, ``Kdf``...) live in
+``hil.records.identity`` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import hmac
 import logging
-import os
-import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from enum import StrEnum
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hil.core.timestamps import utc_now
-from hil.records.errors import AuthenticationError, RecordError, SignoffRefused
+from hil.records.errors import AuthenticationError, RecordError, UnknownRecord
+from hil.records.identity import (
+    MAX_FAILED_ATTEMPTS,
+    MIN_SECRET_CHARS,
+    PERSON_ID,
+    Authorization,
+    Kdf,
+    Person,
+    Role,
+    SecretRecord,
+    key_id_of,
+    new_key_material,
+    public_key_of,
+    unlock_key,
+    verify_signature,
+)
+from hil.records.registry import RegistryEvent, RegistryState, admin_message
+from hil.records.trust import Trust
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+__all__ = [
+    "MAX_FAILED_ATTEMPTS",
+    "MIN_SECRET_CHARS",
+    "Authorization",
+    "Kdf",
+    "PeopleStore",
+    "Person",
+    "Role",
+    "SecretRecord",
+    "key_id_of",
+    "verify_signature",
+]
+
 log = logging.getLogger("hil.records")
 
-MAX_FAILED_ATTEMPTS = 5
-"""Wrong secrets in a row after which a person is locked out."""
-
-MIN_SECRET_CHARS = 8
-
-PERSON_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-class Role(StrEnum):
-    TECHNICIAN = "technician"
-    INSPECTOR = "inspector"
-    ENGINEER = "engineer"
-    ADMIN = "admin"
-
-
-@dataclass(frozen=True)
-class Kdf:
-    """scrypt cost parameters (stored with each person, so they can be raised later)."""
-
-    n: int = 2**15
-    r: int = 8
-    p: int = 1
-
-    def derive(self, secret: str, salt: bytes) -> bytes:
-        """32 bytes from ``secret``; about 0.1 s and 32 MiB at the default cost."""
-        return hashlib.scrypt(
-            secret.encode("utf-8"),
-            salt=salt,
-            n=self.n,
-            r=self.r,
-            p=self.p,
-            maxmem=256 * self.n * self.r + (1 << 20),
-            dklen=32,
-        )
-
-
-@dataclass(frozen=True)
-class Authorization:
-    """What a person is certified for: card numbers matching ``scope`` (a glob such as
-    ``LL-34-*``; ``*`` for all) until the end of ``expires`` (UTC)."""
-
-    scope: str
-    certificate: str
-    expires: date
-
-    def valid_for(self, card_number: str, when: datetime) -> bool:
-        return fnmatch.fnmatchcase(card_number, self.scope) and when.date() <= self.expires
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "scope": self.scope,
-            "certificate": self.certificate,
-            "expires": self.expires.isoformat(),
-        }
-
-    @classmethod
-    def parse(cls, text: str) -> Authorization:
-        """``SCOPE:CERTIFICATE:YYYY-MM-DD``. Raises ``RecordError`` naming the text."""
-        parts = text.split(":")
-        if len(parts) != 3 or not all(parts):
-            raise RecordError(f"authorization {text!r}: expected SCOPE:CERTIFICATE:YYYY-MM-DD")
-        try:
-            expires = date.fromisoformat(parts[2])
-        except ValueError:
-            raise RecordError(f"authorization {text!r}: expiry is not a YYYY-MM-DD date") from None
-        return cls(parts[0], parts[1], expires)
-
-
-@dataclass(frozen=True)
-class Person:
-    """A person as the registry shows them (no secret material)."""
-
-    person_id: str
-    printed_name: str
-    roles: tuple[Role, ...]
-    authorizations: tuple[Authorization, ...]
-    public_key: str
-    """Ed25519 public key, raw 32 bytes as hex."""
-    key_id: str
-    """First 16 hex digits of SHA-256 of the public key."""
-    status: str = "active"
-    """``active``, ``locked`` (too many wrong secrets) or ``revoked``."""
-    created_utc: str = ""
-    revoked_utc: str | None = None
-    revoke_reason: str | None = None
-    failed_attempts: int = 0
-
-    def authorization_for(self, card_number: str, when: datetime) -> Authorization | None:
-        """The first authorization valid for ``card_number`` at ``when``, or None."""
-        for item in self.authorizations:
-            if item.valid_for(card_number, when):
-                return item
-        return None
-
-
-@dataclass(frozen=True)
-class SecretRecord:
-    """What is stored instead of the secret: its hash and the encrypted private key."""
-
-    kdf: Kdf
-    secret_salt: bytes
-    secret_hash: bytes
-    key_salt: bytes
-    key_nonce: bytes
-    key_ciphertext: bytes
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def key_id_of(public_key_hex: str) -> str:
-    return hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:16]
-
-
-def verify_signature(public_key_hex: str, signature_hex: str, message: bytes) -> bool:
-    """True when ``signature_hex`` is a valid Ed25519 signature of ``message``."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    try:
-        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
-        key.verify(bytes.fromhex(signature_hex), message)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-def _new_key_material(person_id: str, secret: str, kdf: Kdf) -> tuple[str, SecretRecord]:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    secret_salt, key_salt, nonce = os.urandom(16), os.urandom(16), os.urandom(12)
-    kek = kdf.derive(secret, key_salt)
-    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-
-    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    ciphertext = AESGCM(kek).encrypt(nonce, raw, person_id.encode("utf-8"))
-    record = SecretRecord(
-        kdf=kdf,
-        secret_salt=secret_salt,
-        secret_hash=kdf.derive(secret, secret_salt),
-        key_salt=key_salt,
-        key_nonce=nonce,
-        key_ciphertext=ciphertext,
-    )
-    return public, record
-
-
-def _unlock_key(person_id: str, secret: str, record: SecretRecord) -> Ed25519PrivateKey:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    kek = record.kdf.derive(secret, record.key_salt)
-    try:
-        raw = AESGCM(kek).decrypt(record.key_nonce, record.key_ciphertext, person_id.encode())
-    except InvalidTag:
-        raise AuthenticationError(f"person {person_id!r}: signing key does not open") from None
-    return Ed25519PrivateKey.from_private_bytes(raw)
+Build = Callable[[int, str], tuple[str, dict[str, Any]]]
+"""Makes a registry event's kind and payload, given its seq and the previous event's hash."""
 
 
 class PeopleStore(ABC):
@@ -200,19 +68,149 @@ class PeopleStore(ABC):
     def __init__(self, kdf: Kdf | None = None) -> None:
         self.kdf = kdf or Kdf()
         """scrypt cost for people added from now on."""
+        self._cache: tuple[tuple[int, str, int], RegistryState] | None = None
 
-    # -- public ------------------------------------------------------------------------------
+    # -- reading -----------------------------------------------------------------------------
 
-    def add(
+    def registry(self, *, fresh: bool = False) -> RegistryState:
+        """The registry chain replayed against the trust file (``fresh``: from every event
+        again, not from this process's copy of an unchanged head)."""
+        count, head = self._registry_head()
+        trust = self.trust
+        key = (count, head, id(trust))
+        if not fresh and self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        state = RegistryState.replay(trust, self._registry_events())
+        self._cache = (key, state)
+        return state
+
+    def stored_head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the registry's last stored event (``(0, GENESIS_HASH)``: empty)."""
+        return self._registry_head()
+
+    def registry_events(self) -> list[RegistryEvent]:
+        """The registry chain as stored (unchecked; ``registry()`` replays and checks it)."""
+        return self._registry_events()
+
+    def get(self, person_id: str) -> Person:
+        """The person as the registry chain says. Raises ``UnknownRecord``."""
+        found = self.registry().people.get(person_id)
+        if found is None:
+            raise UnknownRecord(f"person {person_id!r}: not registered")
+        return found
+
+    def all(self) -> list[Person]:
+        """Everyone registered, by id."""
+        people = self.registry().people
+        return [people[pid] for pid in sorted(people)]
+
+    def auth_log(self, person_id: str | None = None) -> list[dict[str, Any]]:
+        """Every authentication attempt (oldest first): utc, person_id, ok, purpose, detail."""
+        entries = self.registry().auth_log
+        return [dict(e) for e in entries if person_id is None or e["person_id"] == person_id]
+
+    # -- authentication ----------------------------------------------------------------------
+
+    def authenticate(self, person_id: str, secret: str, purpose: str) -> Ed25519PrivateKey:
+        """Check both factors and return the person's signing key.
+
+        Raises ``AuthenticationError`` for an unknown, revoked or locked person, a wrong secret
+        or a key that is not the registered one; every attempt is an ``auth`` event of the
+        registry chain, and wrong secrets count towards lock-out. Raises ``RecordError`` when
+        the registry does not verify (nobody can sign until that is looked into).
+        """
+        state = self.registry(fresh=True)
+        if state.problem is not None:
+            raise RecordError(f"{state.describe_problem()}; refusing to authenticate anyone")
+        if state.count == 0:
+            raise AuthenticationError(
+                f"person {person_id!r}: not registered (nobody is: an administrator must be "
+                "bootstrapped first, hil people bootstrap-admin)"
+            )
+        person = state.people.get(person_id)
+        if person is None:
+            self._log(person_id, False, purpose, "unknown person")
+            raise AuthenticationError(f"person {person_id!r}: not registered")
+        if person.status == "revoked":
+            self._log(person_id, False, purpose, "revoked")
+            raise AuthenticationError(f"person {person_id!r}: revoked ({person.revoke_reason})")
+        if person.status == "locked":
+            self._log(person_id, False, purpose, "locked")
+            raise AuthenticationError(
+                f"person {person_id!r}: locked after {MAX_FAILED_ATTEMPTS} wrong secrets; "
+                "an administrator must unlock"
+            )
+        record = self._secret(person_id)
+        if record is None:
+            self._log(person_id, False, purpose, "no stored secret")
+            raise AuthenticationError(f"person {person_id!r}: no secret stored for them")
+        candidate = record.kdf.derive(secret, record.secret_salt)
+        if not hmac.compare_digest(candidate, record.secret_hash):
+            failures = person.failed_attempts + 1
+            self._log(
+                person_id, False, purpose, f"wrong secret ({failures} in a row)", wrong_secret=True
+            )
+            log.warning("wrong secret for %s (%s), %d in a row", person_id, purpose, failures)
+            left = MAX_FAILED_ATTEMPTS - failures
+            tail = "now locked" if left <= 0 else f"{left} tries left before lockout"
+            raise AuthenticationError(f"person {person_id!r}: wrong secret ({tail})")
+        key = unlock_key(person_id, secret, record)
+        if public_key_of(key) != person.public_key:
+            self._log(person_id, False, purpose, "stored key is not the registered key")
+            raise AuthenticationError(
+                f"person {person_id!r}: the stored signing key is not the registered one "
+                f"(registered key {person.key_id}; the people table was changed)"
+            )
+        self._log(person_id, True, purpose, "ok")
+        return key
+
+    def _log(
+        self, person_id: str, ok: bool, purpose: str, detail: str, *, wrong_secret: bool = False
+    ) -> None:
+        payload = {
+            "person_id": person_id,
+            "ok": ok,
+            "purpose": purpose,
+            "detail": detail,
+            "wrong_secret": wrong_secret,
+        }
+        self._append_registry(lambda seq, prev: ("auth", payload), log=(person_id, ok, purpose))
+
+    # -- administrator-signed changes (hil.records.admin) ------------------------------------
+
+    def new_person(
         self,
         person_id: str,
         printed_name: str,
         roles: list[Role] | tuple[Role, ...] | list[str],
         secret: str,
         authorizations: tuple[Authorization, ...] | list[Authorization] = (),
-    ) -> Person:
-        """Register a person with a new signing key. Raises ``RecordError`` for a bad or taken
-        id, an empty name, an unknown role or a secret shorter than ``MIN_SECRET_CHARS``."""
+    ) -> tuple[dict[str, Any], SecretRecord]:
+        """The ``person_added`` body and stored secret record for a new person, with a new
+        signing key. Raises ``RecordError`` for a bad or taken id, an empty name, an unknown
+        role or a secret shorter than ``MIN_SECRET_CHARS``."""
+        role_set = self.check_new(person_id, printed_name, roles, secret)
+        if person_id in self.registry(fresh=True).people:
+            raise RecordError(f"person {person_id!r} already exists")
+        public, record = new_key_material(person_id, secret, self.kdf)
+        body = {
+            "person_id": person_id,
+            "printed_name": printed_name.strip(),
+            "roles": [role.value for role in role_set],
+            "authorizations": [a.to_dict() for a in authorizations],
+            "public_key": public,
+        }
+        return body, record
+
+    @staticmethod
+    def check_new(
+        person_id: str,
+        printed_name: str,
+        roles: list[Role] | tuple[Role, ...] | list[str],
+        secret: str,
+    ) -> tuple[Role, ...]:
+        """The roles of a new person, checked with their id, name and secret (see
+        ``new_person``); nothing is looked up."""
         if not PERSON_ID.match(person_id):
             raise RecordError(f"person id {person_id!r}: use 1-64 letters, digits, '.', '_' or '-'")
         if not printed_name.strip():
@@ -228,108 +226,55 @@ class PeopleStore(ABC):
             raise RecordError(
                 f"person {person_id!r}: secret must have at least {MIN_SECRET_CHARS} characters"
             )
-        if self._get(person_id) is not None:
-            raise RecordError(f"person {person_id!r} already exists")
-        public, record = _new_key_material(person_id, secret, self.kdf)
-        person = Person(
-            person_id=person_id,
-            printed_name=printed_name.strip(),
-            roles=role_set,
-            authorizations=tuple(authorizations),
-            public_key=public,
-            key_id=key_id_of(public),
-            created_utc=utc_now(),
-        )
-        self._insert(person, record)
-        return person
+        return role_set
 
-    def get(self, person_id: str) -> Person:
-        """Raises ``UnknownRecord`` when nobody has that id."""
-        from hil.records.errors import UnknownRecord
+    def append_admin_event(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        admin_id: str,
+        admin_key: Ed25519PrivateKey,
+        secret: SecretRecord | None = None,
+    ) -> RegistryEvent:
+        """Append ``kind`` with ``body``, signed by the administrator ``admin_id`` over its
+        place in the chain; ``secret`` is the new person's stored secret (``person_added``)."""
+        public = public_key_of(admin_key)
 
-        found = self._get(person_id)
-        if found is None:
-            raise UnknownRecord(f"person {person_id!r}: not registered")
-        return found[0]
+        def build(seq: int, prev: str) -> tuple[str, dict[str, Any]]:
+            payload = {**body, "admin_id": admin_id, "admin_public_key": public}
+            payload["signature"] = admin_key.sign(admin_message(seq, prev, kind, payload)).hex()
+            return kind, payload
 
-    def all(self) -> list[Person]:
-        """Everyone registered, by id."""
-        return self._all()
-
-    def revoke(self, person_id: str, reason: str) -> Person:
-        """The person can sign no more; their earlier signatures stay valid."""
-        if not reason.strip():
-            raise SignoffRefused(f"person {person_id!r}: revoking needs a reason")
-        self.get(person_id)
-        self._set_status(person_id, "revoked", reason.strip(), utc_now())
-        return self.get(person_id)
-
-    def unlock(self, person_id: str) -> Person:
-        """Clear a lockout (and the failed-attempt count). A revoked person stays revoked."""
-        person = self.get(person_id)
-        if person.status == "revoked":
-            raise SignoffRefused(f"person {person_id!r} is revoked, not locked")
-        self._set_status(person_id, "active", None, None)
-        return self.get(person_id)
-
-    def authenticate(self, person_id: str, secret: str, purpose: str) -> Ed25519PrivateKey:
-        """Check both factors and return the person's signing key.
-
-        Raises ``AuthenticationError`` for an unknown, revoked or locked person or a wrong
-        secret; every attempt is logged with ``purpose`` and wrong ones count towards lockout.
-        """
-        found = self._get(person_id)
-        if found is None:
-            self._log_attempt(person_id, False, purpose, "unknown person")
-            raise AuthenticationError(f"person {person_id!r}: not registered")
-        person, record = found
-        if person.status == "revoked":
-            self._log_attempt(person_id, False, purpose, "revoked")
-            raise AuthenticationError(f"person {person_id!r}: revoked ({person.revoke_reason})")
-        if person.status == "locked":
-            self._log_attempt(person_id, False, purpose, "locked")
-            raise AuthenticationError(
-                f"person {person_id!r}: locked after {MAX_FAILED_ATTEMPTS} wrong secrets; "
-                "an admin must unlock"
-            )
-        candidate = record.kdf.derive(secret, record.secret_salt)
-        if not hmac.compare_digest(candidate, record.secret_hash):
-            failures = self._failed(person_id, purpose, MAX_FAILED_ATTEMPTS)
-            log.warning("wrong secret for %s (%s), %d in a row", person_id, purpose, failures)
-            left = MAX_FAILED_ATTEMPTS - failures
-            tail = "now locked" if left <= 0 else f"{left} tries left before lockout"
-            raise AuthenticationError(f"person {person_id!r}: wrong secret ({tail})")
-        key = _unlock_key(person_id, secret, record)
-        self._log_attempt(person_id, True, purpose, "ok")
-        return key
-
-    def auth_log(self, person_id: str | None = None) -> list[dict[str, Any]]:
-        """Every authentication attempt (oldest first): utc, person_id, ok, purpose, detail."""
-        return self._auth_log(person_id)
+        stored = (str(body["person_id"]), secret) if secret is not None else None
+        return self._append_registry(build, secret=stored)
 
     # -- backend hooks -----------------------------------------------------------------------
 
+    @property
     @abstractmethod
-    def _insert(self, person: Person, record: SecretRecord) -> None: ...
+    def trust(self) -> Trust:
+        """The trust file the registry is replayed against."""
 
     @abstractmethod
-    def _get(self, person_id: str) -> tuple[Person, SecretRecord] | None: ...
+    def _registry_head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the registry's last event (``(0, GENESIS_HASH)`` when empty)."""
 
     @abstractmethod
-    def _all(self) -> list[Person]: ...
+    def _registry_events(self) -> list[RegistryEvent]:
+        """Every registry event in stored seq order (as stored: the replay checks them)."""
 
     @abstractmethod
-    def _set_status(
-        self, person_id: str, status: str, reason: str | None, utc: str | None
-    ) -> None: ...
+    def _append_registry(
+        self,
+        build: Build,
+        *,
+        secret: tuple[str, SecretRecord] | None = None,
+        log: tuple[str, bool, str] | None = None,
+    ) -> RegistryEvent:
+        """In one transaction: read the head (locked against other writers), append the event
+        ``build`` makes, store ``secret`` for its person, and add ``log`` to the plain
+        authentication log table."""
 
     @abstractmethod
-    def _failed(self, person_id: str, purpose: str, limit: int) -> int:
-        """Count one wrong secret (locking at ``limit``) and log it; return the count."""
-
-    @abstractmethod
-    def _log_attempt(self, person_id: str, ok: bool, purpose: str, detail: str) -> None:
-        """Log an attempt; a successful one also resets the failed count."""
-
-    @abstractmethod
-    def _auth_log(self, person_id: str | None) -> list[dict[str, Any]]: ...
+    def _secret(self, person_id: str) -> SecretRecord | None:
+        """The stored secret record of ``person_id`` (None when there is none)."""

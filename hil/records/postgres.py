@@ -43,6 +43,7 @@ from hil.records.sqlstore import (
     StagedObject,
     write_object,
 )
+from hil.records.trust import Trust
 
 if TYPE_CHECKING:
     import psycopg
@@ -53,6 +54,9 @@ MAX_ATTACHMENT_BYTES = 512 * 1024 * 1024
 CONNECT_TIMEOUT_S = 10
 MIGRATION_LOCK_KEY = 0x68696C7265636F72
 """``pg_advisory_xact_lock`` key serializing schema upgrades between benches ("hilrecor")."""
+
+REGISTRY_LOCK_KEY = 0x68696C70656F706C
+"""``pg_advisory_xact_lock`` key serializing people-registry appends ("hilpeopl")."""
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -110,7 +114,8 @@ class PostgresStore(SqlRecordStore):
 
     ``cache_dir`` is where ``attachment_path`` puts the attachment bytes it fetches (default
     ``$HIL_DATA/postgres-objects``). ``readonly`` opens without creating, migrating or
-    recovering anything, in a read-only session. ``kdf`` sets the scrypt cost for new people.
+    recovering anything, in a read-only session. ``kdf`` sets the scrypt cost for new people;
+    ``trust`` is the trust file (default: ``$HIL_TRUST``).
     """
 
     dialect: ClassVar[Dialect] = "postgresql"
@@ -124,8 +129,9 @@ class PostgresStore(SqlRecordStore):
         cache_dir: str | Path | None = None,
         readonly: bool = False,
         kdf: Kdf | None = None,
+        trust: Trust | None = None,
     ) -> None:
-        super().__init__(readonly=readonly, kdf=kdf)
+        super().__init__(readonly=readonly, kdf=kdf, trust=trust)
         self.url = url
         self.cache_dir = Path(cache_dir) if cache_dir else default_data_dir() / "postgres-objects"
         self._db: psycopg.Connection[Any] | None = None
@@ -219,6 +225,9 @@ class PostgresStore(SqlRecordStore):
         if not isinstance(err, psycopg.Error):
             return None
         return StorageError(f"records database {self.location}: {action}: {_one_line(err)}")
+
+    def _lock_registry(self, tx: SqlTransaction) -> None:
+        tx.query("SELECT pg_advisory_xact_lock(?)", (REGISTRY_LOCK_KEY,))
 
     def _lock_migrations(self, tx: SqlTransaction) -> None:
         tx.query("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_KEY,))

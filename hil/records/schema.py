@@ -177,9 +177,25 @@ AUTH_LOG = Table(
     append_only="the authentication log is append-only",
 )
 
+REGISTRY = Table(
+    "registry",
+    (
+        Column("seq", "int32"),
+        _text("kind"),
+        _text("utc"),
+        _text("payload"),
+        _text("prev_hash"),
+        _text("hash"),
+    ),
+    primary_key=("seq",),
+    append_only="the people registry is append-only",
+)
+"""The people registry chain (``hil.records.registry``): who may sign, signed by admins."""
+
 VERSIONS: tuple[Version, ...] = (
     Version((RUNS, EVENTS, ATTACHMENTS)),
     Version((PEOPLE, AUTH_LOG)),
+    Version((REGISTRY,)),
 )
 """Schema version ``i + 1`` adds ``VERSIONS[i]``. Append, never edit (module docstring)."""
 

@@ -13,7 +13,8 @@ Rules enforced here:
 * approval is on the whole card and needs every RII step inspected;
 * every signature covers the hash of the record up to the event before it (``covers_seq``,
   ``covers_hash``) and the run id; the Ed25519 signature is over ``signing_message``;
-* a correction or redline needs a reason; it supersedes without erasing (the original event stays).
+* a correction or redline needs a reason; it supersedes without erasing (the original event stays);
+* after each one, a checkpoint of the whole store signed by the signer goes to the witnesses.
 """
 
 from __future__ import annotations
@@ -243,4 +244,6 @@ def _append_signed(
         "public_key": person.public_key,
     }
     payload["signature"] = key.sign(signing_message(run_id, payload)).hex()
-    return store.append(run_id, kind, payload)
+    event = store.append(run_id, kind, payload)
+    store.checkpoint(f"{kind} {body['meaning']} on run {run_id}", signer=(person.person_id, key))
+    return event

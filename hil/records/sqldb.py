@@ -98,6 +98,8 @@ class SqlDatabase(ABC):
         self._open_tx: SqlTransaction | None = None
         """The transaction the thread holding ``_lock`` has open (None: none open)."""
         self._savepoints = 0
+        self._after_commit: Callable[[bool], None] | None = None
+        """Called once the outermost transaction ends (True: committed), then cleared."""
 
     # -- connection hooks --------------------------------------------------------------------
 
@@ -129,6 +131,11 @@ class SqlDatabase(ABC):
     @abstractmethod
     def _translate_error(self, err: BaseException, action: str) -> StorageError | None:
         """A ``StorageError`` for a driver error, or None for anything else."""
+
+    def _lock_registry(self, tx: SqlTransaction) -> None:
+        """Serialize appends to the people registry between processes. By default nothing: the
+        transaction already holds the database's write lock (SQLite)."""
+        return None
 
     def _lock_migrations(self, tx: SqlTransaction) -> None:
         """Serialize migrations between processes. By default nothing: the migration's
@@ -176,12 +183,19 @@ class SqlDatabase(ABC):
                 with self._savepoint(self._open_tx) as tx:
                     yield tx
                 return
-            with self._transaction() as tx:
-                self._open_tx = tx
-                try:
-                    yield tx
-                finally:
-                    self._open_tx = None
+            committed = False
+            try:
+                with self._transaction() as tx:
+                    self._open_tx = tx
+                    try:
+                        yield tx
+                    finally:
+                        self._open_tx = None
+                committed = True
+            finally:
+                after, self._after_commit = self._after_commit, None
+                if after is not None:
+                    after(committed)
 
     @contextlib.contextmanager
     def _savepoint(self, tx: SqlTransaction) -> Iterator[SqlTransaction]:

@@ -40,6 +40,7 @@ from hil.records.sqlstore import (
     pid_alive,
     write_object,
 )
+from hil.records.trust import Trust
 
 __all__ = [
     "AFTER_END_KINDS",
@@ -67,16 +68,21 @@ class SqliteStore(SqlRecordStore):
 
     ``readonly`` opens without creating, migrating or recovering anything (for list, show,
     verify and export on a read-only medium). ``kdf`` sets the scrypt cost for people added
-    through ``people``.
+    through ``people``; ``trust`` is the trust file (default: the one ``$HIL_TRUST`` names).
     """
 
     dialect: ClassVar[Dialect] = "sqlite"
     MIGRATIONS: ClassVar[tuple[Migration, ...]] = MIGRATIONS
 
     def __init__(
-        self, data_dir: str | os.PathLike[str], *, readonly: bool = False, kdf: Kdf | None = None
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        readonly: bool = False,
+        kdf: Kdf | None = None,
+        trust: Trust | None = None,
     ) -> None:
-        super().__init__(readonly=readonly, kdf=kdf)
+        super().__init__(readonly=readonly, kdf=kdf, trust=trust)
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME
         self.objects_dir = self.data_dir / "objects"
@@ -171,7 +177,7 @@ class SqliteStore(SqlRecordStore):
         return int(row[0] or 0)
 
     def _make_people(self) -> SqlitePeople:
-        return SqlitePeople(self, self._kdf)
+        return SqlitePeople(self, self._kdf, self.trust)
 
     @property
     def people(self) -> SqlitePeople:

@@ -172,6 +172,15 @@ class SqlRuns:
         )
         return Event(*rows[0]) if rows else None
 
+    def heads(self) -> dict[str, tuple[int, str]]:
+        """Every run's last stored event, ``run_id -> (seq, hash)``, from the events table."""
+        rows = self._db._query(
+            "SELECT e.run_id, e.seq, e.hash FROM events e JOIN "
+            "(SELECT run_id, MAX(seq) AS last FROM events GROUP BY run_id) h "
+            "ON e.run_id = h.run_id AND e.seq = h.last"
+        )
+        return {str(run_id): (int(seq), str(digest)) for run_id, seq, digest in rows}
+
     @staticmethod
     def _run_info(row: tuple[Any, ...]) -> RunInfo:
         *fields, host, pid = row

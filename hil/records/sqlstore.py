@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from hil.core.timestamps import utc_now
+from hil.records.checkpoint import write_checkpoint
 from hil.records.errors import RecordError, StorageError
 from hil.records.people import Kdf
 from hil.records.schema import Dialect
@@ -37,6 +38,7 @@ from hil.records.sqlobjects import StagedObject, write_object
 from hil.records.sqlpeople import SqlPeople
 from hil.records.sqlruns import AFTER_END_KINDS, SqlRuns, new_run_id, pid_alive
 from hil.records.store import Event, RecordStore, RunInfo
+from hil.records.trust import Trust
 
 __all__ = [
     "AFTER_END_KINDS",
@@ -65,11 +67,13 @@ class SqlRecordStore(SqlDatabase, RecordStore):
     MIGRATIONS: ClassVar[tuple[Migration, ...]]
     """Migration ``i`` brings the schema from version ``i`` to ``i + 1``. Append, never edit."""
 
-    def __init__(self, *, readonly: bool, kdf: Kdf | None) -> None:
+    def __init__(self, *, readonly: bool, kdf: Kdf | None, trust: Trust | None = None) -> None:
         super().__init__(readonly=readonly)
         self._kdf = kdf
+        self._trust_given = trust
         self._people: SqlPeople | None = None
         self._runs = SqlRuns(self)
+        self._checkpoint_due: tuple[str, Any] | None = None
 
     # -- backend hooks -----------------------------------------------------------------------
 
@@ -111,13 +115,24 @@ class SqlRecordStore(SqlDatabase, RecordStore):
             except BaseException:
                 self._disconnect()
                 raise
+            self.trust = self._trust_given or Trust.from_env()
             self._people = self._make_people()
         if not self.readonly:
             self._recover_interrupted()
         return self
 
     def _make_people(self) -> SqlPeople:
-        return SqlPeople(self, self._kdf)
+        return SqlPeople(self, self._kdf, self.trust)
+
+    @property
+    def trust(self) -> Trust:
+        return self._trust
+
+    @trust.setter
+    def trust(self, trust: Trust) -> None:
+        self._trust = trust
+        if self._people is not None:
+            self._people.trust = trust
 
     def close(self) -> None:
         with self._lock:
@@ -183,6 +198,39 @@ class SqlRecordStore(SqlDatabase, RecordStore):
 
     def runs(self) -> list[RunInfo]:
         return self._runs.runs()
+
+    def heads(self) -> dict[str, tuple[int, str]]:
+        return self._runs.heads()
+
+    # -- run ends and checkpoints (hil.records.checkpoint) -----------------------------------
+
+    def finish(self, run_id: str, outcome: str, **details: Any) -> Event:
+        event = super().finish(run_id, outcome, **details)
+        self.checkpoint(f"run {event.run_id} finished {outcome}")
+        return event
+
+    def mark_interrupted(self, run_id: str, reason: str) -> Event:
+        event = super().mark_interrupted(run_id, reason)
+        self.checkpoint(f"run {event.run_id} interrupted")
+        return event
+
+    def checkpoint(self, reason: str, signer: Any = None) -> list[Path]:
+        """Written at once, or, inside a transaction still open on this thread, when it
+        commits (a checkpoint names only what is durable; a rolled-back one writes none)."""
+        if not self.trust.witnesses or self.readonly:
+            return []
+        with self._lock:
+            if self._open_tx is not None:
+                if signer is not None or self._checkpoint_due is None:
+                    self._checkpoint_due = (reason, signer)
+                self._after_commit = self._write_due_checkpoint
+                return []
+        return write_checkpoint(self, reason, signer)
+
+    def _write_due_checkpoint(self, committed: bool) -> None:
+        due, self._checkpoint_due = self._checkpoint_due, None
+        if committed and due is not None:
+            write_checkpoint(self, *due)
 
     # -- attachments -------------------------------------------------------------------------
 

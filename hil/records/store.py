@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from hil.records.people import PeopleStore
+from hil.records.trust import Trust
 
 RUN_STATUSES = ("open", "finished", "interrupted")
 
@@ -118,6 +119,32 @@ class RecordStore(ABC):
     @abstractmethod
     def people(self) -> PeopleStore:
         """The identity registry kept with these records."""
+
+    _trust: Trust = Trust()
+
+    @property
+    def trust(self) -> Trust:
+        """The trust file signers and checkpoints are checked against (none: nothing trusted)."""
+        return self._trust
+
+    @trust.setter
+    def trust(self, trust: Trust) -> None:
+        self._trust = trust
+
+    def heads(self) -> dict[str, tuple[int, str]]:
+        """Every run's last stored event as ``(seq, hash)``, read from the events themselves."""
+        heads = {}
+        for info in self.runs():
+            event = self.head(info.run_id)
+            if event is not None:
+                heads[info.run_id] = (event.seq, event.hash)
+        return heads
+
+    def checkpoint(self, reason: str, signer: Any = None) -> list[Path]:
+        """Sign a checkpoint of the whole store and write it to the trust file's witnesses
+        (``hil.records.checkpoint``); ``signer`` is ``(person id, opened key)``, None for the
+        bench key. Returns the files written (none where this store keeps no checkpoints)."""
+        return []
 
     @abstractmethod
     def create_run(self, meta: Mapping[str, Any]) -> str:

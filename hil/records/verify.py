@@ -3,18 +3,25 @@
 ``verify`` recomputes every event hash from the stored fields, checks that sequence numbers are
 consecutive from 1, that each event chains to the one before, that the run's stored head matches
 the last event (a deleted tail), that each signed event's Ed25519 signature verifies over this
-run id and the record state it covers, with the signer's registered key, and that stored
-attachments still have their hash. It stops at the first event that fails and names it.
+run id and the record state it covers, with the key, a role and an authorization the people
+registry gave the signer (the registry chain replayed against the trust file, never the
+``people`` table), that stored attachments still have their hash, and that the run still holds
+what the newest trusted checkpoint saw of it (``hil.records.checkpoint``). It stops at the
+first event that fails and names it. ``hil.records.audit`` verifies the whole store.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from fnmatch import fnmatchcase
 from typing import Any
 
 from hil.records.canonical import GENESIS_HASH, event_hash, file_sha256
-from hil.records.people import PeopleStore, key_id_of, verify_signature
-from hil.records.signoff import signing_message
+from hil.records.checkpoint import Completeness, completeness
+from hil.records.identity import key_id_of, verify_signature
+from hil.records.registry import RegistryState
+from hil.records.signoff import ROLES_FOR, signing_message
 from hil.records.state import Meaning, RunState
 from hil.records.store import Event, RecordStore
 
@@ -42,12 +49,35 @@ class VerifyReport:
         return dict(vars(self))
 
 
-def verify(store: RecordStore, run_id: str, *, check_attachments: bool = True) -> VerifyReport:
-    """Verify one run's record. Raises ``UnknownRecord`` for an unknown run, ``StorageError``."""
+@dataclass(frozen=True)
+class VerifyContext:
+    """What verify checks runs against: the registry replayed, the newest trusted checkpoint."""
+
+    registry: RegistryState
+    completeness: Completeness
+
+    @classmethod
+    def of(cls, store: RecordStore) -> VerifyContext:
+        registry = store.people.registry(fresh=True)
+        return cls(registry, completeness(store.trust, registry))
+
+
+def verify(
+    store: RecordStore,
+    run_id: str,
+    *,
+    check_attachments: bool = True,
+    context: VerifyContext | None = None,
+) -> VerifyReport:
+    """Verify one run's record. Raises ``UnknownRecord`` for an unknown run, ``StorageError``.
+    ``context`` (``VerifyContext.of(store)``) saves reading the registry and the witnesses again
+    when verifying many runs."""
     info = store.run(run_id)
     run_id = info.run_id
     events = store.events(run_id)
-    people = store.people
+    context = context or VerifyContext.of(store)
+    registry = context.registry
+    card_number = RunState.from_events(run_id, events[:1]).card_number
     hashes: dict[int, str] = {}
     signatures = 0
 
@@ -81,7 +111,7 @@ def verify(store: RecordStore, run_id: str, *, check_attachments: bool = True) -
             return bad(1, f"first event is '{event.kind}', not 'run_started'")
         if event.kind in SIGNED_KINDS:
             signatures += event.kind == "signature"
-            problem = _check_signature(run_id, event, hashes, people)
+            problem = _check_signature(run_id, event, hashes, registry, card_number)
             if problem:
                 return bad(event.seq, problem)
         if event.kind == "attachment" and check_attachments:
@@ -101,10 +131,15 @@ def verify(store: RecordStore, run_id: str, *, check_attachments: bool = True) -
         problem_seq, problem = _check_rules(run_id, events)
         if problem:
             return bad(problem_seq, problem)
+    problem_seq, problem = context.completeness.run_problem(run_id, events)
+    if problem:
+        return bad(problem_seq, problem)
     return VerifyReport(run_id, True, len(events), signatures)
 
 
-def _check_signature(run_id: str, event: Event, hashes: dict[int, str], people: PeopleStore) -> str:
+def _check_signature(
+    run_id: str, event: Event, hashes: dict[int, str], registry: RegistryState, card_number: str
+) -> str:
     try:
         payload = event.payload
     except ValueError:
@@ -123,18 +158,58 @@ def _check_signature(run_id: str, event: Event, hashes: dict[int, str], people: 
         return f"signature by {who}: public key is not hex"
     if key_id != payload.get("key_id"):
         return f"signature by {who}: key id does not match its public key"
-    found = people._get(str(payload.get("person_id")))
-    if found is None:
-        return f"signature by {who}: signer is not in the people registry"
-    person = found[0]
+    person = registry.people.get(str(payload.get("person_id")))
+    if person is None:
+        if not registry.trust.configured:
+            why = "no trust file names an administrator (set $HIL_TRUST)"
+        else:
+            why = registry.describe_problem() or f"trust file {registry.trust.path}"
+        return f"signature by {who}: signer is not in the people registry ({why})"
     if person.public_key != public_key:
         return f"signature by {who}: key {key_id} is not the signer's registered key"
-    if person.revoked_utc and str(payload.get("signed_utc", "")) > person.revoked_utc:
+    signed_utc = str(payload.get("signed_utc", ""))
+    if person.revoked_utc and signed_utc > person.revoked_utc:
         return f"signature by {who}: signed after the person was revoked"
     if not verify_signature(
         public_key, str(payload.get("signature", "")), signing_message(run_id, payload)
     ):
         return f"signature by {who} does not verify (signed content changed or moved)"
+    problem = _check_entitlement(event, payload, person.roles, person.authorizations, card_number)
+    if problem:
+        return f"signature by {who}: {problem}"
+    return ""
+
+
+def _check_entitlement(
+    event: Event,
+    payload: dict[str, Any],
+    roles: tuple[Any, ...],
+    authorizations: tuple[Any, ...],
+    card_number: str,
+) -> str:
+    """The role and authorization the signature names are ones the registry gave the signer."""
+    meaning = str(payload.get("meaning", ""))
+    if event.kind == "redline" and payload.get("major"):
+        meaning = "redlined-major"
+    role = str(payload.get("role", ""))
+    allowed = [r.value for r in ROLES_FOR.get(meaning, ())]
+    if role not in allowed or role not in [r.value for r in roles]:
+        return f"role {role!r} is not one the registry gave them for '{meaning}'"
+    try:
+        signed_on = date.fromisoformat(str(payload.get("signed_utc", ""))[:10])
+    except ValueError:
+        return "signing time is not a date"
+    certificate = payload.get("certificate")
+    if not any(
+        a.certificate == certificate
+        and fnmatchcase(card_number, a.scope)
+        and signed_on <= a.expires
+        for a in authorizations
+    ):
+        return (
+            f"authorization {certificate!r} is not one the registry gave them for card "
+            f"{card_number or '?'} on {signed_on.isoformat()}"
+        )
     return ""
 
 
