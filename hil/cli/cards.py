@@ -128,7 +128,33 @@ def _header(loaded: LoadedCard, out: IO[str]) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``hil run``: load (nothing runs on a load error), open the bench, run, write records."""
+    """``hil run``: load (nothing runs on a load error), open the bench, run, write records.
+
+    With ``--junit`` a JUnit file is written whatever happens: the run's steps, or one
+    ``<error>`` testcase naming what stopped the run before it started (a bench file not
+    found, a card that does not load, a link refused)."""
+    from hil.cards.record import junit_for_error
+    from hil.errors import HilError
+
+    progress = _RunProgress()
+    try:
+        return _run(args, progress)
+    except (HilError, KeyboardInterrupt) as err:
+        if args.junit is not None and not progress.junit_written:
+            message = str(err) or type(err).__name__
+            junit_for_error(args.junit, progress.stage, message, type(err).__name__, "hil.run")
+        raise
+
+
+class _RunProgress:
+    """How far ``hil run`` got: the stage it is in and whether its JUnit file is written."""
+
+    def __init__(self) -> None:
+        self.stage = "load the bench configuration"
+        self.junit_written = False
+
+
+def _run(args: argparse.Namespace, progress: _RunProgress) -> int:
     from hil.cards.loader import load_card
     from hil.cards.operators import ConsoleOperator, Operator, ScriptedOperator
     from hil.cards.runner import bench_for, run_card
@@ -138,11 +164,13 @@ def run_command(args: argparse.Namespace) -> int:
     from hil.records.recorder import StoreRecorder
 
     config = load_bench(args.bench)
+    progress.stage = f"load card {args.card}"
     loaded = load_card(args.card, config)
     card = loaded.card
     card.require_effective(args.lander)
     operator: Operator
     if args.answers is not None:
+        progress.stage = f"read the answers {args.answers}"
         scripted = ScriptedOperator(args.answers)
         scripted.check(card)
         operator = scripted
@@ -151,10 +179,13 @@ def run_command(args: argparse.Namespace) -> int:
     out = sys.stdout
     _header(loaded, out)
     listener = TableListener(out)
+    progress.stage = "open the records store"
     store = open_store(store_location(args.store, args.data))
     recorder = StoreRecorder(store)
+    progress.stage = f"open bench {config.name} for card {card.number}"
     try:
         with bench_for(card, config) as bench:
+            progress.stage = f"run card {card.number}"
             run_card(
                 loaded,
                 bench,
@@ -175,6 +206,7 @@ def run_command(args: argparse.Namespace) -> int:
             out.write(f"\nrecord: {path}\n")
             if args.junit is not None:
                 out.write(f"junit: {record.to_junit(args.junit)}\n")
+                progress.junit_written = True
     assert record is not None
     out.write("\n" + record.summary() + "\n")
     return EXIT_OK if record.outcome.value == "PASS" else EXIT_FAILED
