@@ -18,6 +18,7 @@ from hil.cli.exit_codes import (
     EPILOG,
     EXIT_CONFIG,
     EXIT_FAILED,
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_LINK,
     EXIT_OK,
@@ -47,6 +48,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"hil: {err}", file=sys.stderr)
         return exit_status(err)
+    except Exception as err:  # a bug: one line and its own status, never a FAIL
+        if args.debug:
+            raise
+        logging.getLogger("hil").debug("internal error", exc_info=True)
+        where = _where(err)
+        print(
+            f"hil: internal error: {type(err).__name__}: {err}{where} "
+            "(run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _where(err: BaseException) -> str:
+    """`` at FILE:LINE`` of the innermost frame of ``err``'s traceback ("" without one)."""
+    tb = err.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
 
 
 def _parser() -> argparse.ArgumentParser:

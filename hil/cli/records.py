@@ -2,7 +2,8 @@
 signing as-run records.
 
 ``add_commands(subparsers)`` adds both to the ``hil`` parser; handlers raise ``HilError`` and
-let ``hil.cli.main.main`` print it as one line (exit 1; 2 for a usage or configuration error). The
+let ``hil.cli.main.main`` print it as one line (``hil.cli.exit_codes``: an unknown run or person
+is a usage error, 2; a refused sign-off or a failed verification is 1). The
 store is ``--store URL`` (a folder, ``sqlite:///DIR`` or ``postgresql://...``), else ``--data
 DIR``, else ``$HIL_STORE``, else ``$HIL_DATA``, else ``~/.local/share/hil``. A secret is
 never a command-line argument: it comes from ``--secret-file``, else ``$HIL_SECRET`` (CI,
