@@ -26,10 +26,17 @@ DEFAULT_OUT = Path("runs/cards")
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run`` and ``cards list`` to the ``hil`` command's subparsers."""
+    from hil.cli.help_text import CARDS_LIST_EPILOG, EXAMPLE_CARD, RUN_EPILOG
+    from hil.cli.output import add_json_argument
     from hil.cli.store_options import add_store_arguments
 
-    run = subparsers.add_parser("run", help="run a test card on the bench")
-    run.add_argument("card", type=Path, help="card module, e.g. procedures/fc_power_bit.py")
+    run = subparsers.add_parser(
+        "run",
+        help="run a test card on the bench",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("card", type=Path, help=f"card module, e.g. {EXAMPLE_CARD}")
     run.add_argument(
         "--bench",
         type=Path,
@@ -59,10 +66,16 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
     cards = subparsers.add_parser("cards", help="the test-card library")
     cards_commands = cards.add_subparsers(title="cards commands", metavar="COMMAND")
-    listing = cards_commands.add_parser("list", help="number, title, revision, hash, interval")
+    listing = cards_commands.add_parser(
+        "list",
+        help="number, title, revision, hash, interval",
+        epilog=CARDS_LIST_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     listing.add_argument(
         "--dir", type=Path, default=DEFAULT_CARDS, help=f"card folder (default: {DEFAULT_CARDS})"
     )
+    add_json_argument(listing)
     listing.set_defaults(handler=list_command)
 
 
@@ -222,20 +235,44 @@ def list_command(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: card folder not found")
-    rows = []
-    failed = 0
+    cards = []
+    errors = []
     for path in card_files(folder):
         try:
             loaded = load_card(path)
         except ConfigError as err:
             print(f"hil: {err}", file=sys.stderr)
-            failed += 1
+            errors.append(str(err))
             continue
         card = loaded.card
-        rows.append(
-            (card.number, card.title, card.revision, loaded.short_hash, card.interval, path.name)
+        cards.append((card.number, card.title, card.revision, loaded, path))
+    cards.sort(key=lambda item: item[:3])
+    if args.json:
+        from hil.cli.output import print_json
+
+        print_json(
+            {
+                "folder": str(folder),
+                "cards": [
+                    {
+                        "number": number,
+                        "title": title,
+                        "revision": revision,
+                        "sha256": loaded.sha256,
+                        "interval": loaded.card.interval,
+                        "effectivity": list(loaded.card.effectivity),
+                        "file": str(path),
+                    }
+                    for number, title, revision, loaded, path in cards
+                ],
+                "errors": errors,
+            }
         )
-    rows.sort()
+        return EXIT_CONFIG if errors else EXIT_OK
+    rows = [
+        (number, title, revision, loaded.short_hash, loaded.card.interval, path.name)
+        for number, title, revision, loaded, path in cards
+    ]
     print(
         table(
             ["number", "title", "rev", "hash", "interval", "file"],
@@ -243,4 +280,4 @@ def list_command(args: argparse.Namespace) -> int:
             title=f"Test cards in {folder}",
         )
     )
-    return EXIT_CONFIG if failed else EXIT_OK
+    return EXIT_CONFIG if errors else EXIT_OK

@@ -5,7 +5,8 @@ Tables are drawn by rich in plain ASCII (no colour, no box drawing characters) s
 same in a terminal and in a CI log. They fit the terminal: ``$COLUMNS`` when set, else the width
 of the terminal stdout is on; when stdout is a file or a pipe (and ``$COLUMNS`` is unset) a
 table keeps its natural width, so a log line holds a whole row. Long cells wrap inside their
-column rather than past the right edge.
+column rather than past the right edge; identifiers (a serial, a hash, a file name) are
+never broken.
 """
 
 from __future__ import annotations
@@ -64,6 +65,19 @@ def table(
         bool(rows) and all(_is_number(row[column]) for row in rows)
         for column in range(len(headers))
     ]
+    cells = [[_cell(value) for value in row] for row in rows]
+    limit = width or terminal_width()
+    widths = _fit_widths(list(headers), cells, limit)
+    lines = _render(list(headers), cells, numeric, widths)
+    return "\n".join(([title] if title else []) + lines)
+
+
+def _render(
+    headers: list[str],
+    cells: list[list[str]],
+    numeric: list[bool],
+    widths: list[int | None],
+) -> list[str]:
     grid = Table(
         box=_RULE_UNDER_HEADER,
         show_edge=False,
@@ -72,15 +86,19 @@ def table(
         highlight=False,
         header_style="",
     )
-    for header, right in zip(headers, numeric, strict=True):
-        grid.add_column(Text(header), justify="right" if right else "left", overflow="fold")
-    for row in rows:
-        grid.add_row(*(Text(_cell(value)) for value in row))
-    limit = width or terminal_width()
+    for column, (header, right) in enumerate(zip(headers, numeric, strict=True)):
+        grid.add_column(
+            Text(header),
+            justify="right" if right else "left",
+            overflow="fold",
+            width=widths[column],
+        )
+    for row in cells:
+        grid.add_row(*(Text(text) for text in row))
     buffer = io.StringIO()
     console = Console(
         file=buffer,
-        width=limit or _UNBOUNDED,
+        width=_UNBOUNDED,  # the column widths are set: nothing is cropped
         color_system=None,
         force_terminal=False,
         no_color=True,
@@ -90,8 +108,7 @@ def table(
         soft_wrap=False,
     )
     console.print(grid)
-    lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
-    return "\n".join(([title] if title else []) + lines)
+    return [line.rstrip() for line in buffer.getvalue().splitlines()]
 
 
 def _is_number(value: object) -> bool:
@@ -133,3 +150,37 @@ def _strict(data: Any) -> Any:
     if isinstance(data, list | tuple):
         return [_strict(value) for value in data]
     return data
+
+
+def _fit_widths(
+    headers: list[str], cells: list[list[str]], limit: int | None, words_floor: int = 12
+) -> list[int | None]:
+    """Each column's text width so the table fits ``limit`` (``None``: its natural width).
+
+    Identifiers (a column with no blank in any cell: serials, hashes, file names) keep their
+    whole width, and columns of words share the rest in proportion, each at least
+    ``words_floor`` (they wrap); if that is still too wide the widest identifier columns
+    share too, one at a time (they fold).
+    """
+    count = len(headers)
+    natural = [
+        max([len(header), *(len(row[column]) for row in cells)])
+        for column, header in enumerate(headers)
+    ]
+    room = None if limit is None else limit - (2 * count - 1)  # padding and a blank per column
+    if room is None or sum(natural) <= room:
+        return [None] * count
+    shared = {c for c in range(count) if any(" " in row[c] for row in cells)}
+    fixed = sorted((c for c in range(count) if c not in shared), key=lambda c: -natural[c])
+    while True:
+        left = room - sum(natural[c] for c in fixed)
+        floors = {c: min(words_floor, natural[c]) for c in shared}
+        if left >= sum(floors.values()) or not fixed:
+            break
+        shared.add(fixed.pop(0))
+    widths: list[int | None] = [natural[c] for c in range(count)]
+    spare = max(left - sum(floors.values()), 0)
+    wanted = sum(natural[c] - floors[c] for c in shared) or 1
+    for c in shared:  # each its floor, and the spare room in proportion to what it lacks
+        widths[c] = max(floors[c] + spare * (natural[c] - floors[c]) // wanted, 1)
+    return widths
