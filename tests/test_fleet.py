@@ -660,7 +660,7 @@ def test_the_cli_reports_due_defers_and_refuses_release(
     out = capsys.readouterr().out
     assert "release of lander HR-M3-SN002 refused:" in out
     assert f"defect {defect_id} open and not deferred" in out
-    assert main(["fleet", "due", "--lander", "SN404", *data]) == 1
+    assert main(["fleet", "due", "--lander", "SN404", *data]) == 2  # usage, not a FAIL
     assert capsys.readouterr().err.strip() == (
         "hil: lander 'SN404': not registered (landers: HR-M3-SN002)"
     )
@@ -687,7 +687,7 @@ def test_a_descent_flown_for_a_lander_is_logged_to_it_and_unknown_landers_never_
     )
     fly = ["descent", "--bench", str(ROOT / "hil/data/benches/sim.toml")]
     fly += ["--scenario", str(scenario), "--lander", "SN404", *data]
-    assert main([*fly, "--out", str(tmp_path / "refused")]) == 1
+    assert main([*fly, "--out", str(tmp_path / "refused")]) == 2
     assert capsys.readouterr().err.strip() == "hil: lander 'SN404': not registered (landers: none)"
     assert not (tmp_path / "refused").exists()  # refused before flying
 

@@ -179,7 +179,7 @@ def test_errors_are_one_line_with_the_right_exit_code(
     code, _, err = run(["people", "add", "bob", "--name", "Bob", "--role", "inspector"], capsys)
     assert (code, err) == (1, "hil: person 'bob': secret must have at least 8 characters")
     code, _, err = run(["records", "show", "nope"], capsys)
-    assert (code, err) == (1, f"hil: run 'nope': not in {database}")
+    assert (code, err) == (2, f"hil: run 'nope': not in {database}")  # usage, not a FAIL
 
 
 def test_store_urls_name_the_backend_and_failures_are_one_line(

@@ -1,4 +1,5 @@
-"""The as-run record of one card run, and its two file formats: JSON and JUnit XML.
+"""The as-run record of one card run, and its two file formats: JSON and JUnit XML (the
+latter also for a run that could not start).
 
 The record keeps every attempt of every step as it happened (a retry is a new entry; raw values
 are never overwritten), the limits beside each value, monitor excursions, operator answers and
@@ -90,6 +91,8 @@ class AttemptRecord:
     duration_s: float = 0.0
     outcome: Outcome = Outcome.SKIPPED
     error: str | None = None
+    exception: str | None = None
+    """The class name of the exception the step raised, if it raised one (JUnit ``<error>``)."""
     logs: list[dict[str, str]] = field(default_factory=list)
     values: list[dict[str, Any]] = field(default_factory=list)
     """Extra values recorded with ``ctx.record`` (no limits)."""
@@ -191,6 +194,8 @@ class AttemptRecord:
         data["values"] = self.values
         data["logs"] = self.logs
         data["error"] = self.error
+        if self.exception is not None:
+            data["exception"] = self.exception
         return data
 
 
@@ -201,11 +206,13 @@ class TeardownRecord:
     started_utc: str | None = None
     finished_utc: str | None = None
     error: str | None = None
+    exception: str | None = None
+    """The class name of the exception the teardown raised, if it raised one."""
     logs: list[dict[str, str]] = field(default_factory=list)
     values: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "outcome": self.outcome.value,
             "started_utc": self.started_utc,
             "finished_utc": self.finished_utc,
@@ -213,6 +220,9 @@ class TeardownRecord:
             "logs": self.logs,
             "values": self.values,
         }
+        if self.exception is not None:
+            data["exception"] = self.exception
+        return data
 
 
 @dataclass
@@ -295,10 +305,16 @@ class AsRunRecord:
         return f"{self.number}-{stamp}Z.json"
 
     def to_junit(self, path: str | Path) -> Path:
-        """Write JUnit XML: one testcase per step (its last attempt), failure text with the
-        value against its limits, and a testcase for the teardown when it failed."""
-        path = Path(path)
-        finals = self.final_attempts()
+        """Write JUnit XML (folders are created); returns the path.
+
+        One testcase per step (its last attempt) carrying properties a dashboard can plot:
+        ``outcome``, ``attempt``, ``attempts``, ``rii`` and, for a measurement, ``name``,
+        ``value``, ``unit``, ``low``, ``high`` and ``marginal`` (the band inside each limit that
+        is flagged MARGINAL). A value outside its limits (or a wrong answer, an unsatisfactory
+        inspection) is a ``<failure>``; an exception raised by the step or a link that failed is
+        an ``<error>`` whose type is the exception class. A card with a teardown reports it as
+        one more testcase, ``teardown``.
+        """
         suite = ET.Element("testsuite")
         suite.set("name", f"{self.number} rev {self.card['revision']}: {self.card['title']}")
         suite.set("timestamp", self.started_utc)
@@ -313,46 +329,119 @@ class AsRunRecord:
             ("hil.version", self.software.get("hil", "")),
         ):
             ET.SubElement(properties, "property", name=name, value=value)
-        failures = errors = skipped = 0
         total_s = 0.0
-        cases = [(f"step {e.step}: {e.text}", e) for e in finals]
-        for name, entry in cases:
-            duration_s = sum(a.duration_s for a in self.attempts_of(entry.step))
+        for entry in self.final_attempts():
+            tries = self.attempts_of(entry.step)
+            duration_s = sum(a.duration_s for a in tries)
             total_s += duration_s
-            case = ET.SubElement(suite, "testcase", classname=self.number, name=name)
+            case = ET.SubElement(
+                suite, "testcase", classname=self.number, name=f"step {entry.step}: {entry.text}"
+            )
             case.set("time", f"{duration_s:.3f}")
+            _junit_properties(case, _step_properties(entry, len(tries)))
             message = f"attempt {entry.attempt}: {entry.failure_text()}"
-            if entry.outcome == Outcome.FAIL:
-                failures += 1
-                ET.SubElement(case, "failure", message=message, type="FAIL").text = message
-            elif entry.outcome == Outcome.ERROR:
-                errors += 1
-                ET.SubElement(case, "error", message=message, type="ERROR").text = message
-            elif entry.outcome in (Outcome.SKIPPED, Outcome.ABORTED):
-                skipped += 1
-                ET.SubElement(case, "skipped", message=entry.outcome.value)
+            _junit_result(case, entry.outcome, entry.exception, message)
             out = [f"{entry.outcome.value} {entry.result_text()}".rstrip()]
             out += [f"{line['utc']} {line['text']}" for line in entry.logs]
             out += [item.describe() for item in entry.excursions]
             ET.SubElement(case, "system-out").text = "\n".join(out)
-        tests = len(cases)
-        if self.teardown.outcome in (Outcome.FAIL, Outcome.ERROR):
-            tests += 1
-            errors += 1
+        teardown = self.teardown
+        if teardown.outcome != Outcome.SKIPPED:  # SKIPPED: the card has no teardown
             case = ET.SubElement(suite, "testcase", classname=self.number, name="teardown")
-            text = self.teardown.error or "teardown failed"
-            ET.SubElement(case, "error", message=text, type="TEARDOWN").text = text
-        suite.set("tests", str(tests))
-        suite.set("failures", str(failures))
-        suite.set("errors", str(errors))
-        suite.set("skipped", str(skipped))
-        suite.set("time", f"{total_s:.3f}")
-        suites = ET.Element("testsuites", name="hil cards")
-        suites.append(suite)
-        ET.indent(suites)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
-        return path
+            _junit_properties(case, {"outcome": teardown.outcome.value})
+            text = teardown.error or f"teardown {teardown.outcome.value}"
+            # a teardown fails only by raising: every failure of it is an <error>
+            _junit_result(case, teardown.outcome, teardown.exception or "TEARDOWN", text)
+            if teardown.logs:
+                logs = "\n".join(f"{line['utc']} {line['text']}" for line in teardown.logs)
+                ET.SubElement(case, "system-out").text = logs
+        return _write_junit(suite, path, total_s)
+
+
+def junit_for_error(
+    path: str | Path, name: str, message: str, error_type: str, classname: str = "hil"
+) -> Path:
+    """Write a JUnit file holding one ``<error>`` testcase ``name``: a run that could not start
+    (the bench file was not found, a link was refused, the card did not load) still leaves a
+    report a pipeline reads. Returns the path."""
+    suite = ET.Element("testsuite", name=name)
+    case = ET.SubElement(suite, "testcase", classname=classname, name=name)
+    case.set("time", "0.000")
+    ET.SubElement(case, "error", message=message, type=error_type).text = message
+    return _write_junit(suite, path, 0.0)
+
+
+def _step_properties(entry: AttemptRecord, attempts: int) -> dict[str, object]:
+    properties: dict[str, object] = {
+        "step": entry.step,
+        "kind": entry.kind,
+        "outcome": entry.outcome.value,
+        "attempt": entry.attempt,
+        "attempts": attempts,
+        "rii": entry.rii,
+    }
+    if entry.kind == "measurement":
+        properties.update(
+            name=entry.name,
+            value=entry.value,
+            unit=entry.unit,
+            low=entry.low,
+            high=entry.high,
+            marginal=entry.marginal,
+        )
+    return properties
+
+
+def _junit_properties(case: ET.Element, values: dict[str, object]) -> None:
+    """``<properties>`` of a testcase; a missing value (an open limit) is left out."""
+    element = ET.SubElement(case, "properties")
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, float):
+            text = repr(value) if math.isfinite(value) else str(value)
+        else:
+            text = str(value)
+        ET.SubElement(element, "property", name=name, value=text)
+
+
+def _junit_result(case: ET.Element, outcome: Outcome, exception: str | None, message: str) -> None:
+    """The result element of a testcase: none for a pass, ``<error>`` when something raised or
+    a link failed, ``<failure>`` for a judged failure, ``<skipped>`` for steps not performed."""
+    if outcome == Outcome.ERROR or (outcome == Outcome.FAIL and exception is not None):
+        kind = exception or "ERROR"
+        ET.SubElement(case, "error", message=message, type=kind).text = message
+    elif outcome == Outcome.FAIL:
+        ET.SubElement(case, "failure", message=message, type="FAIL").text = message
+    elif outcome == Outcome.ABORTED and exception is not None:
+        ET.SubElement(case, "error", message=message, type=exception).text = message
+    elif outcome in (Outcome.SKIPPED, Outcome.ABORTED):
+        ET.SubElement(case, "skipped", message=outcome.value)
+
+
+def _write_junit(suite: ET.Element, path: str | Path, total_s: float) -> Path:
+    """Count the testcases' results into ``suite``, wrap it in ``<testsuites>`` and write it."""
+    cases = suite.findall("testcase")
+    counts = {
+        kind: sum(case.find(kind) is not None for case in cases)
+        for kind in ("failure", "error", "skipped")
+    }
+    suite.set("tests", str(len(cases)))
+    suite.set("failures", str(counts["failure"]))
+    suite.set("errors", str(counts["error"]))
+    suite.set("skipped", str(counts["skipped"]))
+    suite.set("time", f"{total_s:.3f}")
+    suites = ET.Element("testsuites", name="hil cards")
+    for name in ("tests", "failures", "errors", "skipped", "time"):
+        suites.set(name, suite.get(name, ""))
+    suites.append(suite)
+    ET.indent(suites)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    return path
 
 
 def _finite(data: Any) -> Any:

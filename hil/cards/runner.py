@@ -307,11 +307,13 @@ class _Run:
                 except (LinkError, DeviceTimeout) as err:
                     entry.outcome = Outcome.ERROR
                     entry.error = _describe(err)
+                    entry.exception = type(err).__name__
                 except _OperatorFailed:
                     raise
                 except Exception as err:
                     entry.outcome = Outcome.FAIL
                     entry.error = _describe(err)
+                    entry.exception = type(err).__name__
         except BaseException as err:
             cause = err.__cause__ if isinstance(err, _OperatorFailed) else err
             entry.outcome = Outcome.ABORTED
@@ -416,9 +418,11 @@ class _Run:
         except (LinkError, DeviceTimeout) as err:
             teardown.outcome = Outcome.ERROR
             teardown.error = _describe(err)
+            teardown.exception = type(err).__name__
         except Exception as err:
             teardown.outcome = Outcome.FAIL
             teardown.error = _describe(err)
+            teardown.exception = type(err).__name__
         except BaseException as err:  # a second Ctrl-C during teardown: record, then go
             teardown.outcome = Outcome.ABORTED
             teardown.error = f"teardown interrupted: {type(err).__name__}"

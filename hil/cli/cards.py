@@ -26,14 +26,21 @@ DEFAULT_OUT = Path("runs/cards")
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run`` and ``cards list`` to the ``hil`` command's subparsers."""
+    from hil.cli.help_text import CARDS_LIST_EPILOG, EXAMPLE_CARD, RUN_EPILOG
+    from hil.cli.output import add_json_argument
     from hil.cli.store_options import add_store_arguments
 
-    run = subparsers.add_parser("run", help="run a test card on the bench")
+    run = subparsers.add_parser(
+        "run",
+        help="run a test card on the bench",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument(
         "card",
         type=Path,
-        help="card module, or a card of the library by number or name, "
-        "e.g. 31-60-00-760-801 or loop_latency",
+        help=f"card module, e.g. {EXAMPLE_CARD}, or a card of the library by number or "
+        "name, e.g. LL-31-60-00-760-801 or loop_latency",
     )
     run.add_argument(
         "--bench",
@@ -73,13 +80,19 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
     cards = subparsers.add_parser("cards", help="the test-card library")
     cards_commands = cards.add_subparsers(title="cards commands", metavar="COMMAND")
-    listing = cards_commands.add_parser("list", help="number, title, revision, hash, interval")
+    listing = cards_commands.add_parser(
+        "list",
+        help="number, title, revision, hash, interval",
+        epilog=CARDS_LIST_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     listing.add_argument(
         "--dir",
         type=Path,
         default=DEFAULT_CARDS,
         help=f"card folder (default: {shown(DEFAULT_CARDS)})",
     )
+    add_json_argument(listing)
     listing.set_defaults(handler=list_command)
 
 
@@ -145,7 +158,33 @@ def _header(loaded: LoadedCard, out: IO[str]) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``hil run``: load (nothing runs on a load error), open the bench, run, write records."""
+    """``hil run``: load (nothing runs on a load error), open the bench, run, write records.
+
+    With ``--junit`` a JUnit file is written whatever happens: the run's steps, or one
+    ``<error>`` testcase naming what stopped the run before it started (a bench file not
+    found, a card that does not load, a link refused)."""
+    from hil.cards.record import junit_for_error
+    from hil.errors import HilError
+
+    progress = _RunProgress()
+    try:
+        return _run(args, progress)
+    except (HilError, KeyboardInterrupt) as err:
+        if args.junit is not None and not progress.junit_written:
+            message = str(err) or type(err).__name__
+            junit_for_error(args.junit, progress.stage, message, type(err).__name__, "hil.run")
+        raise
+
+
+class _RunProgress:
+    """How far ``hil run`` got: the stage it is in and whether its JUnit file is written."""
+
+    def __init__(self) -> None:
+        self.stage = "load the bench configuration"
+        self.junit_written = False
+
+
+def _run(args: argparse.Namespace, progress: _RunProgress) -> int:
     from hil.cards.loader import find_card, load_card
     from hil.cards.operators import ConsoleOperator, Operator, ScriptedOperator
     from hil.cards.runner import bench_for, run_card
@@ -155,11 +194,13 @@ def run_command(args: argparse.Namespace) -> int:
     from hil.records.recorder import StoreRecorder
 
     config = load_bench(args.bench)
+    progress.stage = f"load card {args.card}"
     loaded = load_card(find_card(args.card, args.cards), config)
     card = loaded.card
     card.require_effective(args.lander)
     operator: Operator
     if args.answers is not None:
+        progress.stage = f"read the answers {args.answers}"
         scripted = ScriptedOperator(args.answers)
         scripted.check(card)
         operator = scripted
@@ -168,10 +209,13 @@ def run_command(args: argparse.Namespace) -> int:
     out = sys.stdout
     _header(loaded, out)
     listener = TableListener(out)
+    progress.stage = "open the records store"
     store = open_store(store_location(args.store, args.data))
     recorder = StoreRecorder(store)
+    progress.stage = f"open bench {config.name} for card {card.number}"
     try:
         with bench_for(card, config) as bench:
+            progress.stage = f"run card {card.number}"
             run_card(
                 loaded,
                 bench,
@@ -192,6 +236,7 @@ def run_command(args: argparse.Namespace) -> int:
             out.write(f"\nrecord: {path}\n")
             if args.junit is not None:
                 out.write(f"junit: {record.to_junit(args.junit)}\n")
+                progress.junit_written = True
     assert record is not None
     out.write("\n" + record.summary() + "\n")
     return EXIT_OK if record.outcome.value == "PASS" else EXIT_FAILED
@@ -207,20 +252,44 @@ def list_command(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: card folder not found")
-    rows = []
-    failed = 0
+    cards = []
+    errors = []
     for path in card_files(folder):
         try:
             loaded = load_card(path)
         except ConfigError as err:
             print(f"hil: {err}", file=sys.stderr)
-            failed += 1
+            errors.append(str(err))
             continue
         card = loaded.card
-        rows.append(
-            (card.number, card.title, card.revision, loaded.short_hash, card.interval, path.name)
+        cards.append((card.number, card.title, card.revision, loaded, path))
+    cards.sort(key=lambda item: item[:3])
+    if args.json:
+        from hil.cli.output import print_json
+
+        print_json(
+            {
+                "folder": str(folder),
+                "cards": [
+                    {
+                        "number": number,
+                        "title": title,
+                        "revision": revision,
+                        "sha256": loaded.sha256,
+                        "interval": loaded.card.interval,
+                        "effectivity": list(loaded.card.effectivity),
+                        "file": str(path),
+                    }
+                    for number, title, revision, loaded, path in cards
+                ],
+                "errors": errors,
+            }
         )
-    rows.sort()
+        return EXIT_CONFIG if errors else EXIT_OK
+    rows = [
+        (number, title, revision, loaded.short_hash, loaded.card.interval, path.name)
+        for number, title, revision, loaded, path in cards
+    ]
     print(
         table(
             ["number", "title", "rev", "hash", "interval", "file"],
@@ -228,4 +297,4 @@ def list_command(args: argparse.Namespace) -> int:
             title=f"Test cards in {folder}",
         )
     )
-    return EXIT_CONFIG if failed else EXIT_OK
+    return EXIT_CONFIG if errors else EXIT_OK

@@ -24,11 +24,16 @@ from hil.errors import ConfigError
 
 def add_commands(subparsers: Any) -> None:
     """Add ``fleet`` to the ``hil`` command's subparsers."""
+    from hil.cli.help_text import FLEET_EPILOG
+    from hil.cli.output import add_json_argument
     from hil.cli.records import _secret_argument
     from hil.cli.store_options import add_store_arguments
 
     fleet = subparsers.add_parser(
-        "fleet", help="maintenance program: landers, due items, defects, release to service"
+        "fleet",
+        help="maintenance program: landers, due items, defects, release to service",
+        epilog=FLEET_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cmds = fleet.add_subparsers(title="fleet commands", metavar="COMMAND")
     parsers = []
@@ -39,7 +44,8 @@ def add_commands(subparsers: Any) -> None:
         parsers.append(parser)
         return parser
 
-    command("landers", "every lander: counters, due status, release status", _landers)
+    landers = command("landers", "every lander: counters, due status, release status", _landers)
+    add_json_argument(landers)
     add = command("add-lander", "register a lander", _add_lander)
     add.add_argument("serial")
     add.add_argument("--model", required=True)
@@ -99,6 +105,7 @@ def add_commands(subparsers: Any) -> None:
     command("sync", "complete due items from passed, fully signed card runs", _sync)
     due = command("due", "a lander's due list: OK / DUE SOON / OVERDUE", _due)
     due.add_argument("--lander", required=True)
+    add_json_argument(due)
 
     defect = command("defect", "report a defect on a lander", _defect)
     defect.add_argument("--lander", required=True)
@@ -199,10 +206,12 @@ def _table(headers: list[str], rows: list[tuple[Any, ...]], title: str = "") -> 
 
 
 def _landers(args: argparse.Namespace) -> int:
+    from hil.cli.documents import due_document
     from hil.fleet.model import fmt
     from hil.fleet.service import release_status
 
     rows = []
+    documents = []
     with _fleet(args) as fleet:
         fleet.sync()
         for lander in fleet.landers():
@@ -210,6 +219,20 @@ def _landers(args: argparse.Namespace) -> int:
             worst = items[0] if items else None
             blockers = fleet.release_blockers(lander.serial, sync=False)
             c = lander.counters
+            documents.append(
+                {
+                    "serial": lander.serial,
+                    "model": lander.model,
+                    "configuration": lander.configuration,
+                    "status": lander.status,
+                    "in_service": lander.in_service.isoformat(),
+                    "days_in_service": lander.days_in_service(fleet.today()),
+                    "counters": c.to_dict(),
+                    "worst_due": due_document(worst) if worst else None,
+                    "release": release_status(lander, blockers),
+                    "release_blockers": list(blockers),
+                }
+            )
             rows.append(
                 (
                     lander.serial,
@@ -224,6 +247,11 @@ def _landers(args: argparse.Namespace) -> int:
                     release_status(lander, blockers),
                 )
             )
+    if args.json:
+        from hil.cli.output import print_json
+
+        print_json({"landers": documents})
+        return EXIT_OK
     headers = ["lander", "model", "config", "descents", "starts", "burn s", "powered h", "days"]
     _table([*headers, "worst due", "release"], rows)
     return EXIT_OK
@@ -383,6 +411,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _due(args: argparse.Namespace) -> int:
+    from hil.cli.documents import due_document
     from hil.fleet.service import counters_text
 
     with _fleet(args) as fleet:
@@ -390,6 +419,21 @@ def _due(args: argparse.Namespace) -> int:
         lander = fleet.lander(args.lander)
         today = fleet.today()
         awaiting = fleet.unsigned_runs(args.lander)
+    if args.json:
+        from hil.cli.output import print_json
+
+        print_json(
+            {
+                "lander": lander.serial,
+                "model": lander.model,
+                "configuration": lander.configuration,
+                "counters": lander.counters.to_dict(),
+                "days_in_service": lander.days_in_service(today),
+                "due": [due_document(item) for item in items],
+                "awaiting_signature": list(awaiting),
+            }
+        )
+        return EXIT_OK
     print(
         f"lander {lander.serial} ({lander.model}, {lander.configuration}): "
         f"{counters_text(lander.counters)}, day {lander.days_in_service(today)} in service"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from hil.cli.exit_codes import (
     EPILOG,
     EXIT_CONFIG,
     EXIT_FAILED,
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_LINK,
     EXIT_OK,
@@ -49,9 +51,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"hil: {err}", file=sys.stderr)
         return exit_status(err)
+    except BrokenPipeError:  # the reader went away (``hil records list | head``): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as err:  # a bug: one line and its own status, never a FAIL
+        if args.debug:
+            raise
+        logging.getLogger("hil").debug("internal error", exc_info=True)
+        where = _where(err)
+        print(
+            f"hil: internal error: {type(err).__name__}: {err}{where} "
+            "(run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _where(err: BaseException) -> str:
+    """`` at FILE:LINE`` of the innermost frame of ``err``'s traceback ("" without one)."""
+    tb = err.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
 
 
 def _parser() -> argparse.ArgumentParser:
+    from hil.cli.help_text import (
+        BENCH_CHECK_EPILOG,
+        CAMPAIGN_EPILOG,
+        DESCENT_EPILOG,
+        ScenarioHelpFormatter,
+    )
+    from hil.cli.output import add_json_argument
+    from hil.cli.progress import add_progress_argument
     from hil.cli.store_options import add_store_arguments
 
     parser = argparse.ArgumentParser(
@@ -82,9 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="bench configuration and health")
     bench_commands = bench.add_subparsers(title="bench commands", metavar="COMMAND")
     check = bench_commands.add_parser(
-        "check", help="open every device, ping the FC, run BIT, show link statistics"
+        "check",
+        help="open every device, ping the FC, run BIT, show link statistics",
+        epilog=BENCH_CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _bench_argument(check)
+    add_json_argument(check)
     check.set_defaults(handler=_bench_check)
     latency = bench_commands.add_parser(
         "latency",
@@ -98,7 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     latency.set_defaults(handler=_bench_latency)
 
     descent = commands.add_parser(
-        "descent", help="fly a closed-loop powered descent against the flight computer"
+        "descent",
+        help="fly a closed-loop powered descent against the flight computer",
+        epilog=DESCENT_EPILOG,
+        formatter_class=ScenarioHelpFormatter,
     )
     _bench_argument(descent)
     descent.add_argument("--scenario", default="nominal", help="scenario name or .toml path")
@@ -118,10 +159,14 @@ def _parser() -> argparse.ArgumentParser:
         help="log the flight to this lander's counters in the fleet store (checked before flying)",
     )
     add_store_arguments(descent)
+    add_progress_argument(descent)
     descent.set_defaults(handler=_descent)
 
     campaign = commands.add_parser(
-        "campaign", help="Monte Carlo dispersion campaign of a scenario: statistics and plots"
+        "campaign",
+        help="Monte Carlo dispersion campaign of a scenario: statistics and plots",
+        epilog=CAMPAIGN_EPILOG,
+        formatter_class=ScenarioHelpFormatter,
     )
     _bench_argument(campaign)
     campaign.add_argument("--scenario", default="nominal", help="scenario name or .toml path")
@@ -137,6 +182,8 @@ def _parser() -> argparse.ArgumentParser:
         "--cluster", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786"
     )
     campaign.add_argument("--out", type=Path, default=None, help="output folder")
+    add_progress_argument(campaign)
+    add_json_argument(campaign)
     campaign.set_defaults(handler=_campaign)
 
     init = commands.add_parser(
@@ -196,9 +243,16 @@ def _bench_check(args: argparse.Namespace) -> int:
     from hil.drivers.can import STATS_COLUMNS
 
     config = load_bench(args.bench)
-    print(f"bench {config.name}: {config.description}")
+    if not args.json:
+        print(f"bench {config.name}: {config.description}")
     with Bench(config) as bench:
         result = run_check(bench)
+    if args.json:
+        from hil.cli.documents import bench_check_document
+        from hil.cli.output import print_json
+
+        print_json(bench_check_document(config, result))
+        return EXIT_OK if result.ok else EXIT_FAILED
     print()
     print(table(["role", "backend", "driver", "link"], result.devices, title="Devices"))
     print()
@@ -255,7 +309,7 @@ def _descent(args: argparse.Namespace) -> int:
     import time
 
     from hil.cli.output import table
-    from hil.cli.progress import DescentProgress
+    from hil.cli.progress import DescentProgress, progress_wanted
     from hil.core.config import load_bench
     from hil.flight.descent import fly
     from hil.flight.scenario import load_scenario
@@ -269,7 +323,10 @@ def _descent(args: argparse.Namespace) -> int:
     )
     mode = "real time" if args.realtime else "lockstep"
     print(f"descent: scenario {scenario.name} ({scenario.description}), seed {args.seed}, {mode}")
-    progress = DescentProgress(scenario.model.max_duration_s)
+    shown = progress_wanted(args.progress)
+    # the bar runs to the flight time the scenario is expected to take, not to the time cap
+    expected_s = scenario.nominal_flight_s(args.seed) if shown else scenario.model.max_duration_s
+    progress = DescentProgress(expected_s, enabled=shown)
     try:
         result = fly(
             config, scenario, seed=args.seed, realtime=args.realtime, out_dir=out, progress=progress
@@ -355,7 +412,7 @@ def _campaign(args: argparse.Namespace) -> int:
     import time
 
     from hil.cli.output import table
-    from hil.cli.progress import CountProgress
+    from hil.cli.progress import CountProgress, progress_wanted
     from hil.flight.campaign import (
         DaskPool,
         LocalPool,
@@ -374,8 +431,9 @@ def _campaign(args: argparse.Namespace) -> int:
     )
     pool: WorkerPool = DaskPool(args.cluster) if args.cluster else LocalPool(args.workers)
     where = args.cluster or f"{getattr(pool, 'workers', 1)} local worker(s)"
-    print(f"campaign: {scenario.name}, {args.runs} runs, seed {args.seed}, {mode}, {where}")
-    progress = CountProgress(args.runs)
+    if not args.json:
+        print(f"campaign: {scenario.name}, {args.runs} runs, seed {args.seed}, {mode}, {where}")
+    progress = CountProgress(args.runs, enabled=progress_wanted(args.progress))
     started_s = time.perf_counter()
     with pool:
         try:
@@ -393,6 +451,13 @@ def _campaign(args: argparse.Namespace) -> int:
     summary = summarise(outcomes, scenario.name, args.seed, mode)
     summary.wall_s = time.perf_counter() - started_s
     files = write_outputs(outcomes, summary, out)
+    if args.json:
+        from dataclasses import asdict
+
+        from hil.cli.output import print_json
+
+        print_json({**asdict(summary), "out": str(out), "files": files})
+        return EXIT_OK
     low, high = summary.success_interval_95
     vertical = summary.vertical_speed_percentiles_mps
     horizontal = summary.horizontal_speed_percentiles_mps

@@ -2,7 +2,8 @@
 signing as-run records.
 
 ``add_commands(subparsers)`` adds both to the ``hil`` parser; handlers raise ``HilError`` and
-let ``hil.cli.main.main`` print it as one line (exit 1; 2 for a usage or configuration error). The
+let ``hil.cli.main.main`` print it as one line (``hil.cli.exit_codes``: an unknown run or person
+is a usage error, 2; a refused sign-off or a failed verification is 1). The
 store is ``--store URL`` (a folder, ``sqlite:///DIR`` or ``postgresql://...``), else ``--data
 DIR``, else ``$HIL_STORE``, else ``$HIL_DATA``, else ``~/.local/share/hil``; the trust file
 (administrator keys, witnesses: ``hil.records.trust``) is ``--trust FILE``, else ``$HIL_TRUST``.
@@ -30,6 +31,7 @@ ADMIN_SECRET_ENV = "HIL_ADMIN_SECRET"
 
 def add_commands(subparsers: Any) -> None:
     """Add ``people`` and ``records`` to the ``hil`` command's subparsers."""
+    from hil.cli.output import add_json_argument
     from hil.cli.store_options import add_store_arguments
 
     people = subparsers.add_parser("people", help="who may sign records: add, list, revoke")
@@ -83,12 +85,21 @@ def add_commands(subparsers: Any) -> None:
     _admin_arguments(unlock)
     unlock.set_defaults(handler=_people_unlock)
 
-    records = subparsers.add_parser("records", help="as-run records: list, show, verify, export")
+    from hil.cli.help_text import RECORDS_EPILOG
+
+    records = subparsers.add_parser(
+        "records",
+        help="as-run records: list, show, verify, export",
+        epilog=RECORDS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     rec_cmds = records.add_subparsers(title="records commands", metavar="COMMAND")
     rec_list = rec_cmds.add_parser("list", help="list runs")
+    add_json_argument(rec_list)
     rec_list.set_defaults(handler=_records_list)
     show = rec_cmds.add_parser("show", help="show a run's steps, signatures and integrity")
     show.add_argument("run_id", help="run id or a unique prefix")
+    add_json_argument(show)
     show.set_defaults(handler=_records_show)
     check = rec_cmds.add_parser(
         "verify",
@@ -312,6 +323,11 @@ def _records_list(args: argparse.Namespace) -> int:
 
     with _store(args, readonly=True) as store:
         runs = store.runs()
+    if args.json:
+        from hil.cli.output import print_json
+
+        print_json({"runs": [run.to_dict() for run in runs]})
+        return EXIT_OK
     rows = [
         (
             r.run_id,
@@ -342,6 +358,30 @@ def _records_show(args: argparse.Namespace) -> int:
         events = store.events(info.run_id)
         report = verify(store, info.run_id)
     state = RunState.from_events(info.run_id, events)
+    if args.json:
+        from hil.cli.output import print_json
+
+        print_json(
+            {
+                "run": info.to_dict(),
+                "attempts": [e.payload for e in events if e.kind == "attempt"],
+                "teardown": state.teardown,
+                "signatures": [
+                    {
+                        "printed_name": s.printed_name,
+                        "person_id": s.person_id,
+                        "meaning": s.meaning,
+                        "steps": list(s.steps),
+                        "on_card": s.on_card,
+                        "signed_utc": s.signed_utc,
+                    }
+                    for s in state.signatures
+                ],
+                "outstanding_rii": list(state.outstanding_rii()),
+                "verification": {**report.to_dict(), "text": report.describe()},
+            }
+        )
+        return EXIT_OK if report.ok else EXIT_FAILED
     print(f"run {info.run_id}: card {info.card_number} rev {info.revision} ({info.title})")
     print(f"lander {info.lander}, operator {info.operator_id}, {info.status} {info.outcome or ''}")
     rows = [

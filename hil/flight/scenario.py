@@ -56,6 +56,7 @@ Terrain features (applied in file order on top of ``[terrain] truth``)::
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,7 +65,7 @@ from hil.core.config import TomlTable, read_toml
 from hil.core.paths import DATA_DIR, named_files, resolve_named
 from hil.errors import ConfigError
 from hil.flight.faults import Injection, parse_injections
-from hil.flight.model_only import ClosedLoopParams, InitialErrors
+from hil.flight.model_only import ClosedLoopParams, InitialErrors, run_model_only
 from hil.fsw.flight_software import FswParams
 from hil.fsw.parameters import FSW_PARAMETERS, fsw_params
 from hil.fsw.terrain_map import TerrainMap
@@ -137,6 +138,19 @@ class Scenario:
         """The FC's onboard map (``terrain/<fc_terrain_map>.npz``), loaded as the FC
         loads it. Raises ``ConfigError`` naming the file if it is missing."""
         return TerrainMap.load(self.fc_terrain_map)
+
+    def nominal_flight_s(self, seed: int = 0) -> float:
+        """Seconds the scenario's flight is expected to take: from the start of the run (the
+        coast before ignition included) to LANDED in one model-only flight without dispersions
+        or injected faults; ``max_duration_s`` if that flight never lands. Takes a few seconds
+        (a whole descent at model speed). Raises ``ConfigError`` for a missing terrain file."""
+        params = dataclasses.replace(self.model, dispersions=DispersionParams())
+        result = run_model_only(
+            1, seed, params, self.truth_terrain_profile(), self.fc_terrain_map_profile()
+        )
+        end_s = float(result.end_time_s[0])
+        landed = bool(result.touched_down[0]) and math.isfinite(end_s)
+        return min(end_s, params.max_duration_s) if landed else params.max_duration_s
 
 
 def scenario_names() -> list[str]:
