@@ -59,8 +59,11 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """``--data DIR`` of a records store that exists and holds one person, no runs."""
     monkeypatch.setenv("HIL_SECRET", "correct horse battery")
     data = ["--data", str(tmp_path / "data")]
+    admin = ["people", "bootstrap-admin", "root", "--name", "R. Admin"]
+    assert main([*admin, *data]) == 0
+    monkeypatch.setenv("HIL_ADMIN_SECRET", "correct horse battery")
     add = ["people", "add", "insp", "--name", "I. Nspector", "--role", "inspector"]
-    assert main([*add, *data]) == 0
+    assert main([*add, "--admin", "root", *data]) == 0
     return data
 
 
@@ -71,7 +74,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         ["records", "verify", "nope"],
         ["records", "export", "nope"],
         ["records", "sign", "nope", "--person", "insp", "--meaning", "inspected"],
-        ["people", "revoke", "nobody", "--reason", "left"],
+        ["people", "revoke", "nobody", "--reason", "left", "--admin", "root"],
     ],
 )
 def test_an_unknown_id_is_a_usage_error_not_a_fail(

@@ -56,7 +56,7 @@ def _results(case: TestCase) -> list[type]:
 
 
 def test_a_failing_card_reads_as_steps_with_properties_failures_errors_and_teardown(
-    sim_bench: Bench, tmp_path: Path
+    hil_sim_bench: Bench, tmp_path: Path
 ) -> None:
     readings = iter([12.0, 11.0])
 
@@ -67,7 +67,7 @@ def test_a_failing_card_reads_as_steps_with_properties_failures_errors_and_teard
         raise RuntimeError("could not put the FC SAFE")
 
     record = _run(
-        sim_bench,
+        hil_sim_bench,
         measurement(1, "Rate in band.", name="rate", unit="Hz", low=9.5, high=10.5,
                     marginal=0.2, measure=lambda ctx: 10.0, rii=True),
         measurement(2, "Rate too high.", name="rate2", unit="Hz", low=9.5, high=10.5,
@@ -114,10 +114,10 @@ def test_a_failing_card_reads_as_steps_with_properties_failures_errors_and_teard
 
 
 def test_a_passing_teardown_is_its_own_passing_testcase_and_skipped_steps_are_skipped(
-    sim_bench: Bench, tmp_path: Path
+    hil_sim_bench: Bench, tmp_path: Path
 ) -> None:
     record = _run(
-        sim_bench,
+        hil_sim_bench,
         measurement(1, "Too low.", name="v", unit="V", low=27.0, high=29.0,
                     measure=lambda ctx: 3.0),
         action(2, "Never runs.", run=lambda ctx: None),
