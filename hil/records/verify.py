@@ -2,21 +2,26 @@
 
 ``verify`` recomputes every event hash from the stored fields, checks that sequence numbers are
 consecutive from 1, that each event chains to the one before, that the run's stored head matches
-the last event (a deleted tail), that each signed event's Ed25519 signature verifies over this
-run id and the record state it covers, with the signer's registered key, and that stored
-attachments still have their hash. It stops at the first event that fails and names it.
+the last event (a deleted tail), that no event follows the run's end but sign-off (a second
+``run_finished`` appended behind the store's back), that each signed event's Ed25519 signature
+verifies over this run id and the record state it covers, with the signer's registered key,
+that stored attachments still have their hash, and that the run index row (card, lander,
+operator, status, outcome: what lists and the fleet act on) says what the events say
+(``hil.records.runindex``). It stops at the first thing that fails and names it; a report that
+is ``ok`` carries ``facts``, the run's index derived from its verified events.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hil.records.canonical import GENESIS_HASH, event_hash, file_sha256
 from hil.records.people import PeopleStore, key_id_of, verify_signature
+from hil.records.runindex import derive_run_info, index_mismatch, lifecycle_problem
 from hil.records.signoff import signing_message
 from hil.records.state import Meaning, RunState
-from hil.records.store import Event, RecordStore
+from hil.records.store import Event, RecordStore, RunInfo
 
 SIGNED_KINDS = frozenset({"signature", "correction", "redline"})
 """Event kinds that must carry a valid signature by a registered person."""
@@ -32,6 +37,11 @@ class VerifyReport:
     signatures: int
     first_bad_event: int | None = None
     reason: str = ""
+    index_field: str = ""
+    """The run index field the events contradict ("" when the fault is not in the index)."""
+    facts: RunInfo | None = field(default=None, compare=False, repr=False)
+    """When ``ok``: the run as its verified events say it (card, lander, operator, outcome,
+    end). Act on these, never on the stored index row."""
 
     def describe(self) -> str:
         if self.ok:
@@ -39,7 +49,9 @@ class VerifyReport:
         return f"run {self.run_id}: FAILED at event {self.first_bad_event}: {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        data = {k: v for k, v in vars(self).items() if k != "facts"}
+        data["facts"] = self.facts.to_dict() if self.facts is not None else None
+        return data
 
 
 def verify(store: RecordStore, run_id: str, *, check_attachments: bool = True) -> VerifyReport:
@@ -51,8 +63,8 @@ def verify(store: RecordStore, run_id: str, *, check_attachments: bool = True) -
     hashes: dict[int, str] = {}
     signatures = 0
 
-    def bad(seq: int, reason: str) -> VerifyReport:
-        return VerifyReport(run_id, False, len(events), signatures, seq, reason)
+    def bad(seq: int, reason: str, index_field: str = "") -> VerifyReport:
+        return VerifyReport(run_id, False, len(events), signatures, seq, reason, index_field)
 
     prev = GENESIS_HASH
     expected = 1
@@ -97,11 +109,21 @@ def verify(store: RecordStore, run_id: str, *, check_attachments: bool = True) -
             f"missing: the run's head is event {info.event_count} but the record ends at "
             f"event {len(events)} (deleted?)",
         )
+    if not events:
+        return bad(1, "missing: the run has no events (run_started deleted?)")
+    lifecycle = lifecycle_problem(events)
+    if lifecycle is not None:
+        return bad(*lifecycle)
+    mismatch = index_mismatch(info, events)
+    if mismatch is not None:
+        return bad(mismatch.seq, mismatch.describe(), mismatch.field)
     if signatures:
         problem_seq, problem = _check_rules(run_id, events)
         if problem:
             return bad(problem_seq, problem)
-    return VerifyReport(run_id, True, len(events), signatures)
+    return VerifyReport(
+        run_id, True, len(events), signatures, facts=derive_run_info(run_id, events)
+    )
 
 
 def _check_signature(run_id: str, event: Event, hashes: dict[int, str], people: PeopleStore) -> str:

@@ -1,0 +1,274 @@
+"""The records against someone with write access to the database but no signer's secret: an
+edited run index (outcome, lander, card, operator) is named by ``verify`` and never credited by
+the fleet, an end appended behind the store's back is found, and the index can be rebuilt from
+the events. Every test runs on SQLite and on a real PostgreSQL server (``tests/pg_server.py``;
+skipped where none is installed), the edits made with plain SQL past the store."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pg_server import PgServer
+
+from hil.cli.main import main
+from hil.fleet import Counters, Fleet, load_program
+from hil.records import Authorization, Kdf, PostgresStore, SqliteStore, sign, verify
+from hil.records.canonical import canonical_json, event_hash
+from hil.records.postgres import to_psycopg
+from hil.records.runindex import derive_run_info
+from hil.records.sqlite import DB_NAME
+from hil.records.sqlstore import SqlRecordStore
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "fixtures" / "fleet" / "program.toml"
+LANDER = "HR-M3-SN002"
+OTHER = "HR-M3-SN009"
+IMU = "LL-34-21-00-720-801"  # IMU static: first at 2 descents
+SECRETS = {"tech": "tech-secret", "insp": "insp-secret"}
+VALID = Authorization("LL-*", "CERT-1", date.today() + timedelta(days=365))
+
+
+class Adversary:
+    """Plain SQL on the records database, past the store: the SQLite file, or the tables'
+    owner on PostgreSQL. ``edit`` first removes whatever triggers guard the table."""
+
+    store_arg = ""
+
+    def open(self) -> SqlRecordStore:
+        raise NotImplementedError
+
+    def sql(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def edit(self, table: str, sql: str, *args: Any) -> None:
+        raise NotImplementedError
+
+
+class SqliteAdversary(Adversary):
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.store_arg = str(data)
+
+    def open(self) -> SqlRecordStore:
+        return SqliteStore(self.data, kdf=Kdf(n=2**10))
+
+    def sql(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with contextlib.closing(sqlite3.connect(self.data / DB_NAME)) as db, db:
+            return db.execute(sql, args).fetchall()
+
+    def edit(self, table: str, sql: str, *args: Any) -> None:
+        with contextlib.closing(sqlite3.connect(self.data / DB_NAME)) as db, db:
+            triggers = db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+            ).fetchall()
+            for (name,) in triggers:
+                db.execute(f"DROP TRIGGER {name}")
+            db.execute(sql, args)
+
+
+class PostgresAdversary(Adversary):
+    def __init__(self, server: PgServer, cache: Path) -> None:
+        self.server = server
+        self.schema = server.new_schema()
+        self.store_arg = server.url(self.schema)
+        self.cache = cache
+
+    def open(self) -> SqlRecordStore:
+        return PostgresStore(self.store_arg, cache_dir=self.cache, kdf=Kdf(n=2**10))
+
+    def sql(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with self.server.admin(self.schema) as db:
+            cursor = db.execute(to_psycopg(sql), args)
+            return cursor.fetchall() if cursor.description else []
+
+    def edit(self, table: str, sql: str, *args: Any) -> None:
+        with self.server.admin(self.schema) as db:
+            db.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            db.execute(to_psycopg(sql), args)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def adversary(request: pytest.FixtureRequest, tmp_path: Path) -> Adversary:
+    if request.param == "sqlite":
+        return SqliteAdversary(tmp_path / "data")
+    return PostgresAdversary(request.getfixturevalue("pg_server"), tmp_path / "cache")
+
+
+@pytest.fixture
+def store(adversary: Adversary) -> Iterator[SqlRecordStore]:
+    with adversary.open() as opened:
+        opened.people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
+        opened.people.add("insp", "Ian Spector", ["inspector"], SECRETS["insp"], [VALID])
+        yield opened
+
+
+def card_run(
+    store: SqlRecordStore, *, lander: str = LANDER, outcome: str = "PASS", signed: bool = True
+) -> str:
+    """A finished three-step IMU card run, signed ``performed`` on the whole card."""
+    run_id = store.create_run(
+        {"card": {"number": IMU, "revision": "A", "title": "IMU"}, "lander": lander,
+         "operator_id": "tech"}
+    )  # fmt: skip
+    for step in (1, 2, 3):
+        store.append(
+            run_id,
+            "attempt",
+            {"step": step, "attempt": 1, "rii": False, "outcome": outcome,
+             "started_utc": "2026-06-05T10:00:00+00:00",
+             "finished_utc": "2026-06-05T10:00:01+00:00"},
+        )  # fmt: skip
+    store.finish(run_id, outcome)
+    if signed:
+        sign(store, run_id, "tech", SECRETS["tech"], "performed")
+    return run_id
+
+
+@pytest.fixture
+def fleet(store: SqlRecordStore) -> Iterator[Fleet]:
+    clock = datetime.now(UTC) - timedelta(days=10)
+    with Fleet(store, now=lambda: clock) as opened:
+        opened.load_program(load_program(PROGRAM))
+        for serial in (LANDER, OTHER):
+            opened.add_lander(serial, "HR-M3", "baseline", clock.date() - timedelta(days=5))
+            opened.set_counters(serial, Counters(descents=2, powered_h=3.0), "flight log")
+        yield opened
+
+
+# -- the run index says what the events say ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "seq"),
+    [
+        ("outcome", "PASS", 5),
+        ("lander", OTHER, 1),
+        ("card_number", "LL-34-99-00-000-000", 1),
+        ("revision", "Z", 1),
+        ("operator_id", "insp", 1),
+        ("status", "open", 5),
+        ("finished_utc", "2030-01-01T00:00:00+00:00", 5),
+    ],
+)
+def test_verify_names_an_edited_run_index_field(
+    store: SqlRecordStore, adversary: Adversary, column: str, value: str, seq: int
+) -> None:
+    run_id = card_run(store, outcome="FAIL")
+    assert verify(store, run_id).ok
+    adversary.edit("runs", f"UPDATE runs SET {column} = ? WHERE run_id = ?", value, run_id)
+    report = verify(store, run_id)
+    assert not report.ok and report.index_field == column and report.first_bad_event == seq
+    assert f"the run index says {column} {value!r}" in report.describe()
+    assert report.describe().startswith(f"run {run_id}: FAILED at event {seq}:")
+
+
+def test_a_failed_run_turned_pass_in_the_index_completes_nothing_and_is_named(
+    store: SqlRecordStore, adversary: Adversary, fleet: Fleet
+) -> None:
+    run_id = card_run(store, outcome="FAIL")
+    adversary.edit("runs", "UPDATE runs SET outcome = 'PASS' WHERE run_id = ?", run_id)
+    report = fleet.sync_report()
+    assert report.done == []
+    (refused,) = report.refused
+    assert refused.startswith(f"card {IMU} run {run_id} on lander {LANDER} refused:")
+    assert "the run index says outcome 'PASS' but the record says 'FAIL'" in refused
+    (imu,) = [i for i in fleet.due(LANDER) if i.card_number == IMU]
+    assert imu.last is None
+    assert fleet.refused_runs(LANDER) == [refused]
+    assert any(run_id in reason for reason in fleet.release_blockers(LANDER))
+
+
+def test_a_run_moved_to_another_lander_completes_nothing_there(
+    store: SqlRecordStore, adversary: Adversary, fleet: Fleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = card_run(store, lander=LANDER)
+    adversary.edit("runs", "UPDATE runs SET lander = ? WHERE run_id = ?", OTHER, run_id)
+    assert fleet.sync(OTHER) == []
+    (imu,) = [i for i in fleet.due(OTHER) if i.card_number == IMU]
+    assert imu.last is None
+    (refused,) = fleet.refused_runs(OTHER)
+    assert f"run {run_id} on lander {OTHER} refused" in refused and repr(LANDER) in refused
+    # and the CLI says so, in the sync and under the due list
+    assert main(["fleet", "sync", "--store", adversary.store_arg]) == 0
+    assert f"run {run_id} on lander {OTHER} refused" in capsys.readouterr().out
+    assert main(["fleet", "due", "--lander", OTHER, "--store", adversary.store_arg]) == 0
+    out = capsys.readouterr().out
+    assert "card runs not credited" in out and f"run {run_id} on lander {OTHER}" in out
+
+
+def test_an_honest_signed_run_still_completes_its_due_item(
+    store: SqlRecordStore, fleet: Fleet
+) -> None:
+    run_id = card_run(store)
+    report = fleet.sync_report()
+    assert report.refused == [] and len(report.done) == 1 and run_id in report.done[0]
+
+
+def _append_raw(adversary: Adversary, run_id: str, kind: str, payload: dict[str, Any]) -> int:
+    """Chain one event onto the run's last one, as anyone can without a secret."""
+    ((seq, head),) = adversary.sql(
+        "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", run_id
+    )
+    utc = datetime.now(UTC).isoformat()
+    text = canonical_json(payload)
+    digest = event_hash(run_id, seq + 1, kind, utc, head, text)
+    adversary.sql(
+        "INSERT INTO events (run_id, seq, kind, utc, payload, prev_hash, hash) "
+        "VALUES (?,?,?,?,?,?,?)",
+        run_id, seq + 1, kind, utc, text, head, digest,
+    )  # fmt: skip
+    adversary.edit(
+        "runs",
+        "UPDATE runs SET head_seq = ?, head_hash = ? WHERE run_id = ?",
+        seq + 1, digest, run_id,
+    )  # fmt: skip
+    return seq + 1
+
+
+def test_a_second_end_appended_past_the_store_is_named_and_not_credited(
+    store: SqlRecordStore, adversary: Adversary, fleet: Fleet
+) -> None:
+    run_id = card_run(store, outcome="FAIL")
+    seq = _append_raw(adversary, run_id, "run_finished", {"outcome": "PASS"})
+    report = verify(store, run_id)
+    assert not report.ok and report.first_bad_event == seq
+    assert "'run_finished' after the run ended ('run_finished' at event 5)" in report.reason
+    assert fleet.sync() == []
+
+
+def test_an_outcome_nobody_signed_is_not_credited(
+    store: SqlRecordStore, adversary: Adversary, fleet: Fleet
+) -> None:
+    """A run whose steps are signed one by one but whose end was appended afterwards, unsigned
+    (by the store, or chained in by someone with the database)."""
+    run_id = store.create_run(
+        {"card": {"number": IMU, "revision": "A", "title": "IMU"}, "lander": LANDER,
+         "operator_id": "tech"}
+    )  # fmt: skip
+    for step in (1, 2, 3):
+        store.append(
+            run_id, "attempt",
+            {"step": step, "attempt": 1, "outcome": "PASS",
+             "finished_utc": "2026-06-05T10:00:01+00:00"},
+        )  # fmt: skip
+    sign(store, run_id, "tech", SECRETS["tech"], "performed", [1, 2, 3])
+    store.finish(run_id, "PASS")
+    assert verify(store, run_id).ok
+    assert fleet.sync() == []
+    assert fleet.signature_gaps(run_id) == ["no signature covers its outcome (event 6)"]
+
+
+def test_the_run_index_is_derived_from_the_events(store: SqlRecordStore) -> None:
+    run_id = card_run(store, outcome="MARGINAL")
+    open_run = store.create_run({"card": {"number": IMU}, "lander": LANDER, "operator_id": "x"})
+    for rid in (run_id, open_run):
+        derived = derive_run_info(rid, store.events(rid))
+        assert derived == store.run(rid)
+        report = verify(store, rid)
+        assert report.ok and report.facts == derived
