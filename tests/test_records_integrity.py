@@ -272,3 +272,185 @@ def test_the_run_index_is_derived_from_the_events(store: SqlRecordStore) -> None
         assert derived == store.run(rid)
         report = verify(store, rid)
         assert report.ok and report.facts == derived
+
+
+# -- append-only against ordinary SQL ---------------------------------------------------------
+
+_COPY = {
+    "events": (
+        "(run_id, seq, kind, utc, payload, prev_hash, hash)",
+        "SELECT run_id, seq, kind, utc, '{}', prev_hash, hash FROM events WHERE seq = 2",
+        "(run_id, seq)",
+        "payload = excluded.payload",
+        "payload = '{}'",
+    ),
+    "auth_log": (
+        "(id, utc, person_id, ok, purpose, detail)",
+        "SELECT id, utc, person_id, 1, purpose, 'rewritten' FROM auth_log WHERE ok = 0",
+        "(id)",
+        "ok = excluded.ok",
+        "ok = 1",
+    ),
+    "attachments": (
+        "(sha256, size_bytes, stored_utc)",
+        "SELECT sha256, 1, stored_utc FROM attachments WHERE size_bytes > 1",
+        "(sha256)",
+        "size_bytes = excluded.size_bytes",
+        "size_bytes = 1",
+    ),
+    "runs": (
+        "(run_id, created_utc, card_number, revision, title, lander, operator_id, status, "
+        "outcome, finished_utc, owner_host, owner_pid, head_seq, head_hash)",
+        "SELECT run_id, created_utc, card_number, revision, title, lander, operator_id, status, "
+        "'PASS', finished_utc, owner_host, owner_pid, head_seq, head_hash FROM runs "
+        "WHERE outcome = 'FAIL'",
+        "(run_id)",
+        "outcome = excluded.outcome",
+        "outcome = 'PASS'",
+    ),
+}
+"""Per table: its columns, a SELECT of one stored row with a value changed, its key, and the
+change an upsert makes, and an UPDATE that changes it."""
+
+
+def _rewrites(dialect: str, table: str) -> list[str]:
+    """Statements that would rewrite a stored row of ``table`` without UPDATE or DELETE."""
+    columns, changed, key, change, update = _COPY[table]
+    if table == "attachments" and dialect == "postgresql":  # the content is in the row there
+        columns = columns.replace(")", ", content)")
+        changed = changed.replace(" FROM", ", content FROM")
+    if table == "auth_log" and dialect == "postgresql":  # an identity column takes no value
+        columns += " OVERRIDING SYSTEM VALUE"
+    upsert = f"INSERT INTO {table} {columns} {changed} ON CONFLICT {key} DO UPDATE SET {change}"
+    found = [upsert, f"UPDATE {table} SET {update}"]
+    found.append(f"DELETE FROM {table}")
+    if dialect == "sqlite":
+        found += [
+            f"INSERT OR REPLACE INTO {table} {columns} {changed}",
+            f"REPLACE INTO {table} {columns} {changed}",
+            f"INSERT OR IGNORE INTO {table} {columns} {changed}",
+            f"INSERT INTO {table} {columns} {changed} ON CONFLICT DO NOTHING",
+        ]
+    else:
+        found.append(f"TRUNCATE {table}")
+    return found
+
+
+def _a_failed_run_with_everything(store: SqlRecordStore, tmp_path: Path) -> str:
+    run_id = card_run(store, outcome="FAIL")
+    evidence = tmp_path / "evidence.txt"
+    evidence.write_text("bus log\n")
+    store.attach(run_id, evidence)
+    with pytest.raises(Exception, match="secret"):
+        sign(store, run_id, "insp", "wrong secret", "performed")
+    return run_id
+
+
+def _snapshot(adversary: Adversary) -> list[list[tuple[Any, ...]]]:
+    return [adversary.sql(f"SELECT * FROM {table} ORDER BY 1") for table in sorted(_COPY)]
+
+
+@pytest.mark.parametrize("table", sorted(_COPY))
+def test_ordinary_sql_rewrites_no_stored_row(
+    store: SqlRecordStore, adversary: Adversary, tmp_path: Path, table: str
+) -> None:
+    run_id = _a_failed_run_with_everything(store, tmp_path)
+    before = _snapshot(adversary)
+    dialect = "sqlite" if isinstance(adversary, SqliteAdversary) else "postgresql"
+    for statement in _rewrites(dialect, table):
+        with pytest.raises(Exception, match=r"append-only|never|are what|is its"):
+            adversary.sql(statement)
+    assert _snapshot(adversary) == before
+    assert verify(store, run_id).ok
+
+
+def test_a_replaced_event_is_refused_where_version_2_let_it_through(tmp_path: Path) -> None:
+    """The hole version 3 closes: REPLACE deletes without firing delete triggers."""
+    data = tmp_path / "data"
+    with SqliteStore(data) as store:
+        run_id = store.create_run({"card": {"number": IMU}, "lander": LANDER})
+    with contextlib.closing(sqlite3.connect(data / DB_NAME)) as db:
+        db.execute("DROP TRIGGER events_append_only_insert")  # as version 2 had it
+        db.execute(
+            "INSERT OR REPLACE INTO events SELECT run_id, seq, kind, utc, '{}', prev_hash, hash "
+            "FROM events WHERE run_id = ?",
+            (run_id,),
+        )
+        db.commit()
+    with SqliteStore(data, readonly=True) as store:
+        report = verify(store, run_id)
+    assert not report.ok and report.first_bad_event == 1 and "edited?" in report.reason
+
+
+def test_the_postgres_bench_role_appends_and_rewrites_nothing(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    """The documented least-privilege login: records written through it verify, and nothing
+    it may run changes a stored row, the run index included, or switches a guard off."""
+    import psycopg
+
+    from hil.records.guards import bench_role_sql
+
+    schema = pg_server.new_schema()
+    role = f"bench_{schema}"
+    owner_url = pg_server.url(schema)
+    with PostgresStore(owner_url, cache_dir=tmp_path / "cache", kdf=Kdf(n=2**10)) as owner:
+        owner.people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
+        Fleet(owner).close()  # the owner creates the fleet's tables too
+    with pg_server.admin(schema) as db:
+        db.execute(f"CREATE ROLE {role} LOGIN")
+        db.execute(bench_role_sql(role, schema).encode())
+    bench_url = owner_url.replace("postgres@", f"{role}@")
+    with PostgresStore(bench_url, cache_dir=tmp_path / "cache", kdf=Kdf(n=2**10)) as bench:
+        failed = card_run(bench, outcome="FAIL")
+        passed = card_run(bench)
+        evidence = tmp_path / "evidence.txt"
+        evidence.write_text("bus log\n")
+        bench.attach(passed, evidence)
+        assert verify(bench, failed).ok and verify(bench, passed).ok
+        with Fleet(bench) as fleet:  # the fleet's own tables stay writable
+            fleet.add_lander(LANDER, "HR-M3", "baseline", date.today())
+    attempts = [
+        "UPDATE events SET payload = '{}'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+        "INSERT INTO events SELECT * FROM events WHERE seq = 1 "
+        "ON CONFLICT (run_id, seq) DO UPDATE SET payload = '{}'",
+        "UPDATE runs SET outcome = 'PASS' WHERE outcome = 'FAIL'",
+        "UPDATE runs SET lander = 'HR-M3-SN009'",
+        "UPDATE runs SET head_seq = 1",
+        "DELETE FROM runs",
+        "TRUNCATE runs",
+        "UPDATE attachments SET size_bytes = 1",
+        "DELETE FROM auth_log",
+        "ALTER TABLE events DISABLE TRIGGER USER",
+        "DROP TRIGGER events_append_only ON events",
+        "ALTER TABLE runs DISABLE TRIGGER runs_follow_events",
+        "SET session_replication_role = replica",
+        "DROP TABLE events",
+    ]
+    before = [
+        pg_server.admin(schema).execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+        for t in ("events", "runs", "attachments", "auth_log")
+    ]
+    for statement in attempts:
+        with psycopg.connect(bench_url, autocommit=True) as db:
+            with pytest.raises(psycopg.Error) as refused:
+                db.execute(statement)
+            assert isinstance(
+                refused.value, psycopg.errors.InsufficientPrivilege | psycopg.errors.IntegrityError
+            ), statement
+    after = [
+        pg_server.admin(schema).execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+        for t in ("events", "runs", "attachments", "auth_log")
+    ]
+    assert after == before
+
+
+def test_the_cli_prints_the_bench_role_grants(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["records", "bench-role", "hil_bench", "--schema", "lab"]) == 0
+    out = capsys.readouterr().out
+    assert "GRANT UPDATE (status, outcome, finished_utc, head_seq, head_hash) ON runs" in out
+    assert "DELETE" not in out and "TRUNCATE" not in out
+    assert main(["records", "bench-role", "bench; DROP TABLE events"]) == 2
+    assert "bench-role:" in capsys.readouterr().err

@@ -84,6 +84,9 @@ def add_commands(subparsers: Any) -> None:
     signing.set_defaults(handler=_records_sign)
     for parser in (add, listing, revoke, unlock, rec_list, show, check, export, signing):
         add_store_arguments(parser)
+    from hil.cli.records_repair import add_record_commands
+
+    add_record_commands(rec_cmds)
 
 
 def _secret_argument(parser: argparse.ArgumentParser) -> None:

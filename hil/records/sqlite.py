@@ -6,12 +6,14 @@ Layout of the data directory::
     objects/ab/abcdef...     attachment contents, named by SHA-256, written before their event
 
 Every append is one ``BEGIN IMMEDIATE`` transaction that reads the run's head and inserts the
-next event; it is on disk (WAL fsync) before ``append`` returns. Triggers refuse UPDATE and DELETE
-on events and on the authentication log, so only someone bypassing the store can change them, and
-``verify`` finds that. The schema is versioned (``schema_version``) and upgraded on a writable
-open by the ordered functions in ``MIGRATIONS``, built from the tables in ``hil.records.schema``.
-The run, event and people logic is shared with the PostgreSQL store in ``hil.records.sqlstore``;
-this module owns the SQLite connection, transactions and attachment files.
+next event; it is on disk (WAL fsync) before ``append`` returns. Triggers refuse UPDATE, DELETE
+and REPLACE on events, attachments and the authentication log, and any change of the run index
+that its events do not say (``hil.records.guards``), so only someone dropping them can change
+the records, and ``verify`` finds that. The schema is versioned (``schema_version``) and
+upgraded on a writable open by the ordered functions in ``MIGRATIONS``, built from the tables
+in ``hil.records.schema``. The run, event and people logic is shared with the PostgreSQL store
+in ``hil.records.sqlstore``; this module owns the SQLite connection, transactions and attachment
+files.
 """
 
 from __future__ import annotations
@@ -160,12 +162,16 @@ class SqliteStore(SqlRecordStore):
             text += f" (is the data directory {self.data_dir} writable?)"
         return StorageError(f"records database {self.path}: {action}: {text}")
 
+    def _table_exists(self, name: str) -> bool:
+        return bool(
+            self._conn()
+            .execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
+            .fetchone()
+        )
+
     def _read_schema_version(self) -> int:
         db = self._conn()
-        exists = db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
-        ).fetchone()
-        if not exists:
+        if not self._table_exists("schema_version"):
             return 0
         row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
@@ -200,9 +206,12 @@ class SqliteStore(SqlRecordStore):
         return StagedObject(digest, size, None)
 
     def _index_object(self, tx: SqlTransaction, staged: StagedObject) -> None:
+        # (the guards refuse an insert over an existing row, ON CONFLICT DO NOTHING included;
+        # the IMMEDIATE transaction holds the write lock, so nobody inserts in between)
+        if tx.query("SELECT 1 FROM attachments WHERE sha256 = ?", (staged.sha256,)):
+            return
         tx.execute(
-            "INSERT INTO attachments (sha256, size_bytes, stored_utc) VALUES (?,?,?) "
-            "ON CONFLICT DO NOTHING",
+            "INSERT INTO attachments (sha256, size_bytes, stored_utc) VALUES (?,?,?)",
             (staged.sha256, staged.size_bytes, utc_now()),
         )
 
