@@ -454,3 +454,26 @@ def test_the_cli_prints_the_bench_role_grants(capsys: pytest.CaptureFixture[str]
     assert "DELETE" not in out and "TRUNCATE" not in out
     assert main(["records", "bench-role", "bench; DROP TABLE events"]) == 2
     assert "bench-role:" in capsys.readouterr().err
+
+
+# -- sign-off: one meaning once per person and scope ------------------------------------------
+
+
+def test_the_same_person_cannot_sign_the_same_meaning_on_the_same_scope_twice(
+    store: SqlRecordStore,
+) -> None:
+    from hil.records import SignoffRefused
+
+    run_id = card_run(store, signed=False)
+    sign(store, run_id, "tech", SECRETS["tech"], "performed", [1, 2])
+    with pytest.raises(SignoffRefused, match=r"already signed 'performed' on step 2 \(event 6\)"):
+        sign(store, run_id, "tech", SECRETS["tech"], "performed", [2, 3])
+    sign(store, run_id, "tech", SECRETS["tech"], "performed", [3])
+    sign(store, run_id, "tech", SECRETS["tech"], "performed")  # the whole card: a new scope
+    with pytest.raises(SignoffRefused, match="already signed 'performed' on the whole card"):
+        sign(store, run_id, "tech", SECRETS["tech"], "performed")
+    with pytest.raises(SignoffRefused, match="already signed 'performed' on step 1"):
+        sign(store, run_id, "tech", SECRETS["tech"], "performed", [1])
+    meanings = [e.payload["steps"] for e in store.events(run_id) if e.kind == "signature"]
+    assert meanings == [[1, 2], [3], []]
+    assert verify(store, run_id).ok
