@@ -186,9 +186,14 @@ def _people_unlock(args: argparse.Namespace) -> int:
 
 def _records_list(args: argparse.Namespace) -> int:
     from hil.cli.output import table
+    from hil.records.errors import StorageError
 
-    with _store(args, readonly=True) as store:
-        runs = store.runs()
+    try:
+        with _store(args, readonly=True) as store:
+            runs = store.runs()
+            lost = store.lost_runs() if hasattr(store, "lost_runs") else []
+    except StorageError as err:
+        return _damaged(args, err)
     rows = [
         (
             r.run_id,
@@ -205,7 +210,22 @@ def _records_list(args: argparse.Namespace) -> int:
     ]
     headers = ["run", "card", "rev", "lander", "operator", "started (UTC)", "status", "outcome"]
     print(table([*headers, "events"], rows))
-    return EXIT_OK
+    for line in lost:
+        print(line)
+    return EXIT_FAILED if lost else EXIT_OK
+
+
+def _damaged(args: argparse.Namespace, err: Exception) -> int:
+    """A store that cannot be read whole: name what survives of each run, or re-raise."""
+    from hil.cli.records_repair import damage_report
+    from hil.records.backends import store_location
+
+    lines = damage_report(store_location(args.store, args.data), err)
+    if lines is None:
+        raise err
+    for line in lines:
+        print(line)
+    return EXIT_FAILED
 
 
 def _records_show(args: argparse.Namespace) -> int:
@@ -255,16 +275,29 @@ def _records_show(args: argparse.Namespace) -> int:
 
 
 def _records_verify(args: argparse.Namespace) -> int:
+    from hil.records.errors import StorageError
     from hil.records.verify import verify
 
     failed = 0
-    with _store(args, readonly=True) as store:
-        ids = args.run_id or [run.run_id for run in store.runs()]
-        for run_id in ids:
-            report = verify(store, run_id)
-            print(report.describe())
-            failed += not report.ok
-    if not ids:
+    try:
+        with _store(args, readonly=True) as store:
+            ids = args.run_id or [run.run_id for run in store.runs()]
+            for run_id in ids:
+                try:
+                    report = verify(store, run_id)
+                except StorageError as err:  # this run's pages are damaged: name it, go on
+                    print(f"run {run_id}: UNREADABLE: {err}")
+                    failed += 1
+                    continue
+                print(report.describe())
+                failed += not report.ok
+            lost = store.lost_runs() if hasattr(store, "lost_runs") else []
+    except StorageError as err:
+        return _damaged(args, err)
+    for line in lost:
+        print(line)
+    failed += len(lost)
+    if not ids and not lost:
         print("no runs")
     return EXIT_FAILED if failed else EXIT_OK
 
