@@ -45,6 +45,11 @@ def _bench_role(args: argparse.Namespace) -> int:
 def _recover(args: argparse.Namespace) -> int:
     from hil.records.recover import recover
 
+    if "://" in str(args.source):
+        raise ConfigError(
+            f"recover {args.source}: give the data folder of a SQLite store (a PostgreSQL "
+            "server is recovered with its own tools: WAL archive, pg_dump)"
+        )
     report = recover(args.source, args.dest)
     for line in report.lines():
         print(line)
