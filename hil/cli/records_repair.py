@@ -27,7 +27,7 @@ def add_record_commands(rec_cmds: Any) -> None:
     recover = rec_cmds.add_parser(
         "recover", help="salvage every event that verifies from a damaged store into a new one"
     )
-    recover.add_argument("source", type=Path, help="data folder of the damaged SQLite store")
+    recover.add_argument("source", help="data folder of the damaged SQLite store")
     recover.add_argument("dest", type=Path, help="new data folder to write (must hold no store)")
     recover.set_defaults(handler=_recover)
 
@@ -50,7 +50,7 @@ def _recover(args: argparse.Namespace) -> int:
             f"recover {args.source}: give the data folder of a SQLite store (a PostgreSQL "
             "server is recovered with its own tools: WAL archive, pg_dump)"
         )
-    report = recover(args.source, args.dest)
+    report = recover(Path(args.source).expanduser(), args.dest)
     for line in report.lines():
         print(line)
     kept = sum(not run.lost for run in report.runs)
