@@ -402,11 +402,13 @@ def _log(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     with _fleet(args) as fleet:
-        done = fleet.sync()
-    for line in done:
+        report = fleet.sync_report()
+    for line in report.done:
         print(line)
-    if not done:
+    if not report.done:
         print("no new card completions")
+    for line in report.refused:
+        print(line)
     return EXIT_OK
 
 
@@ -419,6 +421,7 @@ def _due(args: argparse.Namespace) -> int:
         lander = fleet.lander(args.lander)
         today = fleet.today()
         awaiting = fleet.unsigned_runs(args.lander)
+        refused = fleet.refused_runs(args.lander)
     if args.json:
         from hil.cli.output import print_json
 
@@ -431,6 +434,7 @@ def _due(args: argparse.Namespace) -> int:
                 "days_in_service": lander.days_in_service(today),
                 "due": [due_document(item) for item in items],
                 "awaiting_signature": list(awaiting),
+                "refused_runs": list(refused),
             }
         )
         return EXIT_OK
@@ -452,6 +456,10 @@ def _due(args: argparse.Namespace) -> int:
     if awaiting:
         print("\npassed card runs that complete a due item once signed (hil records sign):")
         for text in awaiting:
+            print(f"  - {text}")
+    if refused:
+        print("\ncard runs not credited (hil records verify RUN says why):")
+        for text in refused:
             print(f"  - {text}")
     return EXIT_OK
 

@@ -146,6 +146,9 @@ def add_commands(subparsers: Any) -> None:
             metavar="FILE",
             help="trust file: administrator keys and checkpoint witnesses (default: $HIL_TRUST)",
         )
+    from hil.cli.records_repair import add_record_commands
+
+    add_record_commands(rec_cmds)
 
 
 def _admin_arguments(parser: argparse.ArgumentParser) -> None:
@@ -320,14 +323,19 @@ def _people_unlock(args: argparse.Namespace) -> int:
 
 def _records_list(args: argparse.Namespace) -> int:
     from hil.cli.output import table
+    from hil.records.errors import StorageError
 
-    with _store(args, readonly=True) as store:
-        runs = store.runs()
+    try:
+        with _store(args, readonly=True) as store:
+            runs = store.runs()
+            lost = store.lost_runs() if hasattr(store, "lost_runs") else []
+    except StorageError as err:
+        return _damaged(args, err)
     if args.json:
         from hil.cli.output import print_json
 
-        print_json({"runs": [run.to_dict() for run in runs]})
-        return EXIT_OK
+        print_json({"runs": [run.to_dict() for run in runs], "lost": list(lost)})
+        return EXIT_FAILED if lost else EXIT_OK
     rows = [
         (
             r.run_id,
@@ -344,7 +352,22 @@ def _records_list(args: argparse.Namespace) -> int:
     ]
     headers = ["run", "card", "rev", "lander", "operator", "started (UTC)", "status", "outcome"]
     print(table([*headers, "events"], rows))
-    return EXIT_OK
+    for line in lost:
+        print(line)
+    return EXIT_FAILED if lost else EXIT_OK
+
+
+def _damaged(args: argparse.Namespace, err: Exception) -> int:
+    """A store that cannot be read whole: name what survives of each run, or re-raise."""
+    from hil.cli.records_repair import damage_report
+    from hil.records.backends import store_location
+
+    lines = damage_report(store_location(args.store, args.data), err)
+    if lines is None:
+        raise err
+    for line in lines:
+        print(line)
+    return EXIT_FAILED
 
 
 def _records_show(args: argparse.Namespace) -> int:
@@ -419,21 +442,35 @@ def _records_show(args: argparse.Namespace) -> int:
 
 def _records_verify(args: argparse.Namespace) -> int:
     from hil.records.audit import verify_store
+    from hil.records.errors import StorageError
     from hil.records.verify import VerifyContext, verify
 
-    with _store(args, readonly=True) as store:
-        if not args.run_id:
-            whole = verify_store(store)
-            if not whole.runs:
-                print("no runs")
-            print("\n".join(whole.lines()))
-            return EXIT_OK if whole.ok else EXIT_FAILED
-        failed = 0
-        context = VerifyContext.of(store)
-        for run_id in args.run_id:
-            report = verify(store, run_id, context=context)
-            print(report.describe())
-            failed += not report.ok
+    failed = 0
+    try:
+        with _store(args, readonly=True) as store:
+            lost = store.lost_runs() if hasattr(store, "lost_runs") else []
+            if not args.run_id:
+                whole = verify_store(store)
+                if not whole.runs and not lost:
+                    print("no runs")
+                print("\n".join(whole.lines()))
+                failed += not whole.ok
+            else:
+                context = VerifyContext.of(store)
+                for run_id in args.run_id:
+                    try:
+                        report = verify(store, run_id, context=context)
+                    except StorageError as err:  # this run's pages are damaged: name it, go on
+                        print(f"run {run_id}: UNREADABLE: {err}")
+                        failed += 1
+                        continue
+                    print(report.describe())
+                    failed += not report.ok
+    except StorageError as err:
+        return _damaged(args, err)
+    for line in lost:
+        print(line)
+    failed += len(lost)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -53,6 +53,7 @@ from hil.fleet.service import (
     Fleet,
     Lander,
     Release,
+    SyncReport,
     WorkPackage,
 )
 from hil.fleet.usage import Usage, read_usage
@@ -80,6 +81,7 @@ __all__ = [
     "Program",
     "Release",
     "ReleaseRefused",
+    "SyncReport",
     "Task",
     "UnknownSerial",
     "Usage",

@@ -8,11 +8,19 @@ counters the lander had when the run finished (the counter log keeps every value
 finds the completions first (reads and record verification, no lock held), then writes them in
 one transaction; a completion only ever moves forward, so benches syncing the same lander at
 once record each completion once.
+
+What is credited comes from the verified events, never from the run index alone: the index
+only nominates candidates, ``verify`` must pass (it fails on an index row the events
+contradict), and the card, lander, outcome and end time credited are the ones the events say
+(``VerifyReport.facts``). The outcome itself must be covered by a signature (a ``run_finished``
+nobody signed after is not credited). A run the index nominates but the fleet will not credit
+is *refused*, with the reason: ``sync_report``, ``refused_runs`` and the release blockers name it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from hil.core.timestamps import format_utc, parse_utc
@@ -32,11 +40,20 @@ from hil.fleet.model import (
 from hil.fleet.program import Program
 from hil.fleet.repositories import ComponentRepository, LanderRepository, ProgramRepository
 from hil.records.state import Meaning, RunState
-from hil.records.store import RecordStore
+from hil.records.store import RecordStore, RunInfo
 from hil.records.verify import verify
 
 PASSING = ("PASS", "MARGINAL")
 """Run outcomes that complete a due item."""
+
+
+@dataclass
+class SyncReport:
+    """What one sync did: completions recorded, and runs refused (one line each, naming the
+    card, the run and why)."""
+
+    done: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
 
 def cards_for(lander: Lander, tasks: Sequence[Task]) -> set[str]:
@@ -92,13 +109,15 @@ class MaintenanceService:
 
     # -- card completions --------------------------------------------------------------------
 
-    def signature_gaps(self, run_id: str) -> list[str]:
-        """What a card run still needs before it counts: a verified record, a ``performed``
-        signature on every step, an ``inspected`` one on every RII step."""
+    def _checked(self, run_id: str) -> tuple[RunInfo | None, list[str]]:
+        """The run as its verified events say it, and what it still needs before it counts
+        (a ``performed`` signature on every step, an ``inspected`` one on every RII step, a
+        signature covering its outcome). ``(None, [why])`` when the record does not verify."""
         report = verify(self.store, run_id, check_attachments=False)
-        if not report.ok:
-            return [f"record does not verify ({report.reason})"]
-        state = RunState.from_events(run_id, self.store.events(run_id))
+        if not report.ok or report.facts is None:
+            return None, [f"record does not verify ({report.reason})"]
+        events = self.store.events(run_id)
+        state = RunState.from_events(run_id, events)
         gaps = []
         unsigned = [s for s in state.steps if not state.signed(s, Meaning.PERFORMED)]
         if unsigned and len(unsigned) == len(state.steps):
@@ -110,15 +129,58 @@ class MaintenanceService:
         rii = state.outstanding_rii()
         if rii:
             gaps.append("RII step " + ", ".join(map(str, rii)) + " not inspected")
-        return gaps
+        end = next((e.seq for e in events if e.kind == "run_finished"), None)
+        covered = max((int(s.payload.get("covers_seq", 0)) for s in state.signatures), default=0)
+        if not gaps and end is not None and covered < end:
+            gaps.append(f"no signature covers its outcome (event {end})")
+        return report.facts, gaps
+
+    def signature_gaps(self, run_id: str) -> list[str]:
+        """What a card run still needs before it counts: a verified record, a ``performed``
+        signature on every step, an ``inspected`` one on every RII step, a signature that
+        covers its outcome."""
+        return self._checked(run_id)[1]
+
+    def _nominated(
+        self, lander: Lander, applicable: set[str], runs: list[RunInfo]
+    ) -> list[RunInfo]:
+        """Runs the index puts forward for ``lander``: finished, passed, of an applicable card
+        (only a nomination: what is credited is checked against the events)."""
+        return [
+            run
+            for run in runs
+            if run.lander == lander.serial
+            and run.card_number in applicable
+            and run.status == "finished"
+            and run.outcome in PASSING
+            and run.finished_utc
+        ]
+
+    @staticmethod
+    def _credited(lander: Lander, applicable: set[str], facts: RunInfo) -> str:
+        """Why the events' own facts do not earn credit ("" when they do)."""
+        if facts.lander != lander.serial:
+            return f"the record is of lander {facts.lander!r}"
+        if facts.card_number not in applicable:
+            return f"card {facts.card_number} does not apply to lander {lander.serial}"
+        if facts.status != "finished" or facts.outcome not in PASSING or not facts.finished_utc:
+            return f"the record's outcome is {facts.outcome or facts.status}"
+        return ""
 
     def sync(self, serial: str | None = None) -> list[str]:
         """Complete and reschedule due items from passed, fully signed card runs in the
-        records. Returns one line per completion. Safe while other benches sync the same
-        lander: each completion is recorded once, and never replaced by an older one. On a
-        read-only store nothing is written (due items stay as last synced)."""
+        records. Returns one line per completion (``sync_report`` also names refused runs)."""
+        return self.sync_report(serial).done
+
+    def sync_report(self, serial: str | None = None) -> SyncReport:
+        """Complete and reschedule due items from passed, fully signed card runs in the
+        records whose record verifies; returns the completions and the runs refused. Safe
+        while other benches sync the same lander: each completion is recorded once, and never
+        replaced by an older one. On a read-only store nothing is written (due items stay as
+        last synced)."""
+        report = SyncReport()
         if getattr(self.store, "readonly", False):
-            return []
+            return report
         landers = [self.landers.get(serial)] if serial else self.landers.all()
         tasks = self.program.tasks()
         runs = self.store.runs()
@@ -128,39 +190,62 @@ class MaintenanceService:
             last = self.program.last_done(lander.serial)
             candidates = [
                 run
-                for run in runs
-                if run.lander == lander.serial
-                and run.card_number in applicable
-                and run.status == "finished"
-                and run.outcome in PASSING
-                and run.finished_utc
-                and (run.card_number not in last or run.finished_utc > last[run.card_number].utc)
+                for run in self._nominated(lander, applicable, runs)
+                if run.card_number not in last or str(run.finished_utc) > last[run.card_number].utc
             ]
             candidates.sort(key=lambda run: str(run.finished_utc), reverse=True)
             completed: set[str] = set()
             for run in candidates:
-                if run.card_number in completed or self.signature_gaps(run.run_id):
+                if run.card_number in completed:
                     continue
-                completed.add(run.card_number)
-                finished = str(run.finished_utc)
+                facts, gaps = self._checked(run.run_id)
+                if facts is None:
+                    report.refused.append(_refusal(run, gaps[0]))
+                    continue
+                why = self._credited(lander, applicable, facts)
+                if why:
+                    report.refused.append(_refusal(run, why))
+                    continue
+                if gaps:
+                    continue
+                completed.add(facts.card_number)
+                finished = str(facts.finished_utc)
                 stamp = format_utc(parse_utc(finished))
                 counters = self.landers.counters_at(lander.serial, stamp)
                 found.append(
-                    (lander.serial, run.card_number, LastDone(finished, run.run_id, counters))
+                    (lander.serial, facts.card_number, LastDone(finished, run.run_id, counters))
                 )
         if not found:
-            return []
-        done: list[str] = []
+            return report
         with self.db.transaction("record card completions"):
             stamp = format_utc(self.now())
             for lander_serial, card, completion in found:
                 if not self.program.record_completion(lander_serial, card, completion, stamp):
                     continue  # another bench recorded this or a later completion
-                done.append(
+                report.done.append(
                     f"lander {lander_serial}: card {card} done by run {completion.run_id} "
                     f"({completion.utc[:19]}, at {completion.counters.descents} descents)"
                 )
-        return done
+        return report
+
+    def refused_runs(self, serial: str, *, pending_only: bool = False) -> list[str]:
+        """Runs the index puts forward for this lander's program cards that the fleet does not
+        credit because of what their record says (it does not verify, or its events name
+        another lander, card or outcome): one line each, naming the run and why.
+        ``pending_only``: only runs newer than their card's last completion."""
+        lander = self.landers.get(serial)
+        applicable = cards_for(lander, self.program.tasks())
+        last = self.program.last_done(serial) if pending_only else {}
+        refused = []
+        for run in self._nominated(lander, applicable, self.store.runs()):
+            previous = last.get(run.card_number)
+            if previous is not None and str(run.finished_utc) <= previous.utc:
+                continue
+            facts, gaps = self._checked(run.run_id)
+            why = gaps[0] if facts is None else self._credited(lander, applicable, facts)
+            if why:
+                refused.append(_refusal(run, why))
+        return refused
 
     # -- due items ---------------------------------------------------------------------------
 
@@ -197,20 +282,23 @@ class MaintenanceService:
 
     def unsigned_runs(self, serial: str) -> list[str]:
         """Passed runs of this lander's program cards, newer than the card's last completion,
-        that still miss a signature: one text each."""
+        whose record verifies but that still miss a signature: one text each (runs whose
+        record does not verify are ``refused_runs``)."""
         lander = self.landers.get(serial)
         cards = cards_for(lander, self.program.tasks())
         last = self.program.last_done(serial)
         found = []
-        for run in self.store.runs():
-            if run.lander != serial or run.card_number not in cards:
-                continue
-            if run.status != "finished" or run.outcome not in PASSING:
-                continue
+        for run in self._nominated(lander, cards, self.store.runs()):
             previous = last.get(run.card_number)
             if previous is not None and str(run.finished_utc) <= previous.utc:
                 continue
-            gaps = self.signature_gaps(run.run_id)
+            facts, gaps = self._checked(run.run_id)
+            if facts is None or self._credited(lander, cards, facts):
+                continue
             if gaps:
                 found.append(f"card {run.card_number} run {run.run_id}: {'; '.join(gaps)}")
         return found
+
+
+def _refusal(run: RunInfo, why: str) -> str:
+    return f"card {run.card_number} run {run.run_id} on lander {run.lander} refused: {why}"

@@ -1,7 +1,8 @@
 """Release to service: every reason a lander may not fly again, and the signed release.
 
 ``ReleaseService`` owns the release rules. A lander is released only when no due item is
-overdue, no passed card run misses a signature, no defect is open (or deferred past its MEL
+overdue, no passed card run misses a signature or is refused (its record does not verify or
+says otherwise than the run index), no defect is open (or deferred past its MEL
 limit) and no installed part is past a life limit. The release itself is a record: a run of
 ``RELEASE_CARD`` holding what was checked, finished ``RELEASED`` and signed ``approved`` by a
 certifying person.
@@ -72,6 +73,7 @@ class ReleaseService:
             if i.status == OVERDUE
         ]
         reasons += [f"signature missing: {text}" for text in self.maintenance.unsigned_runs(serial)]
+        reasons += self.maintenance.refused_runs(serial, pending_only=True)
         for defect in self.defects.on(serial):
             if defect.status == "open":
                 reasons.append(

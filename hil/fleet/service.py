@@ -42,7 +42,7 @@ from hil.fleet.entities import (
     utc_clock,
 )
 from hil.fleet.landers import LanderService
-from hil.fleet.maintenance import PASSING, MaintenanceService
+from hil.fleet.maintenance import PASSING, MaintenanceService, SyncReport
 from hil.fleet.model import Counters, Deferral, DueItem, Task, utc_date
 from hil.fleet.packages import PackageService
 from hil.fleet.program import Program
@@ -65,6 +65,7 @@ __all__ = [
     "Lander",
     "PackageItem",
     "Release",
+    "SyncReport",
     "WorkPackage",
     "counters_text",
     "release_status",
@@ -243,6 +244,15 @@ class Fleet:
     def sync(self, serial: str | None = None) -> list[str]:
         """Complete due items from passed, fully signed card runs; one line per completion."""
         return self.services.maintenance.sync(serial)
+
+    def sync_report(self, serial: str | None = None) -> SyncReport:
+        """``sync``, with the runs it refused to credit and why."""
+        return self.services.maintenance.sync_report(serial)
+
+    def refused_runs(self, serial: str) -> list[str]:
+        """Passed card runs of the lander the fleet does not credit (their record does not
+        verify, or says another lander, card or outcome), one line each with the reason."""
+        return self.services.maintenance.refused_runs(serial)
 
     def due(self, serial: str, *, sync: bool = True) -> list[DueItem]:
         """Every program task that applies to the lander, worst first."""

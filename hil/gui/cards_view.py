@@ -60,6 +60,9 @@ class CardsView(QtWidgets.QWidget):
         self.run_requested: Callable[[LoadedCard, str, str, bool], None] | None = None
         self.stop_requested: Callable[[], None] | None = None
         self.signoff_requested: Callable[[], None] | None = None
+        self.signable: dict[str, str] = {}
+        """Card number -> id of its last finished run in this session that can be signed:
+        "Sign off..." signs the run of the card shown, never another card's."""
         self._rows: dict[int, int] = {}
         self._last_error: dict[int, str] = {}
 
@@ -193,9 +196,15 @@ class CardsView(QtWidgets.QWidget):
         if loaded is not None:
             self.show_card(loaded)
 
+    def signable_run(self) -> str | None:
+        """The run "Sign off..." signs: the last finished run of the card shown (None: none)."""
+        return self.signable.get(self.current.card.number) if self.current is not None else None
+
     def show_card(self, loaded: LoadedCard) -> None:
         """The card's header and its steps (no outcomes yet)."""
         self.current = loaded
+        running = self.stop_button.isEnabled()
+        self.signoff_button.setEnabled(not running and self.signable_run() is not None)
         card = loaded.card
         parts = [
             f"<b>{card.number}</b> rev {card.revision}: <b>{card.title}</b><br>"

@@ -1,9 +1,11 @@
 """Sign-off dialogs and the records browser, on ``hil.records``.
 
 ``SignoffDialog`` shows what is being signed (run, card, covered steps with their outcomes, the
-hash of the record it covers) and the meaning of the signature, takes the two factors (person id
-and secret) and calls ``hil.records.sign``. A refusal is explained in the dialog in the
-engineer's terms: wrong secret (tries left), the same person inspecting what they performed, an
+hash of the record it covers, the signatures already on it) and the meaning of the signature,
+takes the two factors (person id and secret) and calls ``hil.records.sign`` once per submission
+(Enter in the secret field or the button, never both; an empty secret is not an attempt). After
+a signature the dialog stays open on its confirmation until closed. A refusal is explained in
+the engineer's terms: wrong secret (tries left), the same person inspecting what they performed, an
 expired or missing authorization. ``SignoffSequence`` runs performer then inspector for a card
 with RII steps. ``RecordsBrowser`` lists every run with its outcome and verify status and opens
 the as-run card (``export_html``).
@@ -62,6 +64,18 @@ def explain(err: RecordError) -> str:
     return text
 
 
+def signed_so_far(state: RunState) -> str:
+    """The signatures already on a record, as the sign dialog lists them before signing."""
+    if not state.signatures:
+        return "none yet"
+    return "; ".join(
+        f"{escape(s.meaning)} by {escape(s.printed_name)} ({escape(s.person_id)}) on "
+        + ("the card" if s.on_card else "step " + ",".join(map(str, s.steps)))
+        + f" at {escape(s.signed_utc[:19])}"
+        for s in state.signatures
+    )
+
+
 class SignoffDialog(QtWidgets.QDialog):
     """One signature with ``meaning`` over ``steps`` (empty: the whole card) of ``run_id``."""
 
@@ -110,6 +124,7 @@ class SignoffDialog(QtWidgets.QDialog):
             f"(sha256 {head.hash[:16] if head else '?'}...)"
             "<table cellspacing=4><tr><th>step</th><th>kind</th><th>outcome</th>"
             f"<th>attempts</th></tr>{''.join(rows)}</table>"
+            f"<b>Already signed</b>: {signed_so_far(state)}"
         )
         what.setWordWrap(True)
         meaning_label = QtWidgets.QLabel(MEANING_TEXT[meaning])
@@ -130,6 +145,12 @@ class SignoffDialog(QtWidgets.QDialog):
         self.sign_button.clicked.connect(self.try_sign)
         close = QtWidgets.QPushButton("Close")
         close.clicked.connect(self.close)
+        for button in (self.sign_button, close):
+            # Enter in the secret field submits once (returnPressed): a default button
+            # would submit the same Enter a second time, with the cleared secret.
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        self.close_button = close
         form = QtWidgets.QFormLayout()
         form.addRow("Identity", self.person)
         form.addRow("Secret", self.secret)
@@ -144,6 +165,15 @@ class SignoffDialog(QtWidgets.QDialog):
         layout.addWidget(self.who)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
+        """Enter is the secret field's (one submission); the dialog itself never acts on it
+        (QDialog would click a default button: a second attempt, or Close over the
+        confirmation), and Escape closes it."""
+        if event.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def _show_person(self) -> None:
         person_id = self.person.text().strip()
@@ -167,16 +197,25 @@ class SignoffDialog(QtWidgets.QDialog):
 
     def try_sign(self) -> bool:
         """Sign with the entered identity and secret; True when the signature was appended."""
+        if self.signed is not None or not self.sign_button.isEnabled():
+            return False  # signed already, or a submission is in progress
         self._show_person()
         person_id = self.person.text().strip()
         secret = self.secret.text()
         self.secret.clear()
+        if not person_id or not secret:
+            self.message.setText(
+                "<span style='color:#b00000'>Enter your person id and secret.</span>"
+            )
+            return False
+        self.sign_button.setEnabled(False)
         try:
             event = sign(
                 self.store, self.run_id, person_id, secret, self.meaning, covers=self.steps
             )
         except RecordError as err:
             self.message.setText(f"<span style='color:#b00000'>{escape(explain(err))}</span>")
+            self.sign_button.setEnabled(True)
             return False
         payload = event.payload
         self.signed = event
@@ -186,7 +225,6 @@ class SignoffDialog(QtWidgets.QDialog):
             f"{payload['certificate']}) at {payload['signed_utc']}; covers the record up to "
             f"event {payload['covers_seq']}.</span>"
         )
-        self.sign_button.setEnabled(False)
         self.person.setEnabled(False)
         self.secret.setEnabled(False)
         if self.on_signed is not None:
@@ -205,6 +243,8 @@ class SignoffSequence(QtCore.QObject):
         state = RunState.from_events(run_id, store.events(run_id))
         self.rii_steps = tuple(sorted(state.rii_steps))
         self.dialog: SignoffDialog | None = None
+        self.confirmed: SignoffDialog | None = None
+        """The performer's dialog, left open on its confirmation."""
         self.done = False
 
     def start(self) -> SignoffDialog:
@@ -219,10 +259,9 @@ class SignoffSequence(QtCore.QObject):
 
     def _next(self, meaning: Meaning) -> None:
         if meaning == Meaning.PERFORMED and self.rii_steps:
-            previous = self.dialog
+            # the performer's dialog stays open on its confirmation until they close it
+            self.confirmed = self.dialog
             self._open(Meaning.INSPECTED, self.rii_steps)
-            if previous is not None:
-                previous.close()
             return
         self.done = True
 

@@ -162,11 +162,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.descent.started(scenario)
 
     def sign_off(self) -> None:
-        """Performer, then inspector for RII steps, on the last card run's record
-        (``self.signoff`` holds the sequence and its open dialog)."""
-        run_id = self.session.last_run_id
-        if self.store is None or run_id is None:
+        """Performer, then inspector for RII steps, on the record of the last run of the card
+        shown (``self.signoff`` holds the sequence and its open dialog)."""
+        if self.store is None:
             self.statusBar().showMessage("no record store: start the GUI with --data", 10_000)
+            return
+        run_id = self.cards.signable_run()
+        if run_id is None:
+            shown = self.cards.current.card.number if self.cards.current else "no card"
+            self.statusBar().showMessage(f"{shown}: no run of this card to sign yet", 10_000)
             return
         from hil.gui.signoff import SignoffSequence
 
@@ -227,8 +231,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(event.summary.splitlines()[0][:200], 20_000)
         if event.kind == "card":
             self.cards.set_running(False)
-            can_sign = self.store is not None and self.session.last_run_id is not None
-            self.cards.signoff_button.setEnabled(can_sign)
+            run_id = self.session.last_run_id
+            record = getattr(event, "result", None)
+            card = getattr(record, "card", None)
+            if self.store is not None and run_id is not None and isinstance(card, dict):
+                self.cards.signable[str(card.get("number"))] = run_id
+            self.cards.signoff_button.setEnabled(self.cards.signable_run() is not None)
             if self.records is not None:
                 self.records.refresh()
         elif event.kind == "descent":

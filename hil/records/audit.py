@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hil.records.checkpoint import registry_problem
+from hil.records.errors import StorageError
 from hil.records.store import RecordStore
 from hil.records.verify import VerifyContext, VerifyReport, verify
 
@@ -85,9 +86,12 @@ def verify_store(store: RecordStore, *, check_attachments: bool = True) -> Store
                     f"run {run_id}: deleted ({found.checkpoint.name} saw {count} events)"
                 )
     for info in runs:
-        report.runs.append(
-            verify(store, info.run_id, check_attachments=check_attachments, context=context)
-        )
+        try:
+            report.runs.append(
+                verify(store, info.run_id, check_attachments=check_attachments, context=context)
+            )
+        except StorageError as err:  # this run's pages are damaged: name it, go on
+            report.problems.append(f"run {info.run_id}: UNREADABLE: {err}")
     return report
 
 

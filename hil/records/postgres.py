@@ -6,7 +6,9 @@ UPDATE``), reads its head and inserts the next event, so benches, processes and 
 appending to the same run queue behind each other and the chain never forks (the ``(run_id,
 seq)`` primary key would refuse a fork anyway). The session runs with ``synchronous_commit =
 on``: an append is durable on the server before it returns. PL/pgSQL triggers refuse UPDATE,
-DELETE and TRUNCATE on events, attachments and the authentication log. The schema is the one in
+DELETE and TRUNCATE on events, attachments and the authentication log, and any change of a run's
+index row that its events do not say (``hil.records.guards``, which also holds the grants of the
+least-privilege bench role). The schema is the one in
 ``hil.records.schema``, versioned like SQLite's (``schema_version``; migrations serialized
 between benches by an advisory lock).
 
@@ -232,9 +234,12 @@ class PostgresStore(SqlRecordStore):
     def _lock_migrations(self, tx: SqlTransaction) -> None:
         tx.query("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_KEY,))
 
+    def _table_exists(self, name: str) -> bool:
+        ((exists,),) = self._run_read("SELECT to_regclass(?) IS NOT NULL", (name,))
+        return bool(exists)
+
     def _read_schema_version(self) -> int:
-        ((exists,),) = self._run_read("SELECT to_regclass('schema_version') IS NOT NULL", ())
-        if not exists:
+        if not self._table_exists("schema_version"):
             return 0
         ((version,),) = self._run_read("SELECT MAX(version) FROM schema_version", ())
         return int(version or 0)

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
-from hil.records.errors import RecordError
+from hil.records.errors import RecordError, UnknownRecord
 from hil.records.store import Event, RecordStore
 
 _NOT_IN_META = ("attempts", "teardown", "finished_utc", "outcome", "aborted_reason")
@@ -24,6 +24,18 @@ _NOT_IN_META = ("attempts", "teardown", "finished_utc", "outcome", "aborted_reas
 
 class _HasToDict(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
+
+
+def require_operator(store: RecordStore, operator_id: str) -> None:
+    """Refuse a card run whose operator is not a registered person of ``store`` (a run's
+    performer must be someone who can be identified and sign): ``RecordError``, one line."""
+    try:
+        store.people.get(operator_id)
+    except UnknownRecord:
+        raise RecordError(
+            f"operator {operator_id!r}: not a registered person in {store.location}; "
+            "a card run's operator must be registered (hil people add)"
+        ) from None
 
 
 class StoreRecorder:

@@ -11,7 +11,9 @@ A released version is never edited: a store already at that version does not run
 the change would reach new stores only (``tests/test_records_schema.py`` checks that a store
 made at version 2 matches a new one). Change the schema with a new version at the end of
 ``VERSIONS``, which every existing store then runs on its next writable open; a change to an
-existing table needs ``Version`` to learn that kind of step (an added column, say).
+existing table needs ``Version`` to learn that kind of step (an added column, say). A version
+may also add DDL of its own (``Version.extra``: version 4 adds the guards of
+``hil.records.guards`` against REPLACE and against rewriting the run index).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from hil.records import guards
 
 Dialect = Literal["sqlite", "postgresql"]
 DIALECTS: tuple[Dialect, ...] = ("sqlite", "postgresql")
@@ -82,6 +86,8 @@ class Version:
     """What one schema version adds."""
 
     tables: tuple[Table, ...]
+    extra: Callable[[Dialect], str] | None = None
+    """Further DDL (triggers, functions) in a dialect, run after the tables."""
 
 
 def _text(name: str, *, nullable: bool = False) -> Column:
@@ -196,6 +202,7 @@ VERSIONS: tuple[Version, ...] = (
     Version((RUNS, EVENTS, ATTACHMENTS)),
     Version((PEOPLE, AUTH_LOG)),
     Version((REGISTRY,)),
+    Version((), extra=guards.version4),
 )
 """Schema version ``i + 1`` adds ``VERSIONS[i]``. Append, never edit (module docstring)."""
 
@@ -270,6 +277,8 @@ def ddl(dialect: Dialect, version: int) -> str:
     for table in step.tables:
         parts.append(create_table(table, dialect))
         parts.append(append_only_triggers(table, dialect))
+    if step.extra is not None:
+        parts.append(step.extra(dialect))
     return "".join(parts)
 
 

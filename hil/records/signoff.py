@@ -11,6 +11,8 @@ Rules enforced here:
 * an inspection counter-signs: each covered step already has a ``performed`` signature, and the
   inspector performed none of the covered steps (neither ran the card nor signed them performed);
 * approval is on the whole card and needs every RII step inspected;
+* one person gives one meaning once per scope: the same person signing the same meaning again
+  on the whole card, or on a step they already signed with it, is refused;
 * every signature covers the hash of the record up to the event before it (``covers_seq``,
   ``covers_hash``) and the run id; the Ed25519 signature is over ``signing_message``;
 * a correction or redline needs a reason; it supersedes without erasing (the original event stays);
@@ -92,6 +94,9 @@ def sign(
             "(sign completed steps by number instead)"
         )
     covered = list(steps) or state.steps
+    twice = duplicate_signature(state, person.person_id, meaning, steps)
+    if twice:
+        raise SignoffRefused(f"run {run_id}: {who} {twice}")
     if meaning == Meaning.INSPECTED:
         for step in covered:
             if person.person_id in state.performers(step):
@@ -116,6 +121,23 @@ def sign(
         "steps": list(steps),
     }
     return _append_signed(store, run_id, "signature", body, person, key, role, authorization)
+
+
+def duplicate_signature(
+    state: RunState, person_id: str, meaning: Meaning, steps: Sequence[int]
+) -> str:
+    """Why ``person_id`` may not sign ``meaning`` over ``steps`` (empty: the whole card) again
+    on this run ("" when they may): they already did on the whole card, or on a step of
+    ``steps``. A whole-card signature after step signatures is a new scope, and allowed."""
+    for earlier in state.signatures:
+        if earlier.person_id != person_id or earlier.meaning != meaning.value:
+            continue
+        if earlier.on_card and not steps:
+            return f"already signed '{meaning.value}' on the whole card (event {earlier.seq})"
+        again = sorted(set(steps) & set(earlier.steps)) if earlier.steps else sorted(steps)
+        if steps and again:
+            return f"already signed '{meaning.value}' on step {again[0]} (event {earlier.seq})"
+    return ""
 
 
 def correct(

@@ -137,6 +137,10 @@ class SqlDatabase(ABC):
         transaction already holds the database's write lock (SQLite)."""
         return None
 
+    @abstractmethod
+    def _table_exists(self, name: str) -> bool:
+        """True when the table ``name`` exists (a read: the store lock is held)."""
+
     def _lock_migrations(self, tx: SqlTransaction) -> None:
         """Serialize migrations between processes. By default nothing: the migration's
         transaction already is serialized where it holds the database's write lock (SQLite)."""
@@ -248,6 +252,15 @@ class SqlAccess:
         (concurrent benches are serialized). Returns the version now in force. Append
         migrations, never edit them; a database newer than ``migrations`` is a StorageError."""
         store = self._store
+        with store._lock, store._guard(f"read {component} table versions"):
+            if store._table_exists("component_versions"):
+                (row,) = store._run_read(
+                    "SELECT MAX(version) FROM component_versions WHERE component = ?",
+                    (component,),
+                )
+                if int(row[0] or 0) == len(migrations):
+                    # up to date: nothing to write (a bench role need not create tables)
+                    return len(migrations)
         with store._write(f"migrate {component} tables") as tx:
             store._lock_migrations(tx)
             tx.execute(

@@ -23,11 +23,9 @@ from typing import Any
 from hil.core.timestamps import utc_now
 from hil.records.canonical import GENESIS_HASH, canonical_json, event_hash
 from hil.records.errors import RecordError, UnknownRecord
+from hil.records.runindex import AFTER_END_KINDS
 from hil.records.sqldb import SqlDatabase, SqlTransaction
 from hil.records.store import Event, RunInfo
-
-AFTER_END_KINDS = frozenset({"signature", "correction", "redline", "auth_failed", "attachment"})
-"""Event kinds a finished or interrupted run still accepts (sign-off happens after the run)."""
 
 
 def pid_alive(pid: int) -> bool:
@@ -66,6 +64,7 @@ class SqlRuns:
         if not isinstance(card, Mapping):
             raise RecordError("run meta: 'card' must be a table")
         run_id = new_run_id()
+        created_utc = utc_now()  # the run_started event's time too: the index says the same
         with self._db._write(f"create run for card {card.get('number', '?')}") as tx:
             tx.execute(
                 "INSERT INTO runs (run_id, created_utc, card_number, revision, title, lander, "
@@ -73,7 +72,7 @@ class SqlRuns:
                 "head_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
-                    utc_now(),
+                    created_utc,
                     str(card.get("number", "")),
                     str(card.get("revision", "")),
                     str(card.get("title", "")),
@@ -88,7 +87,7 @@ class SqlRuns:
                     GENESIS_HASH,
                 ),
             )
-            self.append_in(tx, run_id, [("run_started", meta)])
+            self.append_in(tx, run_id, [("run_started", meta)], utc=created_utc)
         return run_id
 
     def append(self, run_id: str, items: list[tuple[str, Mapping[str, Any]]]) -> list[Event]:
@@ -97,9 +96,15 @@ class SqlRuns:
             return self.append_in(tx, run_id, items)
 
     def append_in(
-        self, tx: SqlTransaction, run_id: str, items: list[tuple[str, Mapping[str, Any]]]
+        self,
+        tx: SqlTransaction,
+        run_id: str,
+        items: list[tuple[str, Mapping[str, Any]]],
+        *,
+        utc: str | None = None,
     ) -> list[Event]:
-        """Read the run's head (locked against other writers) and insert after it."""
+        """Read the run's head (locked against other writers) and insert after it (``utc``:
+        the events' time, else now)."""
         rows = tx.query(
             "SELECT status, head_seq, head_hash, outcome, finished_utc FROM runs "
             "WHERE run_id = ?" + self._db.RUN_LOCK_SUFFIX,
@@ -117,19 +122,19 @@ class SqlRuns:
             except (TypeError, ValueError) as err:
                 raise RecordError(f"run {run_id}: '{kind}' payload is not JSON: {err}") from None
             seq += 1
-            utc = utc_now()
-            digest = event_hash(run_id, seq, kind, utc, head, payload_json)
+            stamp = utc or utc_now()
+            digest = event_hash(run_id, seq, kind, stamp, head, payload_json)
             tx.execute(
                 "INSERT INTO events (run_id, seq, kind, utc, payload, prev_hash, hash) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (run_id, seq, kind, utc, payload_json, head, digest),
+                (run_id, seq, kind, stamp, payload_json, head, digest),
             )
-            events.append(Event(run_id, seq, kind, utc, payload_json, head, digest))
+            events.append(Event(run_id, seq, kind, stamp, payload_json, head, digest))
             head = digest
             if kind == "run_finished":
-                status, outcome, finished_utc = "finished", str(payload.get("outcome")), utc
+                status, outcome, finished_utc = "finished", str(payload.get("outcome")), stamp
             elif kind == "run_interrupted":
-                status, finished_utc = "interrupted", utc
+                status, finished_utc = "interrupted", stamp
         tx.execute(
             "UPDATE runs SET status=?, outcome=?, finished_utc=?, head_seq=?, head_hash=? "
             "WHERE run_id=?",

@@ -2,17 +2,21 @@
 
 ``verify`` recomputes every event hash from the stored fields, checks that sequence numbers are
 consecutive from 1, that each event chains to the one before, that the run's stored head matches
-the last event (a deleted tail), that each signed event's Ed25519 signature verifies over this
-run id and the record state it covers, with the key, a role and an authorization the people
-registry gave the signer (the registry chain replayed against the trust file, never the
-``people`` table), that stored attachments still have their hash, and that the run still holds
-what the newest trusted checkpoint saw of it (``hil.records.checkpoint``). It stops at the
-first event that fails and names it. ``hil.records.audit`` verifies the whole store.
+the last event (a deleted tail), that no event follows the run's end but sign-off (a second
+``run_finished`` appended behind the store's back), that each signed event's Ed25519 signature
+verifies over this run id and the record state it covers, with the key, a role and an
+authorization the people registry gave the signer (the registry chain replayed against the
+trust file, never the ``people`` table), that stored attachments still have their hash, that
+the run index row (card, lander, operator, status, outcome: what lists and the fleet act on)
+says what the events say (``hil.records.runindex``), and that the run still holds what the
+newest trusted checkpoint saw of it (``hil.records.checkpoint``). It stops at the first thing
+that fails and names it; a report that is ``ok`` carries ``facts``, the run's index derived
+from its verified events. ``hil.records.audit`` verifies the whole store.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from fnmatch import fnmatchcase
 from typing import Any
@@ -21,9 +25,10 @@ from hil.records.canonical import GENESIS_HASH, event_hash, file_sha256
 from hil.records.checkpoint import Completeness, completeness
 from hil.records.identity import key_id_of, verify_signature
 from hil.records.registry import RegistryState
+from hil.records.runindex import derive_run_info, index_mismatch, lifecycle_problem
 from hil.records.signoff import ROLES_FOR, signing_message
 from hil.records.state import Meaning, RunState
-from hil.records.store import Event, RecordStore
+from hil.records.store import Event, RecordStore, RunInfo
 
 SIGNED_KINDS = frozenset({"signature", "correction", "redline"})
 """Event kinds that must carry a valid signature by a registered person."""
@@ -39,6 +44,11 @@ class VerifyReport:
     signatures: int
     first_bad_event: int | None = None
     reason: str = ""
+    index_field: str = ""
+    """The run index field the events contradict ("" when the fault is not in the index)."""
+    facts: RunInfo | None = field(default=None, compare=False, repr=False)
+    """When ``ok``: the run as its verified events say it (card, lander, operator, outcome,
+    end). Act on these, never on the stored index row."""
 
     def describe(self) -> str:
         if self.ok:
@@ -46,7 +56,9 @@ class VerifyReport:
         return f"run {self.run_id}: FAILED at event {self.first_bad_event}: {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        data = {k: v for k, v in vars(self).items() if k != "facts"}
+        data["facts"] = self.facts.to_dict() if self.facts is not None else None
+        return data
 
 
 @dataclass(frozen=True)
@@ -81,8 +93,8 @@ def verify(
     hashes: dict[int, str] = {}
     signatures = 0
 
-    def bad(seq: int, reason: str) -> VerifyReport:
-        return VerifyReport(run_id, False, len(events), signatures, seq, reason)
+    def bad(seq: int, reason: str, index_field: str = "") -> VerifyReport:
+        return VerifyReport(run_id, False, len(events), signatures, seq, reason, index_field)
 
     prev = GENESIS_HASH
     expected = 1
@@ -127,6 +139,14 @@ def verify(
             f"missing: the run's head is event {info.event_count} but the record ends at "
             f"event {len(events)} (deleted?)",
         )
+    if not events:
+        return bad(1, "missing: the run has no events (run_started deleted?)")
+    lifecycle = lifecycle_problem(events)
+    if lifecycle is not None:
+        return bad(*lifecycle)
+    mismatch = index_mismatch(info, events)
+    if mismatch is not None:
+        return bad(mismatch.seq, mismatch.describe(), mismatch.field)
     if signatures:
         problem_seq, problem = _check_rules(run_id, events)
         if problem:
@@ -134,7 +154,9 @@ def verify(
     problem_seq, problem = context.completeness.run_problem(run_id, events)
     if problem:
         return bad(problem_seq, problem)
-    return VerifyReport(run_id, True, len(events), signatures)
+    return VerifyReport(
+        run_id, True, len(events), signatures, facts=derive_run_info(run_id, events)
+    )
 
 
 def _check_signature(

@@ -291,9 +291,14 @@ class BenchSession:
         pause_on_failure: bool = False,
     ) -> None:
         """Run a card in a worker with the GUI operator. Raises ``SessionBusy``; a card not
-        effective for ``lander`` raises ``CardError`` at once (nothing runs)."""
+        effective for ``lander`` raises ``CardError`` at once, and with a records store an
+        operator who is not a registered person ``RecordError`` (nothing runs)."""
         card = loaded.card
         card.require_effective(lander)
+        if self.store is not None:
+            from hil.records.recorder import require_operator
+
+            require_operator(self.store, operator_id)
 
         def work() -> None:
             recorder = None
