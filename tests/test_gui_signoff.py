@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6 import QtCore
 from pytestqt.qtbot import QtBot
+from records_people import administer
 
 from hil.core.config import BenchConfig
 from hil.gui.signoff import SignoffDialog, SignoffSequence
@@ -40,11 +41,12 @@ CARD = Card(
 def store(tmp_path: Path) -> Iterator[SqliteStore]:
     with SqliteStore(tmp_path / "data", kdf=Kdf(n=2**10)) as opened:
         until = date.today() + timedelta(days=30)
+        people = administer(opened)
         for person_id, name, roles in (
             ("tech.gui", "T. Technician", ["technician"]),
             ("insp.gui", "I. Inspector", ["inspector"]),
         ):
-            opened.people.add(person_id, name, roles, SECRET, [Authorization("LL-*", "C", until)])
+            people.add(person_id, name, roles, SECRET, [Authorization("LL-*", "C", until)])
         yield opened
 
 
@@ -129,9 +131,9 @@ def two_cards(tmp_path: Path) -> Path:
 
 
 def test_sign_off_signs_the_run_of_the_card_shown_and_unknown_operators_run_nothing(
-    qtbot: QtBot, tmp_path: Path, sim_config: BenchConfig, two_cards: Path, store: SqliteStore
+    qtbot: QtBot, tmp_path: Path, hil_sim_config: BenchConfig, two_cards: Path, store: SqliteStore
 ) -> None:
-    with BenchSession(sim_config, operator=GuiOperator(), store=store) as session:
+    with BenchSession(hil_sim_config, operator=GuiOperator(), store=store) as session:
         window = MainWindow(session, cards_dir=two_cards, store=store)
         qtbot.addWidget(window)
         window.show()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from pg_server import PgServer
+from records_people import administer
 
 from hil.cli.main import main
 from hil.fleet import Counters, Fleet, load_program
@@ -26,7 +27,7 @@ from hil.records.sqlite import DB_NAME
 from hil.records.sqlstore import SqlRecordStore
 
 ROOT = Path(__file__).resolve().parent.parent
-PROGRAM = ROOT / "fixtures" / "fleet" / "program.toml"
+PROGRAM = ROOT / "hil" / "data" / "fleet" / "program.toml"
 LANDER = "HR-M3-SN002"
 OTHER = "HR-M3-SN009"
 IMU = "LL-34-21-00-720-801"  # IMU static: first at 2 descents
@@ -103,8 +104,9 @@ def adversary(request: pytest.FixtureRequest, tmp_path: Path) -> Adversary:
 @pytest.fixture
 def store(adversary: Adversary) -> Iterator[SqlRecordStore]:
     with adversary.open() as opened:
-        opened.people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
-        opened.people.add("insp", "Ian Spector", ["inspector"], SECRETS["insp"], [VALID])
+        people = administer(opened)
+        people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
+        people.add("insp", "Ian Spector", ["inspector"], SECRETS["insp"], [VALID])
         yield opened
 
 
@@ -395,7 +397,7 @@ def test_the_postgres_bench_role_appends_and_rewrites_nothing(
     role = f"bench_{schema}"
     owner_url = pg_server.url(schema)
     with PostgresStore(owner_url, cache_dir=tmp_path / "cache", kdf=Kdf(n=2**10)) as owner:
-        owner.people.add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
+        administer(owner).add("tech", "Jane Tech", ["technician"], SECRETS["tech"], [VALID])
         Fleet(owner).close()  # the owner creates the fleet's tables too
     with pg_server.admin(schema) as db:
         db.execute(f"CREATE ROLE {role} LOGIN")

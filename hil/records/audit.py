@@ -25,15 +25,17 @@ class StoreReport:
     runs: list[VerifyReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    """One line per run whose pages cannot be read (a damaged file): the run and the error."""
     checkpoint: str = ""
     """The checkpoint the store was checked against ("" when none could be trusted)."""
 
     @property
     def ok(self) -> bool:
-        return not self.problems and all(report.ok for report in self.runs)
+        return not (self.problems or self.unreadable) and all(r.ok for r in self.runs)
 
     def lines(self) -> list[str]:
-        lines = [report.describe() for report in self.runs]
+        lines = [report.describe() for report in self.runs] + list(self.unreadable)
         lines += [f"store: {problem}" for problem in self.problems]
         lines += [f"note: {note}" for note in self.notes]
         if self.checkpoint:
@@ -46,6 +48,7 @@ class StoreReport:
             "runs": [report.to_dict() for report in self.runs],
             "problems": list(self.problems),
             "notes": list(self.notes),
+            "unreadable": list(self.unreadable),
             "checkpoint": self.checkpoint,
         }
 
@@ -91,7 +94,7 @@ def verify_store(store: RecordStore, *, check_attachments: bool = True) -> Store
                 verify(store, info.run_id, check_attachments=check_attachments, context=context)
             )
         except StorageError as err:  # this run's pages are damaged: name it, go on
-            report.problems.append(f"run {info.run_id}: UNREADABLE: {err}")
+            report.unreadable.append(f"run {info.run_id}: UNREADABLE: {err}")
     return report
 
 

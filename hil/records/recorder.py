@@ -34,7 +34,7 @@ def require_operator(store: RecordStore, operator_id: str) -> None:
     except UnknownRecord:
         raise RecordError(
             f"operator {operator_id!r}: not a registered person in {store.location}; "
-            "a card run's operator must be registered (hil people add)"
+            "a card run's operator must be registered (hil people add --admin ID)"
         ) from None
 
 
