@@ -1,22 +1,16 @@
 """How the suite judges a library card's run: PASS, or, for a card whose limits are real-time
-figures (``TIMING_LIMITS = True`` in its module), every step ran and was measured — a busy CI
-machine must not fail a card that works (its speed is a benchmark's business)."""
+figures (``Card.timing_limits``), every step ran and was measured — a busy CI machine must not
+fail a card that works (its speed is a benchmark's business)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hil.cards import Outcome
+from hil.cards.loader import LoadedCard
 from hil.cards.record import AsRunRecord
 
 
-def has_timing_limits(path: Path) -> bool:
-    """The card module says so (read without importing it a second time)."""
-    return "\nTIMING_LIMITS = True\n" in Path(path).read_text()
-
-
-def assert_card_worked(record: AsRunRecord, path: Path) -> None:
-    if not has_timing_limits(path):
+def assert_card_worked(record: AsRunRecord, loaded: LoadedCard) -> None:
+    if not loaded.card.timing_limits:
         assert record.outcome == Outcome.PASS, record.summary()
         return
     measured = (Outcome.PASS, Outcome.MARGINAL, Outcome.FAIL)

@@ -25,6 +25,10 @@ from hil.core.clock import Clock
 from hil.core.config import BenchConfig, load_bench
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# pytest-xdist sets COLUMNS/LINES in its workers; the CLI's tables then wrap at 80 columns.
+# Tests that care about the width set it themselves, and subprocesses inherit this.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_BENCH = ROOT / "hil" / "data" / "benches" / "sim.toml"

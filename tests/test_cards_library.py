@@ -46,5 +46,5 @@ def test_card_passes_on_the_simulated_bench(path: Path, hil_sim_config: BenchCon
             assert int(bench.flight_computer.status()["IMU_FRAMES"]) > 100_000
     record.save(ARTIFACTS / f"{loaded.card.number}.json")
     record.to_junit(ARTIFACTS / f"{loaded.card.number}.xml")
-    assert_card_worked(record, path)
+    assert_card_worked(record, loaded)
     assert record.card["content_sha256"] == loaded.sha256

@@ -57,7 +57,7 @@ def test_card_passes_against_the_device(
     operator = ScriptedOperator(CI_ANSWERS)
     with bench_for(loaded.card, hil_external_bench_config) as bench:
         record = run_card(loaded, bench, operator, lander="HR-M3-SN002", operator_id="tech.ci")
-    assert_card_worked(record, path)  # type: ignore[arg-type]
+    assert_card_worked(record, loaded)
 
 
 @pytest.mark.slow

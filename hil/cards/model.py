@@ -446,6 +446,11 @@ class Card:
     lockstep: bool = False
     """The card flies the bench on a simulated clock (a descent) when every device of the
     bench is simulated; on a bench with hardware it runs in real time (``bench_for``)."""
+    timing_limits: bool = False
+    """The card's limits are real-time figures of the bench and FC as built (a latency, a
+    rate): on a shared or busy computer they may fail while the card itself works, so a CI
+    that only checks the card works (the project's own suite) judges that every step ran and
+    was measured, and leaves how fast to the benchmarks."""
     source: Source = field(default=UNKNOWN_SOURCE, compare=False, repr=False)
 
     def __post_init__(self) -> None:

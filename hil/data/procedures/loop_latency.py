@@ -18,10 +18,6 @@ from hil.bench.latency import LatencyReport, measure_latency
 from hil.cards import Card, StepContext, action, measurement
 
 TRIALS = 30
-TIMING_LIMITS = True
-"""This card's limits are real-time figures of the bench and FC as built: on a shared or busy
-computer (the project's own CI) they may fail while the card itself works; the suite checks
-that every step ran and was measured, and benchmarks measure how fast."""
 
 
 def measure(ctx: StepContext) -> None:
@@ -60,6 +56,7 @@ CARD = Card(
     revision="A",
     title="Closed-loop transport delay: IMU step to FC thrust-direction command",
     effectivity=("HR-M3",),
+    timing_limits=True,
     interval="After FC software load; after any bench computer, adapter or harness change; "
     "before every descent campaign",
     equipment=(
