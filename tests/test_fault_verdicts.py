@@ -82,3 +82,20 @@ def test_f6_every_dropped_imu_frame_is_counted_and_the_fc_still_lands(
     assert dropping_s <= approach_s
     assert result.passed, result.verdict
     assert result.fc_final_mode == "LANDED"
+
+
+def test_f6_the_overloaded_fc_misses_deadlines_restarts_once_and_lands(
+    flown: dict[str, DescentResult],
+) -> None:
+    result = flown["f6-fc-overload"]
+    counts = result.fault_counts
+    # 45 % of each cycle stolen from APPROACH on: the low-priority queue overflows after six
+    # late cycles, the watchdog restarts the software once and sheds it, guidance flies on
+    assert counts["detected_missed_deadlines"] == 6 and counts["detected_restarts"] == 1
+    (approach_s,) = event_times(result, "FC mode APPROACH")
+    (restart_s,) = event_times(result, "FC watchdog restart 1")
+    assert 0.0 <= restart_s - approach_s <= 0.5
+    assert "FC load test set: LOAD_TEST_PCT 45 %" in [text for _, text in result.events]
+    assert result.verdict.startswith("PASS: landed")
+    assert "; FC overload: 6 missed deadlines from t=" in result.verdict
+    assert "1 watchdog restart" in result.verdict and "kept guidance flying" in result.verdict

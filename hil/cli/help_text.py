@@ -100,6 +100,7 @@ CAMPAIGN_EPILOG = (
     examples(
         "hil campaign --scenario nominal --runs 200",
         "hil campaign --scenario f1-crater-rim --runs 20 --full-stack --json",
+        "hil campaign --scenario f2-lrf-degraded --seed 3 --rerun 17",
     )
     + "\n\n"
     + SCENARIOS

@@ -78,12 +78,7 @@ def _where(err: BaseException) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from hil.cli.help_text import (
-        BENCH_CHECK_EPILOG,
-        CAMPAIGN_EPILOG,
-        DESCENT_EPILOG,
-        ScenarioHelpFormatter,
-    )
+    from hil.cli.help_text import BENCH_CHECK_EPILOG, DESCENT_EPILOG, ScenarioHelpFormatter
     from hil.cli.output import add_json_argument
     from hil.cli.progress import add_progress_argument
     from hil.cli.store_options import add_store_arguments
@@ -162,29 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     add_progress_argument(descent)
     descent.set_defaults(handler=_descent)
 
-    campaign = commands.add_parser(
-        "campaign",
-        help="Monte Carlo dispersion campaign of a scenario: statistics and plots",
-        epilog=CAMPAIGN_EPILOG,
-        formatter_class=ScenarioHelpFormatter,
-    )
-    _bench_argument(campaign)
-    campaign.add_argument("--scenario", default="nominal", help="scenario name or .toml path")
-    campaign.add_argument("--runs", type=int, default=100, help="number of runs (default 100)")
-    campaign.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
-    campaign.add_argument(
-        "--full-stack", action="store_true", help="fly every run through the links (slower)"
-    )
-    campaign.add_argument(
-        "--workers", type=int, default=None, help="local worker processes (default: all cores)"
-    )
-    campaign.add_argument(
-        "--cluster", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786"
-    )
-    campaign.add_argument("--out", type=Path, default=None, help="output folder")
-    add_progress_argument(campaign)
-    add_json_argument(campaign)
-    campaign.set_defaults(handler=_campaign)
+    from hil.cli.campaign import add_commands as add_campaign_commands
+
+    add_campaign_commands(commands)
 
     init = commands.add_parser(
         "init",
@@ -406,88 +381,6 @@ def _log_flight(args: argparse.Namespace, out: Path) -> None:
         ) from None
     print(f"logged to lander {lander.serial}: +{counters_text(usage.counters)}")
     print(f"lander {lander.serial} now: {counters_text(lander.counters)}")
-
-
-def _campaign(args: argparse.Namespace) -> int:
-    import time
-
-    from hil.cli.output import table
-    from hil.cli.progress import CountProgress, progress_wanted
-    from hil.flight.campaign import (
-        DaskPool,
-        LocalPool,
-        WorkerPool,
-        run_campaign,
-        summarise,
-        write_outputs,
-    )
-    from hil.flight.scenario import load_scenario
-
-    scenario = load_scenario(args.scenario)
-    mode = "full-stack" if args.full_stack else "model-only"
-    out = args.out or Path("runs") / (
-        f"campaign-{scenario.name}-{mode}-{args.runs}runs-seed{args.seed}-"
-        f"{time.strftime('%Y%m%d-%H%M%S')}"
-    )
-    pool: WorkerPool = DaskPool(args.cluster) if args.cluster else LocalPool(args.workers)
-    where = args.cluster or f"{getattr(pool, 'workers', 1)} local worker(s)"
-    if not args.json:
-        print(f"campaign: {scenario.name}, {args.runs} runs, seed {args.seed}, {mode}, {where}")
-    progress = CountProgress(args.runs, enabled=progress_wanted(args.progress))
-    started_s = time.perf_counter()
-    with pool:
-        try:
-            outcomes = run_campaign(
-                args.scenario,
-                args.runs,
-                args.seed,
-                pool,
-                args.full_stack,
-                str(args.bench),
-                progress,
-            )
-        finally:
-            progress.close()
-    summary = summarise(outcomes, scenario.name, args.seed, mode)
-    summary.wall_s = time.perf_counter() - started_s
-    files = write_outputs(outcomes, summary, out)
-    if args.json:
-        from dataclasses import asdict
-
-        from hil.cli.output import print_json
-
-        print_json({**asdict(summary), "out": str(out), "files": files})
-        return EXIT_OK
-    low, high = summary.success_interval_95
-    vertical = summary.vertical_speed_percentiles_mps
-    horizontal = summary.horizontal_speed_percentiles_mps
-    propellant = summary.propellant_margin_kg
-    rows = [
-        (
-            "within touchdown limits",
-            f"{summary.passed}/{summary.runs}",
-            f"{100 * summary.success_rate:.1f} % (95 % CI {100 * low:.1f} - {100 * high:.1f} %)",
-        ),
-        (
-            "vertical speed, m/s",
-            "p50 / p90 / p99",
-            f"{vertical['p50']:.2f} / {vertical['p90']:.2f} / {vertical['p99']:.2f}",
-        ),
-        (
-            "horizontal speed, m/s",
-            "p50 / p90 / p99",
-            f"{horizontal['p50']:.2f} / {horizontal['p90']:.2f} / {horizontal['p99']:.2f}",
-        ),
-        (
-            "propellant left, kg",
-            "min / p5 / p50",
-            f"{propellant['min']:.1f} / {propellant['p5']:.1f} / {propellant['p50']:.1f}",
-        ),
-    ]
-    print()
-    print(table(["quantity", "statistic", "value"], rows, title="Campaign summary"))
-    print(f"\n{summary.runs} runs in {summary.wall_s:.1f} s; outputs: {out}/ ({', '.join(files)})")
-    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -148,6 +148,12 @@ class Heartbeat:
     cpu_load_pct: float
     uptime_s: float
     timestamp_s: float
+    missed_deadlines: int = 0
+    """Flight-software cycles that missed their deadline, since power-on (saturates)."""
+    restarts: int = 0
+    """Watchdog restarts of the flight software, since power-on (saturates)."""
+    load_shed: bool = False
+    """Low-priority work shed by a restart."""
 
 
 @dataclass(frozen=True)
@@ -261,6 +267,9 @@ class FlightComputer(Device):
             cpu_load_pct=signals.value("FC_Heartbeat.CpuLoad"),
             uptime_s=signals.value("FC_Heartbeat.Uptime"),
             timestamp_s=mode.timestamp_s,
+            missed_deadlines=int(signals.value("FC_Heartbeat.MissedDeadlines", 0.0)),
+            restarts=int(signals.value("FC_Heartbeat.Restarts", 0.0)),
+            load_shed=flag("LoadShed"),
         )
 
     def wait_heartbeat(self, timeout_s: float = 1.0) -> Heartbeat:

@@ -16,16 +16,20 @@ model-only and full-stack mode, and a campaign gives the same numbers whatever t
 number of workers and the model-only chunk size. Results are ordered by index.
 
 Model-only chunks are half the campaign, at most ``MODEL_CHUNK_RUNS`` runs, by default
-(:func:`default_chunk_runs`): a function of the number of runs only, so that the results are
-bit-identical for any number of workers, and a campaign of a few hundred runs still keeps two
-cores busy. A different chunk size gives the same runs to
-round-off only (about 1e-6 relative in touchdown speed): numpy's BLAS products in the IMU
-averaging and the navigation's covariance step sum in an order that depends on the batch
-width.
+(:func:`default_chunk_runs`), so a campaign of a few hundred runs still keeps two cores busy.
+A run's arithmetic never depends on the batch it flies in (no BLAS product or reduction
+across the batch sums in a width-dependent order), so any chunk size, any pool and a run
+flown alone give bit-identical numbers.
+
+Any failed run can be flown again alone (:mod:`hil.flight.refly`): ``write_outputs`` writes
+what every run drew (``inputs.csv``, :mod:`hil.flight.run_inputs`) and the summary lists
+each failed run with the one command that re-flies it (:func:`refly_command`), also in
+``failed-runs.txt``.
 
 The summary gives the success rate with its Wilson score interval, touchdown-speed
 percentiles and the propellant margin; ``write_outputs`` writes ``results.csv``,
-``summary.json`` and PNG plots (touchdown-speed histogram, landing-error scatter).
+``inputs.csv``, ``summary.json``, ``failed-runs.txt`` and PNG plots (touchdown-speed
+histogram, landing-error scatter).
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ import dataclasses
 import json
 import math
 import os
+import shlex
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -108,17 +113,23 @@ def model_chunk(
         runs,
         seed=campaign_seed,
         params=scenario.model,
-        terrain=_truth(scenario),
-        terrain_map=_map(scenario),
+        terrain=scenario_truth(scenario),
+        terrain_map=scenario_map(scenario),
         run_seeds=seeds,
     )
+    return model_outcomes(results, first_run, seeds)
+
+
+def model_outcomes(results: Any, first_run: int, seeds: Sequence[int]) -> list[RunOutcome]:
+    """The outcomes of model-only ``results`` (:class:`~hil.flight.model_only.ModelRunResults`)
+    of runs ``first_run`` .. with ``seeds``: the rows a campaign and a re-fly both report."""
     outcomes = []
-    for i in range(runs):
+    for i, seed in enumerate(seeds):
         touched = bool(results.touched_down[i])
         outcomes.append(
             RunOutcome(
                 run=first_run + i,
-                seed=seeds[i],
+                seed=seed,
                 passed=bool(results.passed[i]),
                 touched_down=touched,
                 vertical_speed_mps=float(abs(results.touchdown_vertical_speed_mps[i])),
@@ -146,26 +157,30 @@ def full_stack_run(
     config = dataclasses.replace(config, can=dataclasses.replace(config.can, channel=channel))
     seed = run_seed(campaign_seed, run)
     result = fly(config, load_scenario(scenario_ref), seed=seed)
+    return [descent_outcome(run, seed, result)]
+
+
+def descent_outcome(run: int, seed: int, result: Any) -> RunOutcome:
+    """The outcome of a full-stack descent (a :class:`~hil.flight.descent.DescentResult`)."""
     contact = result.contact
     nan = math.nan
-    return [
-        RunOutcome(
-            run=run,
-            seed=seed,
-            passed=result.passed,
-            touched_down=contact is not None,
-            vertical_speed_mps=abs(contact.vertical_speed_mps) if contact else nan,
-            horizontal_speed_mps=contact.horizontal_speed_mps if contact else nan,
-            tilt_deg=contact.tilt_deg if contact else nan,
-            propellant_kg=contact.propellant_kg if contact else nan,
-            landing_error_m=contact.landing_error_m if contact else nan,
-            lrf_first_valid_range_m=result.lrf_first_valid_range_m or nan,
-            verdict=result.verdict,
-        )
-    ]
+    return RunOutcome(
+        run=run,
+        seed=seed,
+        passed=result.passed,
+        touched_down=contact is not None,
+        vertical_speed_mps=abs(contact.vertical_speed_mps) if contact else nan,
+        horizontal_speed_mps=contact.horizontal_speed_mps if contact else nan,
+        tilt_deg=contact.tilt_deg if contact else nan,
+        propellant_kg=contact.propellant_kg if contact else nan,
+        landing_error_m=contact.landing_error_m if contact else nan,
+        lrf_first_valid_range_m=result.lrf_first_valid_range_m or nan,
+        verdict=result.verdict,
+    )
 
 
-def _truth(scenario: Any) -> Any:
+def scenario_truth(scenario: Any) -> Any:
+    """The truth terrain profile a scenario's runs fly over."""
     builder = getattr(scenario, "truth_terrain_profile", None)
     if builder is not None:
         return builder()
@@ -174,7 +189,8 @@ def _truth(scenario: Any) -> Any:
     return TerrainProfile.load(scenario.truth_terrain)
 
 
-def _map(scenario: Any) -> Any:
+def scenario_map(scenario: Any) -> Any:
+    """The FC's onboard map of a scenario (None: a map of the truth terrain)."""
     builder = getattr(scenario, "fc_terrain_map_profile", None)
     return builder() if builder is not None else None
 
@@ -281,6 +297,80 @@ class CampaignSummary:
     propellant_margin_kg: dict[str, float]
     landing_error_percentiles_m: dict[str, float]
     wall_s: float = 0.0
+    scenario_sha256: str = ""
+    """The scenario file flown: a re-fly reproduces the runs only from the same file."""
+    failed_runs: list[FailedRun] = field(default_factory=list)
+    """Each run outside the touchdown limits, with the command that re-flies it."""
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """A run outside the touchdown limits and the one command that flies it again."""
+
+    run: int
+    seed: int
+    verdict: str
+    command: str
+
+
+def refly_command(
+    scenario_ref: str, campaign_seed: int, run: int, full_stack: bool, bench_path: str
+) -> str:
+    """The shell command that re-flies run ``run`` of a campaign, alone and bit-identically.
+
+    A scenario or bench named by file is given by its absolute path, so the command works
+    from any folder; one named by its bare name stays a name.
+    """
+    words = [
+        "hil",
+        "campaign",
+        "--scenario",
+        _portable(scenario_ref, "scenarios"),
+        "--seed",
+        str(campaign_seed),
+        "--rerun",
+        str(run),
+    ]
+    if full_stack:
+        words += ["--full-stack", "--bench", _portable(bench_path, "benches")]
+    return shlex.join(words)
+
+
+def _portable(ref: str, folder: str) -> str:
+    """``ref`` as a command line gives it from any folder: a data file's bare name, else an
+    absolute path."""
+    from hil.core.paths import named_files
+
+    path = Path(ref)
+    named = named_files(folder, ".toml")
+    if ref in named:
+        return ref
+    if path.exists():
+        resolved = path.resolve()
+        if named.get(path.stem) is not None and named[path.stem].resolve() == resolved:
+            return path.stem
+        return str(resolved)
+    return ref
+
+
+def failed_runs(
+    outcomes: Sequence[RunOutcome],
+    scenario_ref: str,
+    campaign_seed: int,
+    full_stack: bool,
+    bench_path: str,
+) -> list[FailedRun]:
+    """The runs of ``outcomes`` that did not pass, each with its :func:`refly_command`."""
+    return [
+        FailedRun(
+            outcome.run,
+            outcome.seed,
+            outcome.verdict,
+            refly_command(scenario_ref, campaign_seed, outcome.run, full_stack, bench_path),
+        )
+        for outcome in outcomes
+        if not outcome.passed
+    ]
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
@@ -388,16 +478,35 @@ def run_campaign(
     return sorted(outcomes, key=lambda outcome: outcome.run)
 
 
-def write_outputs(outcomes: Sequence[RunOutcome], summary: CampaignSummary, out: Path) -> list[str]:
-    """``results.csv``, ``summary.json`` and the PNG plots; returns the file names."""
+def write_outputs(
+    outcomes: Sequence[RunOutcome],
+    summary: CampaignSummary,
+    out: Path,
+    inputs: Sequence[dict[str, Any]] | None = None,
+) -> list[str]:
+    """``results.csv``, ``inputs.csv`` (with ``inputs``, :func:`hil.flight.run_inputs.
+    drawn_inputs`), ``summary.json``, ``failed-runs.txt`` (when runs failed) and the PNG
+    plots; returns the file names."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / "results.csv").open("w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(RESULT_FIELDS)
         for outcome in outcomes:
             writer.writerow([getattr(outcome, name) for name in RESULT_FIELDS])
+    files = ["results.csv"]
+    if inputs is not None:
+        from hil.flight.run_inputs import write_inputs_csv
+
+        write_inputs_csv(inputs, out / "inputs.csv")
+        files.append("inputs.csv")
     (out / "summary.json").write_text(json.dumps(dataclasses.asdict(summary), indent=2) + "\n")
-    files = ["results.csv", "summary.json"]
+    files.append("summary.json")
+    if summary.failed_runs:
+        lines = [f"# {len(summary.failed_runs)} of {summary.runs} runs failed; each re-flies with"]
+        for failed in summary.failed_runs:
+            lines += [f"# run {failed.run} (seed {failed.seed}): {failed.verdict}", failed.command]
+        (out / "failed-runs.txt").write_text("\n".join(lines) + "\n")
+        files.append("failed-runs.txt")
     from hil.flight.plots import campaign_plots
 
     files += campaign_plots(outcomes, summary, out)

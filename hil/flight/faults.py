@@ -2,7 +2,9 @@
 
 Injections never touch the flight software: they change what the bench puts on the wire
 (frames lost, corrupted or held back, a device unplugged), what the emulated sensors measure
-(LRF noise and outliers) and what the engine does (thrust lost, a side force). Each one has
+(LRF noise and outliers) and what the engine does (thrust lost, a side force). One asks the
+FC itself: ``fc_overload`` starts the FC's load test over the maintenance port
+(``SET LOAD_TEST_PCT``, cycles stolen from its flight software; removed: 0 again). Each one has
 a trigger — a time, a truth altitude to descend below, or an FC mode — and optionally a
 duration. Every injected event is counted, so a run can compare what was injected with what
 the flight computer detected.
@@ -38,6 +40,7 @@ KINDS: Mapping[str, str] = {
     "unplug": "a device unplugged: imu, range_finder or engine stops sending",
     "lrf_outliers": "LRF noise multiplied and outliers added (noise_scale, probability)",
     "engine_degraded": "thrust scaled and a side force as a thrust-direction offset",
+    "fc_overload": "FC load test: load_pct % of every flight-software cycle stolen",
 }
 UNPLUGGABLE = ("imu", "range_finder", "engine")
 
@@ -57,6 +60,7 @@ class Injection:
     noise_scale: float = 1.0
     thrust_scale: float = 1.0
     side_deg: float = 0.0
+    load_pct: float = 0.0
 
     def describe(self) -> str:
         what = {
@@ -69,6 +73,7 @@ class Injection:
             "lrf_outliers": f"LRF noise x{self.noise_scale:g}, outliers p={self.probability:g}",
             "engine_degraded": f"engine thrust x{self.thrust_scale:g}, side force "
             f"{self.side_deg:g} deg",
+            "fc_overload": f"FC overload: {self.load_pct:g} % of each 20 ms cycle stolen",
         }[self.kind]
         if self.for_s is not None:
             what += f" for {self.for_s:g} s"
@@ -108,6 +113,8 @@ def parse_injections(top: TomlTable, key: str = "injection") -> tuple[Injection,
             raise table.error("at_s", f"give exactly one trigger of {', '.join(TRIGGERS)}")
         if not 0.0 <= injection.probability <= 1.0:
             raise table.error("probability", "must be within 0 .. 1")
+        if kind == "fc_overload" and not 0.0 < injection.load_pct <= 90.0:
+            raise table.error("load_pct", "must be within 0 .. 90 (the FC's LOAD_TEST_PCT)")
         if kind == "unplug" and injection.device not in UNPLUGGABLE:
             raise table.error("device", f"must be one of {', '.join(UNPLUGGABLE)}")
         injections.append(injection)
@@ -214,6 +221,10 @@ class FaultInjector:
                 self.injected["lrf_outlier"] += 1
                 range_m *= float(self.rng.uniform(0.3, 1.7))
         return max(range_m, 0.0)
+
+    def load_pct(self) -> float:
+        """The FC load test the active ``fc_overload`` injections ask for now, %."""
+        return min(sum(i.load_pct for i in self._on("fc_overload")), 90.0)
 
     def engine(self) -> tuple[float, float]:
         """(thrust scale, side force as a thrust-direction yaw offset in degrees) now."""

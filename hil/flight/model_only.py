@@ -20,9 +20,10 @@ Randomness and dispersions: every run has its own *run seed* (``run_seed(seed, i
 unless ``run_seeds`` is given) and draws everything from it: its dispersed lander, start state
 and terrain (:mod:`hil.models.dispersions`, ``ClosedLoopParams.dispersions``) and its IMU, LRF
 and gauge noise (one generator per run and stream). So run i flies the same whatever batch it
-is in (campaign chunk size, worker count), and :func:`dispersed_start` gives the full-stack
-plant the same dispersed lander for the same run seed. The FSW is handed the nominal wet mass
-and the dispersed truth plus ``errors`` as its initial state.
+is in (campaign chunk size, worker count, alone), bit for bit: nothing a run computes sums
+across the batch in an order that depends on its width. :func:`dispersed_start` gives the
+full-stack plant the same dispersed lander for the same run seed. The FSW is handed the
+nominal wet mass and the dispersed truth plus ``errors`` as its initial state.
 """
 
 from __future__ import annotations
@@ -239,7 +240,8 @@ def run_model_only(
     terrain (:func:`onboard_map`; each run's truth is dispersed from ``terrain`` if
     ``params.dispersions`` says so).
     Run i flies run seed ``run_seeds[i]``, by default ``run_seed(seed, i)``.
-    ``record_history`` keeps per-block traces of run 0 (for plots). Runs until every run has
+    ``record_history`` keeps per-block traces of run 0 (for plots and a re-flown run's
+    timeline, :mod:`hil.flight.refly`). Runs until every run has
     touched down (and settled) or ``max_duration_s``.
     """
     p = params or ClosedLoopParams()
@@ -386,7 +388,7 @@ def run_model_only(
                 landed_t[new_landed] = t_end
                 res["landed_err"][new_landed] = (fsw.nav.altitude_m() - true_alt)[new_landed]
         if record_history:
-            _record(hist, t_end, state, fsw, truth_run0)
+            _record(hist, t_end, state, cmd_arr, fsw, truth_run0)
         if any_grounded:
             done = grounded & (is_landed | (t_end - res["t"] >= p.post_contact_s))
             newly = done & ~finished
@@ -506,6 +508,7 @@ def _record(
     hist: dict[str, list[float]],
     t: float,
     state: FloatArray,
+    command: FloatArray,
     fsw: FlightSoftware,
     terrain: TerrainProfile,
 ) -> None:
@@ -526,6 +529,9 @@ def _record(
         "vx_est_mps": nav.velocity_mps[0, 0],
         "vz_est_mps": nav.velocity_mps[0, 2],
         "mode": float(fsw.mode[0]),
+        "cmd_throttle_pct": 100.0 * command[0, dyn.CMD_THROTTLE],
+        "lrf_accepted_count": float(nav.lrf_accepted[0]),
+        "lrf_latched": float(nav.lrf_latched[0]),
     }
     for k, v in row.items():
         hist.setdefault(k, []).append(float(v))

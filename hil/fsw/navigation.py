@@ -211,7 +211,13 @@ class Navigation:
             self._calibrating_seen = calibrating
             self._calibrating_any = bool(calibrating.any())
         if self._calibrating_any:
-            self._cal_sum += specific_force_mps2.sum(axis=1) * calibrating[:, None]
+            # sample by sample: ``sum(axis=1)`` sums pairwise when the samples of one run are
+            # contiguous (a batch of one) and in order otherwise, so a run's bias estimate
+            # would depend on the batch width
+            block = specific_force_mps2[:, 0].copy()
+            for s in range(1, specific_force_mps2.shape[1]):
+                block += specific_force_mps2[:, s]
+            self._cal_sum += block * calibrating[:, None]
             self._cal_count += t.size
         p = self.params
         _dead_reckon(
@@ -232,7 +238,11 @@ class Navigation:
         total = float(t[-1] - self.time_s)
         self.time_s = float(t[-1])
         trans, noise = self._covariance_step(total)
-        cov = np.matmul(trans, self._covariance())
+        # trans @ cov written out, so that a run's covariance never depends on the batch width
+        c = self._covariance()
+        cov = trans[:, 0:1] * c[0]
+        cov += trans[:, 1:2] * c[1]
+        cov += trans[:, 2:3] * c[2]
         cov += noise
         self._set_covariance(cov)
 
@@ -264,7 +274,8 @@ class Navigation:
         pos = self.position_m[idx]
         beam = beam_direction(self.pitch_rad[idx], self.yaw_rad[idx], self._cant_rad)
         down = np.maximum(-beam[:, 2], 1e-3)
-        pred = self.terrain_map.slant_range_m(pos, beam, float(meas.max()) * 2.0 + 1000.0)
+        # each run's own search range: a run's prediction never depends on the batch
+        pred = self.terrain_map.slant_range_m(pos, beam, meas * 2.0 + 1000.0)
         flat = (pos[:, 2] - self.terrain_map.height_m(pos[:, 0])) / down
         pred = np.where(np.isfinite(pred), pred, flat)
         nu = meas - pred

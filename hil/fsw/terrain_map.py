@@ -91,13 +91,14 @@ class TerrainMap:
         self,
         origin_m: FloatArray,
         direction: FloatArray,
-        max_range_m: float,
+        max_range_m: float | FloatArray,
         n_march: int = MARCH_POINTS,
         n_bisect: int = BISECTION_STEPS,
     ) -> FloatArray:
         """Distance (N,) along unit rays ``direction`` (N, 3) from ``origin_m`` (N, 3) to the map.
 
-        NaN where the ray does not meet the mapped terrain within ``max_range_m`` (or does not
+        NaN where the ray does not meet the mapped terrain within ``max_range_m`` (one for all
+        rays, or one per ray: then a ray's range never depends on the others; or does not
         point down); 0 where the origin is at or below the terrain. Features thinner than
         ``max_range_m / n_march`` along the ray may be stepped over.
 

@@ -150,6 +150,30 @@ def _averaging_matrix(n_steps: int, dt_s: float, period_s: float) -> FloatArray:
     return w
 
 
+@lru_cache(maxsize=8)
+def _averaging_terms(
+    n_steps: int, dt_s: float, period_s: float
+) -> tuple[tuple[NDArray[np.intp], FloatArray], ...]:
+    """The non-zero weights of :func:`_averaging_matrix` as terms ``(steps (k,), weights
+    (k, 1))``: term m adds the m-th step of each IMU interval (weight 0 where an interval has
+    fewer steps). Summed term by term, element by element, the average of a run never depends
+    on how many runs share the batch (a BLAS product sums in an order that does)."""
+    w = _averaging_matrix(n_steps, dt_s, period_s)
+    counts = np.count_nonzero(w, axis=1)
+    terms = []
+    for m in range(int(counts.max())):
+        steps = np.zeros(w.shape[0], dtype=np.intp)
+        weights = np.zeros((w.shape[0], 1))
+        for j, row in enumerate(w):
+            nonzero = np.flatnonzero(row)
+            if m < nonzero.size:
+                steps[j] = nonzero[m]
+                weights[j, 0] = row[nonzero[m]]
+        weights.setflags(write=False)
+        terms.append((steps, weights))
+    return tuple(terms)
+
+
 class ImuModel:
     """IMU for N runs; the per-run bias is drawn from ``rng`` at construction.
 
@@ -224,14 +248,17 @@ class ImuModel:
         n_steps = samples.time_s.shape[1]
         p = self.params
         period = 1.0 / p.rate_hz
-        w = _averaging_matrix(n_steps, samples.dt_s, period)
-        k = w.shape[0]
+        terms = _averaging_terms(n_steps, samples.dt_s, period)
         both = samples.force_rate_component_major
         if both is None:
             both = np.concatenate(
                 (samples.specific_force_body_mps2, samples.angular_rate_body_radps), axis=2
             ).T
-        avg = np.matmul(w, both)  # (6, k, N)
+        steps, weights = terms[0]
+        k = steps.size
+        avg = both[:, steps] * weights  # (6, k, N)
+        for steps, weights in terms[1:]:
+            avg += both[:, steps] * weights
         if self.rng is None:
             avg += self._run_normals(k).draw().reshape(self.n, k, 6).T
         else:

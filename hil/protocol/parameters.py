@@ -53,6 +53,9 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("IMU_MIN_RATE_HZ", 360.0, 0.0, 1000.0, unit="Hz"),
         Parameter("TOUCHDOWN_RULE", "signature", choices=("signature", "altitude")),
         Parameter("TERRAIN_MAP", "nominal"),
+        # load test: the share of every 20 ms flight-software cycle stolen from the flight
+        # software, as interrupts would (F6; the FC's executive counts missed deadlines)
+        Parameter("LOAD_TEST_PCT", 0.0, 0.0, 90.0, unit="%"),
     )
 }
 

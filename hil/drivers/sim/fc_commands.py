@@ -102,6 +102,9 @@ class MaintenanceCommands:
             f"LRF_FRAMES={counters.lrf_frames}",
             f"ENG_FRAMES={counters.engine_status_frames}",
             f"BAD_COMMANDS={counters.bad_commands}",
+            f"MISSED_DEADLINES={fc.software.executive.missed_deadlines}",
+            f"RESTARTS={fc.software.executive.restarts}",
+            f"LOAD_SHED={int(fc.software.executive.shed)}",
             *(f"{key}={value}" for key, value in fc.can_errors().items()),
         )
 

@@ -313,6 +313,7 @@ class SimulatedFlightComputer:
             if frames:
                 self._echo.append((now_s, frames[-1].specific_force_mps2[0]))
             software = self.software
+            software.stolen_fraction = float(self.parameters["LOAD_TEST_PCT"]) / 100.0
             # once loaded, the flight software owns the mode in flight: it may change it at
             # each guidance cycle
             if frames and software.loaded and software.on_imu(frames) and self.mode in FLIGHT_MODES:
@@ -428,6 +429,7 @@ class SimulatedFlightComputer:
             self.bit_passed,
             self.software.telemetry(),
             self.uptime_s(),
+            self.software.executive,
         )
 
     def _engine_command(self) -> Mapping[str, Any]:

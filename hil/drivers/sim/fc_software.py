@@ -6,7 +6,10 @@ one ``TERRAIN_MAP`` names), feeds it IMU frames, LRF ranges and engine status, r
 guidance cycle each time the IMU clock crosses a 20 ms boundary (the FC's time base is its
 IMU's), passes mode commands on, and keeps the engine and thrust-direction commands of the
 last cycle. Its watchdog faults the flight software when the IMU falls silent in powered
-flight.
+flight. Each guidance cycle is accounted for by the FC's executive
+(:mod:`~hil.drivers.sim.fc_scheduler`): with cycles stolen by a load test a cycle may miss its
+deadline (a late guidance output reaches the engine one cycle late) and the watchdog may
+restart the software, shedding low-priority work while guidance keeps its state.
 
 It holds no lock of its own: the device calls it under its lock, except for read-only looks
 (the watchdog's check, the heartbeat's telemetry snapshot).
@@ -14,6 +17,7 @@ It holds no lock of its own: the device calls it under its lock, except for read
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hil.drivers.serial import ImuFrame
+from hil.drivers.sim.fc_scheduler import CycleOutcome, Executive
 from hil.fsw import Commands, FlightSoftware, InitialEstimate, Telemetry, TerrainMap, fsw_params
 from hil.fsw.modes import Mode
 
@@ -61,6 +66,13 @@ class FlightSoftwareAdapter:
         self._next_guidance_s = 0.0
         self._throttle_actual_pct = 0.0
         self._propellant_kg = float("nan")
+        self.executive = Executive()
+        """The FC's cycle accounting: missed deadlines, watchdog restarts, shed work."""
+        self.stolen_fraction = 0.0
+        """Share of each cycle a load test steals (the device sets it from LOAD_TEST_PCT)."""
+        self.last_cycle = CycleOutcome()
+        """What the last guidance cycle did."""
+        self._late: Commands | None = None
 
     @property
     def loaded(self) -> bool:
@@ -73,7 +85,14 @@ class FlightSoftwareAdapter:
         return Mode(int(self.fsw.mode[0])).name
 
     def telemetry(self) -> Telemetry | None:
-        return self.fsw.telemetry() if self.fsw is not None else None
+        """The flight software's telemetry, its CPU load the executive's once a load test
+        has started (None before it is loaded)."""
+        if self.fsw is None:
+            return None
+        telemetry = self.fsw.telemetry()
+        if self.stolen_fraction > 0.0 or self.executive.restarts:
+            telemetry = dataclasses.replace(telemetry, cpu_load_pct=self.executive.load_pct)
+        return telemetry
 
     def load(self, state: StateUplink, parameters: Mapping[str, str | float]) -> None:
         """Load the flight software with ``state``, configured by the FC's ``parameters``.
@@ -130,7 +149,19 @@ class FlightSoftwareAdapter:
         fsw.on_engine_status(
             time_s, np.array([self._throttle_actual_pct]), np.array([self._propellant_kg])
         )
-        self.commands = fsw.step(time_s)
+        commands = fsw.step(time_s)
+        outcome = self.executive.cycle(self.stolen_fraction)
+        if outcome.guidance_late:  # this cycle's output reaches the engine one cycle late
+            self.commands, self._late = self._late or self.commands, commands
+        else:
+            self.commands, self._late = commands, None
+        if outcome.restarted:
+            log.warning(
+                "executive overflow at t=%.2f s: restart %d, low-priority work shed",
+                time_s,
+                self.executive.restarts,
+            )
+        self.last_cycle = outcome
         self._next_guidance_s = time_s + GUIDANCE_PERIOD_S
 
     def on_lrf(self, slant_range_m: float, valid: bool) -> None:

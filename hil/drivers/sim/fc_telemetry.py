@@ -1,6 +1,7 @@
 """What the simulated FC puts on the CAN bus: the signal values of each message it sends.
 
-The heartbeat (mode, input health, BIT, LRF gate flags, CPU load, uptime), the engine and ACS
+The heartbeat (mode, input health, BIT, LRF gate flags, CPU load, uptime, the executive's
+missed deadlines, watchdog restarts and shed work), the engine and ACS
 commands (the flight software's once it is loaded, else the test settings of the parameter
 table while ARMED) and the navigation telemetry (``FC_Nav*``, from the flight software's
 telemetry, zeros before it is loaded). Values are clipped to the DBC's signal ranges and
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from hil.drivers.sim.fc_scheduler import Executive
 from hil.fsw import Commands, Telemetry
 from hil.protocol.icd import FC_MODES
 
@@ -41,9 +43,11 @@ def heartbeat_signals(
     bit_passed: bool,
     telemetry: Telemetry | None,
     uptime_s: float,
+    executive: Executive | None = None,
 ) -> Mapping[str, Any]:
     """FC_Heartbeat: ``alive`` is :func:`~hil.drivers.sim.fc_health.inputs_alive`'s verdict,
-    ``telemetry`` the flight software's (None before it is loaded)."""
+    ``telemetry`` the flight software's (None before it is loaded), ``executive`` the FC's
+    cycle accounting (counters saturate at the signals' maxima)."""
     t = telemetry
     cpu_load_pct = t.cpu_load_pct if t is not None else IDLE_CPU_LOAD_PCT
     return {
@@ -57,6 +61,9 @@ def heartbeat_signals(
         "LrfRejected": int(bool(t is not None and t.lrf_rejected[0])),
         "CpuLoad": clip_to_signal(cpu_load_pct, 0.0, 100.0, 0.5),
         "Uptime": round(min(uptime_s, 6553.5), 1),
+        "MissedDeadlines": min(executive.missed_deadlines, 4095) if executive else 0,
+        "Restarts": min(executive.restarts, 15) if executive else 0,
+        "LoadShed": int(executive.shed) if executive else 0,
     }
 
 

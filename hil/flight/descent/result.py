@@ -39,8 +39,26 @@ LANDED_DECLARED = "landed_declared"
 PROPELLANT_EXHAUSTED = "propellant_exhausted"
 """Truth propellant reached zero: ``altitude_m``, ``fc_altitude_m``."""
 
-VERDICT_FINDINGS = (FIRST_VALID_LRF, LRF_REJECTED, LANDED_DECLARED, PROPELLANT_EXHAUSTED)
+FC_DEADLINES_MISSED = "fc_deadlines_missed"
+"""The FC's executive reported its first missed deadline: ``missed_deadlines``,
+``altitude_m``."""
+FC_RESTART = "fc_restart"
+"""The FC's watchdog restarted its flight software (low-priority work shed, guidance kept):
+``restarts``, ``missed_deadlines``, ``altitude_m``."""
+FC_OVERLOAD = "fc_overload"
+"""What an overload did over the run, from the FC's STATUS: ``missed_deadlines``,
+``restarts``, ``first_missed_s``, ``first_restart_s`` (NaN: none)."""
+
+VERDICT_FINDINGS = (
+    FIRST_VALID_LRF,
+    LRF_REJECTED,
+    LANDED_DECLARED,
+    PROPELLANT_EXHAUSTED,
+    FC_OVERLOAD,
+)
 """The findings a failed run's verdict lists, in the order they happened."""
+PASS_FINDINGS = (FC_OVERLOAD,)
+"""The findings a passed run's verdict also says (what it flew through)."""
 
 
 @dataclass(frozen=True)
@@ -97,13 +115,14 @@ def verdict(
 ) -> str:
     """One line in engineering terms: PASS with the touchdown, or FAIL with why and when."""
     if passed and contact is not None:
+        flown_through = [item.text for item in findings if item.kind in PASS_FINDINGS]
         return (
             f"PASS: landed {contact.landing_error_m:.0f} m from the site at "
             f"{abs(contact.vertical_speed_mps):.2f} m/s vertical, "
             f"{contact.horizontal_speed_mps:.2f} m/s horizontal, "
             f"tilt {contact.tilt_deg:.1f} deg, "
             f"{contact.propellant_kg:.1f} kg propellant left"
-        )
+        ) + "".join(f"; {text}" for text in flown_through)
     parts = [stop_reason]
     failed = [check for check in checks if not check.passed]
     parts += [f"{c.quantity} {c.value:.2f} {c.unit} (limit {c.limit})" for c in failed]

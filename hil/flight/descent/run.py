@@ -45,6 +45,7 @@ from hil.core.executive import Executive, Stop, Task, TimingReport
 from hil.drivers.roles import EngineStatus
 from hil.errors import Cancelled, ConfigError, HilError, LinkError
 from hil.flight.descent.conductor import TestConductor
+from hil.flight.descent.overload import OverloadWatch
 from hil.flight.descent.plant import BLOCK_S, Plant
 from hil.flight.descent.recorder import (
     FlightRecorder,
@@ -159,6 +160,7 @@ class DescentRun:
         self.link_error: str | None = None
         self._imu_write_delays_s: list[float] = []
         self._status_before: dict[str, str] = {}
+        self._overload = OverloadWatch(self.faults, bench.flight_computer, self.find)
         self._stalls = 0
         self._command_ages_s: list[float] = []
         """What went away, when a link error ended the run."""
@@ -533,7 +535,10 @@ class DescentRun:
             return
         heartbeat = self.bench.signals.latest("FC_Heartbeat.Mode")
         mode = mode_name(heartbeat.value) if heartbeat else "STANDBY"
-        for change in self.faults.update(time_s, self.plant.altitude_m(), mode):
+        altitude_m = self.plant.altitude_m()
+        for change in self.faults.update(time_s, altitude_m, mode):
+            self.event(change)
+        for change in self._overload.update(time_s, altitude_m):
             self.event(change)
 
     def _report_faults(self) -> None:
@@ -554,6 +559,10 @@ class DescentRun:
         detected = detected_counts(self._status_before, status)
         self.fault_counts.update(detected)
         self.event(fault_summary(injected, detected))
+        try:
+            self.fault_counts.update(self._overload.finish(self._status_before, status))
+        except HilError as err:
+            self.event(f"faults: FC load test not reset: {err}")
 
     # -- the result -----------------------------------------------------------------------
 
