@@ -6,8 +6,12 @@ targets (site at the origin, z = height above the site's terrain level):
 
 * **BRAKING** (PDI -> high gate): ZEM/ZEV with ``a_T = 6 ZEM / tgo^2 - 2 ZEV / tgo`` (ZEM and
   ZEV include gravity, so ``a_T`` is the thrust acceleration). ``tgo`` counts down from a
-  braking duration fixed at ignition; the nominal PDI point and that duration are chosen
-  together so the burn runs near full thrust. High gate [chosen]: 3 km uprange, 2 km up,
+  braking duration fixed at ignition; the nominal PDI point (505 km uprange) and that
+  duration are chosen together so the burn asks for at most ~93 % of full thrust, falling
+  to ~75 % near the high gate. The rest is reserve: an engine a few % short of its nominal
+  thrust (or a lander a few % heavier) flies the same plan at a higher throttle, the ZEM/ZEV
+  law catching up what it lost (a plan at full thrust has nothing to catch up with, and the
+  lander falls behind it, into the ground). High gate [chosen]: 3 km uprange, 2 km up,
   (+60, 0, -25) m/s.
 * **APPROACH** (high gate -> low gate): the same law to the low gate: 100 m above the site,
   (0, 0, -3) m/s, over ``approach_time_s`` or, from a high gate reached off nominal, the
@@ -17,7 +21,9 @@ targets (site at the origin, z = height above the site's terrain level):
 
 ``tgo`` never goes below ``tgo_floor_s`` inside the law (the gains grow as 1/tgo^2).
 :func:`thrust_command` turns a thrust acceleration into throttle and (pitch, yaw), limiting
-tilt; a tilt-limited command keeps the vertical component.
+tilt; a tilt-limited command keeps the vertical component. The flight software hands it (and
+:func:`approach_time`) its mass estimate divided by the thrust efficiency it measured
+(:mod:`hil.fsw.thrust`), so a command asks the real engine for the acceleration it means.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ FloatArray = NDArray[np.float64]
 class GuidanceParams:
     """Guidance targets and limits for the HAKUTO-R class model (docs/architecture.md §5)."""
 
-    braking_time_s: float = 520.0
+    braking_time_s: float = 550.0
     high_gate_position_m: tuple[float, float, float] = (-3000.0, 0.0, 2000.0)
     high_gate_velocity_mps: tuple[float, float, float] = (60.0, 0.0, -25.0)
     approach_time_s: float = 90.0
