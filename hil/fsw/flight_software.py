@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from hil.fsw.guidance import (
     GuidanceParams,
     approach_time,
+    braking_time,
     terminal_accel,
     thrust_command,
     zem_zev_accel,
@@ -67,6 +68,7 @@ class FswParams:
     touchdown_spike_mps2: float = 12.0
     dry_mass_kg: float = 340.0
     max_thrust_n: float = 2000.0
+    isp_s: float = 310.0
     min_throttle: float = 0.2
     period_s: float = 0.02  #: guidance cycle (50 Hz), used for the CPU-load proxy
     guidance: GuidanceParams = field(default_factory=GuidanceParams)
@@ -167,6 +169,7 @@ class FlightSoftware:
         self.time_s = est.time_s
         self._high_gate_time_s = np.full(n, np.inf)
         self._low_gate_time_s = np.full(n, np.inf)
+        self._reanchors_seen = np.zeros(n, dtype=np.int64)
         self.time_to_go_s = np.zeros(n)
         self.landed_time_s = np.full(n, np.nan)
         g = params.guidance
@@ -197,6 +200,7 @@ class FlightSoftware:
         self.thrust.take(rows)
         self._high_gate_time_s = self._high_gate_time_s[rows]
         self._low_gate_time_s = self._low_gate_time_s[rows]
+        self._reanchors_seen = self._reanchors_seen[rows]
         self.time_to_go_s = self.time_to_go_s[rows]
         self.landed_time_s = self.landed_time_s[rows]
         c = self._last_cmd
@@ -291,6 +295,26 @@ class FlightSoftware:
             bad = np.asarray(~np.isfinite(nav.position_m + nav.velocity_mps).all(axis=1))
             mode = next_mode(mode, Event.FAULT, bad)
         uniform = self._uniform_mode(mode)
+        # a navigation jump (altitude re-anchored on the LRF) while braking, to a state still
+        # above the high gate: re-plan the time to the gate from there. Below the gate there
+        # is no gate to re-plan toward; the plan goes on (scenario F2: too low, too fast)
+        reanchored = nav.lrf_reanchored
+        if _any(reanchored != self._reanchors_seen):
+            jumped = (reanchored != self._reanchors_seen) & (mode == _BRAKING)
+            jumped &= nav.position_m[:, 2] > self._hg_pos[2]
+            self._reanchors_seen = reanchored.copy()
+            if _any(jumped):
+                tgo = braking_time(
+                    nav.position_m,
+                    nav.velocity_mps,
+                    nav.vertical_gravity_mps2(),
+                    command_mass_kg,
+                    p.max_thrust_n,
+                    self._high_gate_time_s - time_s,
+                    p.isp_s,
+                    g,
+                )
+                self._high_gate_time_s = np.where(jumped, time_s + tgo, self._high_gate_time_s)
         # gates
         if uniform is None or uniform == _BRAKING:
             hg = time_s >= self._high_gate_time_s
