@@ -187,20 +187,26 @@ def test_the_approach_takes_longer_only_from_a_high_gate_it_cannot_fly_from_in_t
     assert g.approach_time_s < late[0] <= g.approach_time_s + g.approach_stretch_max_s
 
 
-def test_a_lander_one_percent_short_of_thrust_lands_after_a_longer_approach() -> None:
-    # run 83 of a seed-1 campaign with 1 % thrust dispersion (1.7 % short): it reached the high
-    # gate stopped and climbing; the planned 90 s approach dived at minimum throttle and hit
-    # the ground at 37 m/s before the low gate
-    from hil.flight.model_only import run_model_only, run_seed
+def test_a_lander_short_of_thrust_flies_the_nominal_timeline_and_lands() -> None:
+    # run 83 of a seed-1 campaign with 1 % thrust dispersion (1.7 % short). When braking was
+    # planned at full thrust it fell behind the plan, reached the high gate stopped and
+    # climbing, and hit the ground at 37 m/s before the low gate (later: landed after an
+    # approach stretched by ~30 s). With thrust in reserve and the FC measuring what its
+    # engine gives, it flies the plan the nominal engine flies.
+    from hil.flight.model_only import ModelRunResults, run_model_only, run_seed
     from hil.flight.scenario import load_scenario
 
     model = load_scenario("nominal").model
-    params = dataclasses.replace(
-        model, dispersions=dataclasses.replace(model.dispersions, thrust_fraction=0.01)
-    )
-    res = run_model_only(1, 1, params=params, run_seeds=[run_seed(1, 83)])
-    assert res.passed[0], res.verdict()
-    assert res.touchdown_time_s[0] > 700.0  # nominal touchdown ~668 s: the approach took longer
+
+    def fly(thrust_fraction: float) -> ModelRunResults:
+        dispersions = dataclasses.replace(model.dispersions, thrust_fraction=thrust_fraction)
+        params = dataclasses.replace(model, dispersions=dispersions)
+        return run_model_only(1, 1, params=params, run_seeds=[run_seed(1, 83)])
+
+    short, nominal = fly(0.01), fly(0.0)
+    assert short.passed[0], short.verdict()
+    assert nominal.passed[0], nominal.verdict()
+    assert abs(short.touchdown_time_s[0] - nominal.touchdown_time_s[0]) < 5.0
 
 
 def test_onboard_map_ray_cast_meets_an_inclined_plane_where_geometry_says() -> None:

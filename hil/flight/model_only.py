@@ -88,8 +88,9 @@ class ClosedLoopParams:
     fsw: FswParams = field(default_factory=FswParams)
     errors: InitialErrors = field(default_factory=InitialErrors)
     dispersions: DispersionParams = field(default_factory=DispersionParams)
-    #: PDI point, chosen with GuidanceParams.braking_time_s so braking runs near full thrust
-    pdi_position_m: tuple[float, float, float] = (-470_000.0, 0.0, 15_000.0)
+    #: PDI point, chosen with GuidanceParams.braking_time_s so braking runs at ~93 % of full
+    #: thrust at most: the rest is the reserve for an engine short of its nominal thrust
+    pdi_position_m: tuple[float, float, float] = (-505_000.0, 0.0, 15_000.0)
     pdi_velocity_mps: tuple[float, float, float] = (1680.0, 0.0, 0.0)
     pdi_pitch_deg: float = 85.0
     coast_s: float = 10.0

@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from hil.fsw.guidance import (
     GuidanceParams,
     approach_time,
+    braking_time,
     terminal_accel,
     thrust_command,
     zem_zev_accel,
@@ -35,6 +36,7 @@ from hil.fsw.guidance import (
 from hil.fsw.modes import ARMED_MODES, FIRING_MODES, PHASE_OF_MODE, Event, Mode, next_mode
 from hil.fsw.navigation import Navigation, NavParams
 from hil.fsw.terrain_map import TerrainMap
+from hil.fsw.thrust import ThrustEstimator, ThrustEstimatorParams
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -66,10 +68,12 @@ class FswParams:
     touchdown_spike_mps2: float = 12.0
     dry_mass_kg: float = 340.0
     max_thrust_n: float = 2000.0
+    isp_s: float = 310.0
     min_throttle: float = 0.2
     period_s: float = 0.02  #: guidance cycle (50 Hz), used for the CPU-load proxy
     guidance: GuidanceParams = field(default_factory=GuidanceParams)
     nav: NavParams = field(default_factory=NavParams)
+    thrust: ThrustEstimatorParams = field(default_factory=ThrustEstimatorParams)
 
     def __post_init__(self) -> None:
         if self.gate_policy not in ("latch", "recover"):
@@ -125,6 +129,7 @@ class Telemetry:
     lrf_reanchor_count: NDArray[np.int64]
     lrf_first_accept_time_s: FloatArray
     cpu_load_pct: float
+    thrust_efficiency: FloatArray  #: achieved / predicted thrust (:mod:`hil.fsw.thrust`)
 
 
 class FlightSoftware:
@@ -160,9 +165,11 @@ class FlightSoftware:
         self.mode: IntArray = np.full(n, Mode.STANDBY, dtype=np.int8)
         self.mass_est_kg = np.broadcast_to(np.asarray(est.mass_kg, dtype=np.float64), (n,)).copy()
         self.throttle_actual_pct = np.zeros(n)
+        self.thrust = ThrustEstimator(params.thrust, n)
         self.time_s = est.time_s
         self._high_gate_time_s = np.full(n, np.inf)
         self._low_gate_time_s = np.full(n, np.inf)
+        self._reanchors_seen = np.zeros(n, dtype=np.int64)
         self.time_to_go_s = np.zeros(n)
         self.landed_time_s = np.full(n, np.nan)
         g = params.guidance
@@ -190,8 +197,10 @@ class FlightSoftware:
         self.mode = self.mode[rows]
         self.mass_est_kg = self.mass_est_kg[rows]
         self.throttle_actual_pct = self.throttle_actual_pct[rows]
+        self.thrust.take(rows)
         self._high_gate_time_s = self._high_gate_time_s[rows]
         self._low_gate_time_s = self._low_gate_time_s[rows]
+        self._reanchors_seen = self._reanchors_seen[rows]
         self.time_to_go_s = self.time_to_go_s[rows]
         self.landed_time_s = self.landed_time_s[rows]
         c = self._last_cmd
@@ -233,6 +242,7 @@ class FlightSoftware:
         """k IMU samples for every run: times (k,), specific force and rate (N, k, 3) body."""
         t0 = time.perf_counter()
         self.nav.propagate(time_s, specific_force_mps2, angular_rate_radps)
+        self.thrust.add(specific_force_mps2)
         self._busy_s += time.perf_counter() - t0
 
     def on_lrf(self, time_s: float, slant_range_m: FloatArray, valid: BoolArray) -> None:
@@ -268,11 +278,43 @@ class FlightSoftware:
         nav = self.nav
         self.time_s = time_s
         mode = self.mode
+        # what the engine gave over the last cycle (learnt during the braking burn only)
+        self.thrust.update(
+            mode == _BRAKING,
+            0.01 * self.throttle_actual_pct,
+            self.mass_est_kg,
+            p.max_thrust_n,
+            nav.accel_bias_mps2,
+            p.period_s,
+        )
+        # guidance plans and commands with the thrust there is: the mass the nominal engine
+        # would push as hard as the real one pushes the estimated mass
+        command_mass_kg = self.mass_est_kg / self.thrust.efficiency
         # faults
         if not math.isfinite(float(np.add.reduce(nav.position_m + nav.velocity_mps, axis=None))):
             bad = np.asarray(~np.isfinite(nav.position_m + nav.velocity_mps).all(axis=1))
             mode = next_mode(mode, Event.FAULT, bad)
         uniform = self._uniform_mode(mode)
+        # a navigation jump (altitude re-anchored on the LRF) while braking, to a state still
+        # above the high gate: re-plan the time to the gate from there. Below the gate there
+        # is no gate to re-plan toward; the plan goes on (scenario F2: too low, too fast)
+        reanchored = nav.lrf_reanchored
+        if _any(reanchored != self._reanchors_seen):
+            jumped = (reanchored != self._reanchors_seen) & (mode == _BRAKING)
+            jumped &= nav.position_m[:, 2] > self._hg_pos[2]
+            self._reanchors_seen = reanchored.copy()
+            if _any(jumped):
+                tgo = braking_time(
+                    nav.position_m,
+                    nav.velocity_mps,
+                    nav.vertical_gravity_mps2(),
+                    command_mass_kg,
+                    p.max_thrust_n,
+                    self._high_gate_time_s - time_s,
+                    p.isp_s,
+                    g,
+                )
+                self._high_gate_time_s = np.where(jumped, time_s + tgo, self._high_gate_time_s)
         # gates
         if uniform is None or uniform == _BRAKING:
             hg = time_s >= self._high_gate_time_s
@@ -284,7 +326,7 @@ class FlightSoftware:
                     nav.position_m,
                     nav.velocity_mps,
                     nav.vertical_gravity_mps2(),
-                    self.mass_est_kg,
+                    command_mass_kg,
                     p.max_thrust_n,
                     g,
                 )
@@ -325,10 +367,12 @@ class FlightSoftware:
             grav = nav.vertical_gravity_mps2()
             if uniform is not None:
                 acc, tgo, tilt = self._guide(uniform, time_s, altitude, grav)
-                thr, pitch, yaw = thrust_command(acc, self.mass_est_kg, p.max_thrust_n, tilt)
+                thr, pitch, yaw = thrust_command(acc, command_mass_kg, p.max_thrust_n, tilt)
                 thr = np.minimum(np.maximum(thr, p.min_throttle), 1.0)
             else:
-                thr, pitch, yaw, tgo = self._guide_mixed(mode, time_s, altitude, grav)
+                thr, pitch, yaw, tgo = self._guide_mixed(
+                    mode, time_s, altitude, grav, command_mass_kg
+                )
         self.time_to_go_s = np.maximum(tgo, 0.0)
         cmd = Commands(
             throttle_pct=100.0 * thr,
@@ -378,7 +422,12 @@ class FlightSoftware:
         )
 
     def _guide_mixed(
-        self, mode: IntArray, time_s: float, altitude: FloatArray, grav: FloatArray
+        self,
+        mode: IntArray,
+        time_s: float,
+        altitude: FloatArray,
+        grav: FloatArray,
+        command_mass_kg: FloatArray,
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """Throttle, pitch, yaw, time to go for runs in different modes (masks per mode)."""
         p = self.params
@@ -419,7 +468,7 @@ class FlightSoftware:
             a = terminal_accel(nav.velocity_mps, altitude, grav, g)
             acc = np.where(terminal[:, None], a, acc)
             tilt = np.where(terminal, self._tilt_terminal, tilt)
-        thr, pitch, yaw = thrust_command(acc, self.mass_est_kg, p.max_thrust_n, tilt)
+        thr, pitch, yaw = thrust_command(acc, command_mass_kg, p.max_thrust_n, tilt)
         thr = np.where(firing, np.minimum(np.maximum(thr, p.min_throttle), 1.0), 0.0)
         hold = ~firing
         if hold.any():  # keep the last direction when not firing
@@ -450,4 +499,5 @@ class FlightSoftware:
             lrf_reanchor_count=nav.lrf_reanchored.copy(),
             lrf_first_accept_time_s=nav.lrf_first_accept_time_s.copy(),
             cpu_load_pct=self._cpu_load_pct,
+            thrust_efficiency=self.thrust.efficiency.copy(),
         )

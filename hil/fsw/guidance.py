@@ -6,8 +6,12 @@ targets (site at the origin, z = height above the site's terrain level):
 
 * **BRAKING** (PDI -> high gate): ZEM/ZEV with ``a_T = 6 ZEM / tgo^2 - 2 ZEV / tgo`` (ZEM and
   ZEV include gravity, so ``a_T`` is the thrust acceleration). ``tgo`` counts down from a
-  braking duration fixed at ignition; the nominal PDI point and that duration are chosen
-  together so the burn runs near full thrust. High gate [chosen]: 3 km uprange, 2 km up,
+  braking duration fixed at ignition; the nominal PDI point (505 km uprange) and that
+  duration are chosen together so the burn asks for at most ~93 % of full thrust, falling
+  to ~75 % near the high gate. The rest is reserve: an engine a few % short of its nominal
+  thrust (or a lander a few % heavier) flies the same plan at a higher throttle, the ZEM/ZEV
+  law catching up what it lost (a plan at full thrust has nothing to catch up with, and the
+  lander falls behind it, into the ground). High gate [chosen]: 3 km uprange, 2 km up,
   (+60, 0, -25) m/s.
 * **APPROACH** (high gate -> low gate): the same law to the low gate: 100 m above the site,
   (0, 0, -3) m/s, over ``approach_time_s`` or, from a high gate reached off nominal, the
@@ -17,7 +21,9 @@ targets (site at the origin, z = height above the site's terrain level):
 
 ``tgo`` never goes below ``tgo_floor_s`` inside the law (the gains grow as 1/tgo^2).
 :func:`thrust_command` turns a thrust acceleration into throttle and (pitch, yaw), limiting
-tilt; a tilt-limited command keeps the vertical component.
+tilt; a tilt-limited command keeps the vertical component. The flight software hands it (and
+:func:`approach_time`) its mass estimate divided by the thrust efficiency it measured
+(:mod:`hil.fsw.thrust`), so a command asks the real engine for the acceleration it means.
 """
 
 from __future__ import annotations
@@ -33,12 +39,14 @@ from hil.core.compiled import kernel_array
 
 FloatArray = NDArray[np.float64]
 
+STANDARD_GRAVITY_MPS2 = 9.80665
+
 
 @dataclass(frozen=True)
 class GuidanceParams:
     """Guidance targets and limits for the HAKUTO-R class model (docs/architecture.md §5)."""
 
-    braking_time_s: float = 520.0
+    braking_time_s: float = 550.0
     high_gate_position_m: tuple[float, float, float] = (-3000.0, 0.0, 2000.0)
     high_gate_velocity_mps: tuple[float, float, float] = (60.0, 0.0, -25.0)
     approach_time_s: float = 90.0
@@ -61,6 +69,12 @@ class GuidanceParams:
     #: engine's, its vertical part at least this fraction of lunar gravity
     approach_thrust_fraction: float = 0.8
     approach_min_vertical_fraction: float = 0.5
+    #: braking re-planned after a navigation jump may end up to this much later
+    #: (see :func:`braking_time`)
+    braking_stretch_max_s: float = 120.0
+    braking_stretch_step_s: float = 5.0
+    braking_thrust_fraction: float = 0.95
+    braking_score_margin: float = 0.05
 
 
 def zem_zev_accel(
@@ -182,6 +196,43 @@ def _thrust_command(
         out[2, i] = yaw
 
 
+def _segment_ends(
+    position_m: FloatArray,
+    velocity_mps: FloatArray,
+    gravity_mps2: FloatArray,
+    target_position_m: tuple[float, float, float],
+    target_velocity_mps: tuple[float, float, float],
+    durations_s: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """ZEM/ZEV thrust accelerations (N, K, 3) at the start and the end of a segment to the
+    target, for each of K durations (same for every run, or (N, K) per run).
+
+    The law's acceleration is linear in time when unconstrained, from
+    ``a(0) = 6 ZEM / T^2 - 2 ZEV / T`` to ``a(T) = 4 ZEV / T - 6 ZEM / T^2``, so
+    ``a(0) + a(T) = 2 ZEV / T``.
+    """
+    position = kernel_array(position_m)
+    n = position.shape[0]
+    tgo = np.broadcast_to(np.asarray(durations_s, dtype=np.float64), (n, np.shape(durations_s)[-1]))
+    k = tgo.shape[1]
+    tgo = tgo.reshape(-1)  # (N K,): run-major
+    velocity = np.repeat(kernel_array(velocity_mps), k, axis=0)
+    g = np.repeat(kernel_array(gravity_mps2).reshape(-1), k)
+    target_velocity = kernel_array(target_velocity_mps)
+    start = zem_zev_accel(
+        np.repeat(position, k, axis=0),
+        velocity,
+        kernel_array(target_position_m),
+        target_velocity,
+        tgo,
+        g,
+    )
+    zev = target_velocity - velocity
+    zev[:, 2] -= g * tgo
+    end = 2.0 * zev / tgo[:, None] - start
+    return start.reshape(n, k, 3), end.reshape(n, k, 3)
+
+
 def approach_time(
     position_m: FloatArray,
     velocity_mps: FloatArray,
@@ -192,40 +243,30 @@ def approach_time(
 ) -> FloatArray:
     """Duration (N,) of the approach from this state: ``approach_time_s``, or longer.
 
-    The ZEM/ZEV thrust acceleration is linear in time when unconstrained, from
-    ``a(0) = 6 ZEM / T^2 - 2 ZEV / T`` to ``a(T) = 4 ZEV / T - 6 ZEM / T^2``. A duration is
-    flyable when at both ends the tilt is within ``max_tilt_approach_deg``, the magnitude
-    within ``approach_thrust_fraction`` of the engine and the vertical part at least
-    ``approach_min_vertical_fraction`` of lunar gravity (the lander is never asked to fall
-    faster than it can later brake). The shortest flyable duration in steps of
-    ``approach_stretch_step_s`` is chosen, at most ``approach_stretch_max_s`` longer; from a
-    nominal high gate that is ``approach_time_s`` itself. An off-nominal one (arriving low,
-    slow, or climbing) no longer dives at minimum throttle and runs out of time to brake.
+    A duration is flyable when at both ends of the segment (:func:`_segment_ends`) the tilt
+    is within ``max_tilt_approach_deg``, the magnitude within ``approach_thrust_fraction`` of
+    the engine and the vertical part at least ``approach_min_vertical_fraction`` of lunar
+    gravity (the lander is never asked to fall faster than it can later brake). The shortest
+    flyable duration in steps of ``approach_stretch_step_s`` is chosen, at most
+    ``approach_stretch_max_s`` longer; from a nominal high gate that is ``approach_time_s``
+    itself. An off-nominal one (arriving low, slow, or climbing) no longer dives at minimum
+    throttle and runs out of time to brake.
     """
     extra = np.arange(0.0, p.approach_stretch_max_s + 1e-9, p.approach_stretch_step_s)
     duration = p.approach_time_s + extra  # (K,) candidates
-    position = kernel_array(position_m)
-    n, k = position.shape[0], duration.size
-    velocity = np.repeat(kernel_array(velocity_mps), k, axis=0)  # (N K, 3): run-major
-    g = np.repeat(kernel_array(gravity_mps2).reshape(-1), k)
-    tgo = np.tile(duration, n)
-    target_velocity = kernel_array(p.low_gate_velocity_mps)
-    start = zem_zev_accel(
-        np.repeat(position, k, axis=0),
-        velocity,
-        kernel_array(p.low_gate_position_m),
-        target_velocity,
-        tgo,
-        g,
+    start, end = _segment_ends(
+        position_m,
+        velocity_mps,
+        gravity_mps2,
+        p.low_gate_position_m,
+        p.low_gate_velocity_mps,
+        duration,
     )
-    # the law's acceleration is linear in time, so a(0) + a(T) = 2 ZEV / T
-    zev = target_velocity - velocity
-    zev[:, 2] -= g * tgo
-    end = 2.0 * zev / tgo[:, None] - start
-    start, end = start.reshape(n, k, 3), end.reshape(n, k, 3)
     a_max = p.approach_thrust_fraction * max_thrust_n / np.asarray(mass_kg).reshape(-1)[:, None]
     tan_limit = math.tan(math.radians(min(p.max_tilt_approach_deg, 89.9)))
-    min_vertical = p.approach_min_vertical_fraction * np.abs(g).reshape(n, k)
+    min_vertical = p.approach_min_vertical_fraction * np.abs(
+        np.asarray(gravity_mps2, dtype=np.float64).reshape(-1, 1)
+    )
     ok = np.ones(start.shape[:2], dtype=bool)
     for a in (start, end):
         horizontal = np.hypot(a[..., 0], a[..., 1])
@@ -235,3 +276,47 @@ def approach_time(
         ok &= np.hypot(horizontal, vertical) <= a_max
     first = np.argmax(ok, axis=1)
     return np.where(ok.any(axis=1), duration[first], p.approach_time_s)
+
+
+def braking_time(
+    position_m: FloatArray,
+    velocity_mps: FloatArray,
+    gravity_mps2: FloatArray,
+    mass_kg: FloatArray,
+    max_thrust_n: float,
+    time_to_go_s: FloatArray,
+    isp_s: float,
+    p: GuidanceParams,
+) -> FloatArray:
+    """Time to go (N,) to the high gate re-planned from this state: ``time_to_go_s`` or longer.
+
+    For a navigation state that jumped (the altitude re-anchored on the LRF) the remaining
+    braking may no longer be flyable in the time left: from a state 3 km higher than planned
+    with a minute to go, the law dives (thrust pointing down) and then asks for more than
+    the engine has at the gate. Each candidate ``time_to_go_s + j * braking_stretch_step_s``
+    (up to ``braking_stretch_max_s`` longer) is scored by the larger of its two ends'
+    thrust acceleration (:func:`_segment_ends`) over the engine's, the end's at the mass left
+    after the segment's delta-v (rocket equation, ``isp_s``). The shortest candidate scored at most
+    ``braking_thrust_fraction`` is chosen (the time left itself when it is), else the
+    best-scored one.
+    """
+    extra = np.arange(0.0, p.braking_stretch_max_s + 1e-9, p.braking_stretch_step_s)
+    tgo = np.maximum(np.asarray(time_to_go_s, dtype=np.float64).reshape(-1), p.tgo_floor_s)
+    duration = tgo[:, None] + extra[None, :]  # (N, K)
+    start, end = _segment_ends(
+        position_m,
+        velocity_mps,
+        gravity_mps2,
+        p.high_gate_position_m,
+        p.high_gate_velocity_mps,
+        duration,
+    )
+    mass = np.asarray(mass_kg, dtype=np.float64).reshape(-1, 1)
+    a0 = np.linalg.norm(start, axis=2)
+    a1 = np.linalg.norm(end, axis=2)
+    delta_v = 0.5 * (a0 + a1) * duration
+    end_mass = mass * np.exp(-delta_v / (isp_s * STANDARD_GRAVITY_MPS2))
+    score = np.maximum(a0 * mass, a1 * end_mass) / max_thrust_n
+    bound = np.maximum(p.braking_thrust_fraction, score.min(axis=1) + p.braking_score_margin)
+    best = np.argmax(score <= bound[:, None], axis=1)
+    return duration[np.arange(duration.shape[0]), best]
