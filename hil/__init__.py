@@ -16,7 +16,7 @@ from hil.errors import (
     ProtocolError,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BackendNotFound",

@@ -5,6 +5,7 @@ the commands use when run inside it or pointed at with ``HIL_WORKSPACE``."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,13 +16,19 @@ from conftest import ROOT
 
 from hil.core.paths import DATA_DIR, WORKSPACE_FILE
 
+NOT_SOURCES = (".git", ".venv", "runs", "artifacts", "build", "dist", "*.egg-info", "__pycache__",
+               ".mypy_cache", ".ruff_cache", ".hypothesis", ".pytest_cache")  # fmt: skip
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The package built as a wheel and installed (no dependencies) into a folder of its own."""
     folder = tmp_path_factory.mktemp("wheel")
+    # A copy of the sources: building in the checkout would leave build/ in it.
+    source = folder / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(folder / "dist"), str(ROOT)],
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(folder / "dist"), str(source)],
                    check=True, capture_output=True, timeout=600)  # fmt: skip
     (wheel,) = (folder / "dist").glob("hil-*.whl")
     site = folder / "site"
