@@ -53,7 +53,8 @@ def test_nominal_descent_lands_within_limits(nominal: tuple[DescentResult, Path]
     assert contact.tilt_deg <= 10.0 and contact.propellant_kg > 0.0
     # The LRF came in at its specified range and pulled the estimate onto the truth.
     assert result.lrf_first_valid_range_m is not None
-    assert 2500.0 < result.lrf_first_valid_range_m <= 3000.0
+    # at most the specified 3000 m slant range plus 3 sigma of the range noise (6 m at 3 km)
+    assert 2500.0 < result.lrf_first_valid_range_m <= 3020.0
     assert result.landed_altitude_error_m is not None and abs(result.landed_altitude_error_m) < 5
     # lockstep: the run never waited on the wall clock, so nothing in it was late
     assert result.mode == "lockstep" and result.timing["lateness_max_ms"] == 0.0

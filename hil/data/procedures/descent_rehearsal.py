@@ -21,7 +21,7 @@ SEED = 0
 
 CARD = Card(
     number="LL-22-10-00-730-801",
-    revision="B",
+    revision="C",
     title="Closed-loop nominal descent rehearsal",
     effectivity=("HR-M3",),
     interval="After FC software load or guidance/navigation parameter change; before every "
@@ -46,8 +46,9 @@ CARD = Card(
         "<= 10 deg, propellant left > 0 (at least 0.1 kg, the gauge resolution; marginal below "
         "10 kg).",
         "Step 7: the LRF is specified valid from 3000 m slant range, so the first valid range "
-        "must come between 2500 and 3000 m. HAKUTO-R Mission 2 saw its first valid range "
-        "below 900 m; that descent would fail here.",
+        "must come between 2500 m and 3000 m plus three sigma of its range noise (1 m + 0.2 %, "
+        "6 m at 3 km): 3020 m. HAKUTO-R Mission 2 saw its first valid range below 900 m; that "
+        "descent would fail here.",
     ),
     roles=("flight_computer",),
     lockstep=True,
@@ -65,7 +66,7 @@ CARD = Card(
             name="lrf_first_valid_range",
             unit="m",
             low=2500.0,
-            high=3000.0,
+            high=3020.0,  # 3000 m specified + 3 sigma of range noise at 3 km
             marginal=100.0,
             measure=first_valid_lrf_range_m,
             on_fail="continue",
