@@ -31,6 +31,7 @@ Installed with the package (entry point ``pytest11``), so ``pytest`` in any proj
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -103,6 +104,20 @@ def private_channel(config: BenchConfig, nodeid: str) -> BenchConfig:
     return dataclasses.replace(config, can=dataclasses.replace(config.can, channel=channel))
 
 
+@functools.cache
+def _wire_roles_of(named: str) -> tuple[str, ...]:
+    """``wire_roles`` of the bench ``named``, loaded once per session (the hardware marker and
+    parametrizations ask for every test)."""
+    from hil.core.config import load_bench
+
+    return tuple(wire_roles(load_bench(named)))
+
+
+def bench_has_wire_roles(config: pytest.Config) -> bool:
+    """The ``--hil-bench`` bench has a device outside this process."""
+    return bool(_wire_roles_of(bench_file(config)))
+
+
 def wire_roles(config: BenchConfig) -> list[str]:
     """The roles of ``config`` served by a device outside this process."""
     from hil.bench.assembly import backend_classes
@@ -113,14 +128,10 @@ def wire_roles(config: BenchConfig) -> list[str]:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker(HARDWARE_MARK) is None:
         return
-    from hil.core.config import load_bench
-
     named = bench_file(item.config)
-    config = load_bench(named)
-    if not wire_roles(config):
+    if not bench_has_wire_roles(item.config):
         pytest.skip(
-            f"needs a device on the wire; bench {config.name!r} ({named}) is simulated "
-            "(run with --hil-bench FILE)"
+            f"needs a device on the wire; bench {named!r} is simulated (run with --hil-bench FILE)"
         )
 
 

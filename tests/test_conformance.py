@@ -20,13 +20,12 @@ import numpy as np
 import pytest
 
 from hil.bench import Bench
-from hil.core.config import load_bench
 from hil.drivers.roles import RangeStimulus
 from hil.drivers.serial import encode_line
 from hil.errors import ProtocolError
 from hil.protocol.icd import FC_MODES
 from hil.protocol.parameters import PARAMETERS
-from hil.pytest_plugin import bench_file, wire_roles
+from hil.pytest_plugin import bench_has_wire_roles
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -34,7 +33,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     a process of its own; hardware: the ``--hil-bench`` bench when it has wire backends."""
     if "bench_kind" in metafunc.fixturenames:
         kinds = ["sim", "external"]
-        if wire_roles(load_bench(bench_file(metafunc.config))):
+        if bench_has_wire_roles(metafunc.config):
             kinds.append("hardware")
         metafunc.parametrize("bench_kind", kinds)
 

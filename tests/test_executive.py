@@ -52,7 +52,8 @@ def test_real_time_runs_on_the_wall_clock_and_measures_lateness() -> None:
     executive.run(0.0, 0.2)
     timing = executive.timing
     assert timing.frames == 200
-    # it waited for the wall clock (how closely is benchmarks/bench_descent.py's business)
+    # it waited for the wall clock (how closely is benchmarks/bench_descent.py's business):
+    # lower bounds only, which a busy machine cannot break, it can only make the run longer
     assert timing.wall_s >= 0.2 - 0.002
     assert timing.lateness_s.size == 200
     assert timing.lateness_s.min() >= 0.0  # no frame ran before its deadline

@@ -42,7 +42,7 @@ def test_the_example_passes_on_the_simulated_bench_and_skips_the_hardware_test(
     hardware = "test_the_fc_keeps_its_parameters_across_a_reconnect"
     assert outcomes.pop(hardware) == "skipped"
     assert len(outcomes) == 4 and set(outcomes.values()) == {"passed"}, outcomes
-    assert "bench 'sim' (sim) is simulated" in result.stdout
+    assert "bench 'sim' is simulated" in result.stdout
 
 
 def test_the_example_runs_every_test_against_the_fc_outside_the_process(
