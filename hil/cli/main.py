@@ -163,8 +163,8 @@ def _parser() -> argparse.ArgumentParser:
         "--reference",
         default=None,
         metavar="NAME",
-        help="after the verdict, compare the descent with a published one, e.g. apollo11 "
-        "(references/NAME.toml or a path); a figure outside its tolerance fails the command",
+        help="after the verdict, compare the descent with a published one: reference name "
+        "(apollo11) or .toml path; a figure outside its tolerance fails the command",
     )
     add_store_arguments(descent)
     add_progress_argument(descent)
