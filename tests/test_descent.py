@@ -89,6 +89,65 @@ def test_each_run_writes_its_record(nominal: tuple[DescentResult, Path]) -> None
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
 
 
+def test_nominal_descent_is_within_apollo11s_tolerances(
+    nominal: tuple[DescentResult, Path],
+) -> None:
+    """The full-stack flight of the fixture, measured from its record: the same figures as
+    the model-only flight of tests/test_reference.py, within Apollo 11's tolerances."""
+    from hil.flight.reference import compare, from_descent, load_reference
+
+    result, _ = nominal
+    flown = from_descent(result, load_scenario("nominal"))
+    rows = compare(load_reference("apollo11"), flown)
+    assert all(row.passed for row in rows), rows
+    # as the model-only flight of the same seed measures them (tests/test_reference.py)
+    assert flown.high_gate_time_s == pytest.approx(550.0, abs=0.2)
+    assert flown.touchdown_time_s == pytest.approx(688.3, abs=0.5)
+    assert flown.delta_v_mps == pytest.approx(1990.0, abs=2.0)
+
+
+def test_cli_prints_the_reference_check_after_the_verdict(
+    nominal: tuple[DescentResult, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    import hil.flight.descent
+
+    result, _ = nominal
+    monkeypatch.setattr(hil.flight.descent, "fly", lambda *args, **kwargs: result)
+    argv = ["descent", "--bench", str(SIM_BENCH), "--out", str(tmp_path / "run")]
+    assert main([*argv, "--reference", "apollo11"]) == 0
+    out = capsys.readouterr().out
+    assert out.index(result.verdict) < out.index("Reference check: Apollo 11")
+    table = out[out.index("Reference check") :]
+    assert table.count("PASS") == 6 and "MISS" not in table
+    assert "reference apollo11: all 6 figures within tolerance" in out
+    # a reference the descent misses fails the command, though it landed
+    from hil.flight.reference import load_reference
+
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(load_reference("apollo11").path.read_text().replace("755.0", "1510.0"))
+    assert main([*argv, "--reference", str(wrong)]) == 1
+    out = capsys.readouterr().out
+    assert "reference apollo11: MISS (touchdown after PDI)" in out
+
+
+def test_cli_refuses_an_unknown_reference_before_flying(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hil.flight.descent
+
+    def fly(*args: object, **kwargs: object) -> DescentResult:
+        raise AssertionError("flew with an unknown reference")
+
+    monkeypatch.setattr(hil.flight.descent, "fly", fly)
+    assert main(["descent", "--bench", str(SIM_BENCH), "--reference", "apollo12"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hil: unknown reference 'apollo12'; references: apollo11")
+    assert "\n" not in err
+
+
 @pytest.mark.parametrize("seed", [1])  # dispersed full-stack runs: tests/test_campaign.py
 def test_nominal_lands_on_other_seeds(channel: str, seed: int) -> None:
     result = fly(channel, seed=seed)

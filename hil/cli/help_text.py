@@ -89,7 +89,7 @@ BENCH_CHECK_EPILOG = examples(
 )
 DESCENT_EPILOG = (
     examples(
-        "hil descent --scenario nominal",
+        "hil descent --scenario nominal --reference apollo11",
         "hil descent --scenario f2-lrf-degraded --seed 3 --realtime --progress",
         f"hil descent --lander {EXAMPLE_LANDER} --bench external --realtime",
     )

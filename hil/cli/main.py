@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hil import __version__
 from hil.cli.defaults import DEFAULT_BENCH, shown
@@ -27,6 +28,11 @@ from hil.cli.exit_codes import (
 )
 from hil.core.paths import WORKSPACE_FILE, init_workspace, workspace
 from hil.errors import HilError
+
+if TYPE_CHECKING:
+    from hil.flight.descent import DescentResult
+    from hil.flight.reference import Reference
+    from hil.flight.scenario import Scenario
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +158,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SERIAL",
         help="log the flight to this lander's counters in the fleet store (checked before flying)",
+    )
+    descent.add_argument(
+        "--reference",
+        default=None,
+        metavar="NAME",
+        help="after the verdict, compare the descent with a published one: reference name "
+        "(apollo11) or .toml path; a figure outside its tolerance fails the command",
     )
     add_store_arguments(descent)
     add_progress_argument(descent)
@@ -291,6 +304,11 @@ def _descent(args: argparse.Namespace) -> int:
 
     config = load_bench(args.bench)
     scenario = load_scenario(args.scenario)
+    reference = None
+    if args.reference is not None:  # an unknown reference is refused before the flight
+        from hil.flight.reference import load_reference
+
+        reference = load_reference(args.reference)
     if args.lander is not None:
         _check_lander(args)  # an unknown lander is refused before a 10-minute flight
     out = args.out or Path("runs") / (
@@ -345,9 +363,34 @@ def _descent(args: argparse.Namespace) -> int:
     if result.link_error is not None:
         print(f"hil: {result.link_error}", file=sys.stderr)
         return EXIT_LINK
+    matched = True
+    if reference is not None:
+        matched = _reference_check(reference, result, scenario)
     if args.lander is not None:
         _log_flight(args, out)
-    return EXIT_OK if result.passed else EXIT_FAILED
+    return EXIT_OK if result.passed and matched else EXIT_FAILED
+
+
+def _reference_check(reference: Reference, result: DescentResult, scenario: Scenario) -> bool:
+    """Print the descent beside ``reference``; True when every figure is within tolerance."""
+    from hil.cli.output import table
+    from hil.flight.reference import compare, from_descent, rows_text
+
+    rows = compare(reference, from_descent(result, scenario))
+    print()
+    print(
+        table(
+            ["figure", reference.name, "bench", "off by", "tolerance", "result"],
+            rows_text(rows),
+            title=f"Reference check: {reference.title}",
+        )
+    )
+    missed = [row.label for row in rows if not row.passed]
+    print(
+        f"reference {reference.name}: "
+        + (f"MISS ({', '.join(missed)})" if missed else f"all {len(rows)} figures within tolerance")
+    )
+    return not missed
 
 
 def _check_lander(args: argparse.Namespace) -> None:
