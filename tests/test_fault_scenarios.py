@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from hil.flight.model_only import ClosedLoopParams, ModelRunResults, run_model_only
+from hil.flight.reference import compare, from_model_history, load_reference, rows_text
 from hil.flight.scenario import load_scenario
 from hil.fsw.flight_software import FswParams
 
@@ -65,6 +66,17 @@ def test_f1_latch_believes_it_is_down_while_km_up_runs_dry_and_falls(
     assert res.propellant_left_kg[0] < 0.1, res.verdict()
     assert -res.touchdown_vertical_speed_mps[0] > 50.0, res.verdict()
     assert not res.passed[0]
+
+
+def test_f1_is_within_20_percent_of_every_published_mission1_figure(
+    f1_latch: ModelRunResults,
+) -> None:
+    """Issue 18: 0 m believed ~5 km up, tanks dry ~5 km up, ~79 s fall, ~127 m/s."""
+    flown = from_model_history(f1_latch, load_scenario("f1-crater-rim").model.lander.max_thrust_n)
+    reference = load_reference("hakuto-r-m1")
+    rows = compare(reference, flown)
+    assert len(rows) == 4 and all(row.passed for row in rows), rows_text(rows)
+    assert all(abs(row.off_fraction) <= 0.2 for row in rows)
 
 
 def test_f1_recover_reanchors_on_the_crater_floor_and_lands() -> None:

@@ -35,7 +35,8 @@ def nominal() -> FlownDescent:
 @pytest.mark.slow
 def test_nominal_descent_is_within_apollo11s_tolerances(nominal: FlownDescent) -> None:
     reference = load_reference("apollo11")
-    assert [item.key for item in reference.values] == list(FIGURES)  # every figure checked
+    # every figure of a planned descent is checked (the rest say how a landing failed)
+    assert [item.key for item in reference.values] == list(FIGURES[:6])
     rows = compare(reference, nominal)
     assert all(row.passed for row in rows), rows_text(rows)
     # the figures a user reads in the README (seed 0), to the unit shown there

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ from hil.core.config import TomlTable, read_toml
 from hil.core.paths import named_files, resolve_named
 from hil.errors import ConfigError
 from hil.flight.descent.result import DescentResult
-from hil.flight.model_only import run_model_only
+from hil.flight.model_only import ModelRunResults, run_model_only
 from hil.flight.run_inputs import drawn_inputs
 from hil.flight.scenario import Scenario
 from hil.fsw.modes import Mode
@@ -56,6 +56,14 @@ class FlownDescent:
     high_gate_altitude_m: float
     touchdown_time_s: float  #: after PDI
     delta_v_mps: float  #: PDI to contact
+    # -- how a failed landing went (the HAKUTO-R references); altitudes above the terrain
+    believed_down_altitude_m: float = math.nan  #: true, when the FC first believed <= 1 m
+    propellant_out_altitude_m: float = math.nan  #: true, when the tanks ran dry in flight
+    fall_s: float = math.nan  #: tanks dry to contact
+    impact_speed_mps: float = math.nan  #: at contact
+    first_valid_range_m: float = math.nan  #: the LRF's first valid range
+    first_valid_speed_mps: float = math.nan  #: true speed then
+    descent_rate_at_192_m_mps: float = math.nan  #: true, first time 192 m above the terrain
 
 
 FIGURES = tuple(item.name for item in fields(FlownDescent))
@@ -194,12 +202,77 @@ def measure(
     )
 
 
+@dataclass(frozen=True)
+class FailureRecord:
+    """The columns a failed landing is measured by (one flight, time order, one length)."""
+
+    time_s: FloatArray
+    altitude_m: FloatArray  #: truth, above the terrain under the lander
+    altitude_est_m: FloatArray  #: the FC's
+    vx_mps: FloatArray
+    vz_mps: FloatArray
+    mass_kg: FloatArray  #: truth
+    cmd_throttle_pct: FloatArray  #: the FC's command
+    first_valid_time_s: float  #: NaN: the LRF never gave a valid range
+    first_valid_range_m: float
+
+
+#: the altitude of HAKUTO-R Mission 2's last telemetry (ispace, June 2025)
+LAST_TELEMETRY_ALTITUDE_M = 192.0
+
+
+def measure_failure(
+    record: FailureRecord, contact_time_s: float | None, impact_speed_mps: float
+) -> dict[str, float]:
+    """The figures of how a landing went wrong (the fields of :class:`FlownDescent` after
+    ``delta_v_mps``), NaN where the flight never got there.
+
+    The tanks ran dry at the last record in which the mass still fell, if the FC still
+    commanded thrust after it (a lander that cut its engine on the ground burned to the end
+    of its burn, not of its propellant)."""
+    nan = math.nan
+    t, altitude, speed = record.time_s, record.altitude_m, np.hypot(record.vx_mps, record.vz_mps)
+    contact = nan if contact_time_s is None else float(contact_time_s)
+    figures = {"impact_speed_mps": impact_speed_mps if math.isfinite(contact) else nan}
+    down = np.flatnonzero(record.altitude_est_m <= 1.0)
+    figures["believed_down_altitude_m"] = float(altitude[down[0]]) if down.size else nan
+    burning = np.flatnonzero(np.diff(record.mass_kg) < -1e-6)
+    if burning.size:
+        dry = int(burning[-1]) + 1
+        if dry + 1 < t.size and np.any(record.cmd_throttle_pct[dry + 1 :] > 0.0):
+            figures["propellant_out_altitude_m"] = float(altitude[dry])
+            figures["fall_s"] = contact - float(t[dry])
+    if math.isfinite(record.first_valid_time_s):
+        i = min(int(np.searchsorted(t, record.first_valid_time_s)), t.size - 1)
+        figures["first_valid_range_m"] = record.first_valid_range_m
+        figures["first_valid_speed_mps"] = float(speed[i])
+    low = np.flatnonzero(altitude <= LAST_TELEMETRY_ALTITUDE_M)
+    if low.size:
+        figures["descent_rate_at_192_m_mps"] = -float(record.vz_mps[low[0]])
+    return figures
+
+
 def from_flight_record(
-    record: Mapping[str, FloatArray], contact_time_s: float | None, max_thrust_n: float
+    record: Mapping[str, FloatArray],
+    contact_time_s: float | None,
+    max_thrust_n: float,
+    impact_speed_mps: float = math.nan,
 ) -> FlownDescent:
     """The figures of a full-stack run from its flight record (``trajectory.npz``: columns of
-    :data:`hil.flight.descent.RECORD_COLUMNS`)."""
-    return measure(
+    :data:`hil.flight.descent.RECORD_COLUMNS`); ``impact_speed_mps`` from its contact."""
+    valid = np.flatnonzero(np.asarray(record["lrf_valid"]) > 0)
+    failure = FailureRecord(
+        time_s=np.asarray(record["time_s"]),
+        altitude_m=np.asarray(record["true_altitude_m"]),
+        altitude_est_m=np.asarray(record["fc_altitude_m"]),
+        vx_mps=np.asarray(record["true_vx_mps"]),
+        vz_mps=np.asarray(record["true_vz_mps"]),
+        mass_kg=np.asarray(record["true_mass_kg"]),
+        cmd_throttle_pct=np.asarray(record["cmd_throttle_pct"]),
+        first_valid_time_s=float(record["time_s"][valid[0]]) if valid.size else math.nan,
+        first_valid_range_m=float(record["lrf_range_m"][valid[0]]) if valid.size else math.nan,
+    )
+    flown = measure(
         np.asarray(record["time_s"]),
         np.asarray(record["fc_mode"]),
         np.asarray(record["true_z_m"]),
@@ -207,20 +280,39 @@ def from_flight_record(
         0.01 * np.asarray(record["true_throttle_pct"]) * max_thrust_n / record["true_mass_kg"],
         contact_time_s,
     )
+    return replace(flown, **measure_failure(failure, contact_time_s, impact_speed_mps))
 
 
-def from_model_history(
-    history: Mapping[str, FloatArray], contact_time_s: float | None, max_thrust_n: float
-) -> FlownDescent:
-    """The figures of a model-only run from its history (``record_history=True``)."""
-    return measure(
+def from_model_history(results: ModelRunResults, max_thrust_n: float, run: int = 0) -> FlownDescent:
+    """The figures of run ``run`` of a model-only batch flown with ``record_history=True``."""
+    history = results.history
+    if history is None:
+        raise ValueError("a model-only run is measured from its history (record_history=True)")
+    touched = bool(results.touched_down[run])
+    contact = float(results.touchdown_time_s[run]) if touched else None
+    flown = measure(
         np.asarray(history["time_s"]),
         np.asarray(history["mode"]),
         np.asarray(history["z_m"]),
         np.hypot(history["vx_mps"], history["vz_mps"]),
         np.asarray(history["throttle"]) * max_thrust_n / history["mass_kg"],
-        contact_time_s,
+        contact,
     )
+    failure = FailureRecord(
+        time_s=np.asarray(history["time_s"]),
+        altitude_m=np.asarray(history["altitude_m"]),
+        altitude_est_m=np.asarray(history["altitude_est_m"]),
+        vx_mps=np.asarray(history["vx_mps"]),
+        vz_mps=np.asarray(history["vz_mps"]),
+        mass_kg=np.asarray(history["mass_kg"]),
+        cmd_throttle_pct=np.asarray(history["cmd_throttle_pct"]),
+        first_valid_time_s=float(results.lrf_first_valid_time_s[run]),
+        first_valid_range_m=float(results.lrf_first_valid_range_m[run]),
+    )
+    impact = math.hypot(
+        results.touchdown_vertical_speed_mps[run], results.touchdown_horizontal_speed_mps[run]
+    )
+    return replace(flown, **measure_failure(failure, contact, impact))
 
 
 def from_descent(result: DescentResult, scenario: Scenario) -> FlownDescent:
@@ -230,8 +322,13 @@ def from_descent(result: DescentResult, scenario: Scenario) -> FlownDescent:
         raise ConfigError(f"descent of {result.scenario}: no flight record to measure")
     with np.load(result.out_dir / result.files["trajectory"]) as record:
         columns = {name: record[name] for name in record.files}
-    contact = result.contact.time_s if result.contact is not None else None
-    return from_flight_record(columns, contact, run_max_thrust_n(scenario, result.seed))
+    contact = result.contact
+    return from_flight_record(
+        columns,
+        contact.time_s if contact is not None else None,
+        run_max_thrust_n(scenario, result.seed),
+        contact.speed_mps if contact is not None else math.nan,
+    )
 
 
 def run_max_thrust_n(scenario: Scenario, seed: int) -> float:
@@ -251,10 +348,7 @@ def fly_model_only(scenario: Scenario, seed: int = 0) -> FlownDescent:
         record_history=True,
         run_seeds=[seed],
     )
-    assert results.history is not None
-    touched = bool(results.touched_down[0])
-    contact = float(results.touchdown_time_s[0]) if touched else None
-    return from_model_history(results.history, contact, run_max_thrust_n(scenario, seed))
+    return from_model_history(results, run_max_thrust_n(scenario, seed))
 
 
 def rows_text(rows: Sequence[ReferenceRow]) -> list[tuple[str, str, str, str, str, str]]:
