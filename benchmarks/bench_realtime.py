@@ -21,12 +21,15 @@ message within +-5 % of its period; GUI attached <= 1.2x without (lateness p99).
     python benchmarks/bench_realtime.py [--seconds 30] [--skip-gui]
     python benchmarks/bench_realtime.py --whole-descent   # the nominal descent to touchdown
                                                           # against the external FC (~11 min)
+    python benchmarks/bench_realtime.py --trace --profile before   # one slice, every
+        # process's stalls (hil.core.stalls) under a set of [realtime] options (PROFILES)
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -40,6 +43,7 @@ import numpy as np
 from hil.core.clock import WallClock
 from hil.core.config import BenchConfig, load_bench
 from hil.core.executive import Executive, Task
+from hil.core.stalls import TRACE_ENV, active_trace
 from hil.drivers.sim.external import ExternalFc
 from hil.flight.descent import fly
 from hil.flight.kernels import warm_up
@@ -48,6 +52,78 @@ from hil.protocol.icd import ICD_DATABASE
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD_TOLERANCE = 0.05
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # [realtime] of the bench file, of the device file, options of the CAN server
+    "before": {
+        "bench": 'gc = "freeze"\nfifo_priority = 10',
+        "device": 'gc = "freeze"\nfifo_priority = 0',
+        "server": ["--gc", "freeze", "--fifo-priority", "0"],
+    },
+    "gen0": {
+        "bench": 'gc = "gen0"\nfifo_priority = 10',
+        "device": 'gc = "gen0"\nfifo_priority = 0',
+        "server": ["--gc", "gen0", "--fifo-priority", "0"],
+    },
+    "fifo": {
+        "bench": 'gc = "gen0"\nfifo_priority = 10',
+        "device": 'gc = "gen0"\nfifo_priority = 10',
+        "server": ["--gc", "gen0", "--fifo-priority", "10"],
+    },
+    "affinity": {
+        "bench": 'gc = "gen0"\nfifo_priority = 10\ncpus = [0]',
+        "device": 'gc = "gen0"\nfifo_priority = 10\ncpus = [1]',
+        "server": ["--gc", "gen0", "--fifo-priority", "10", "--cpus", "1"],
+    },
+    "default": {"bench": "", "device": "", "server": []},
+}
+"""Sets of platform options, measured one by one with ``--trace --profile NAME``."""
+
+
+def external_fc(folder: Path, profile: str = "default") -> ExternalFc:
+    chosen = PROFILES[profile]
+    return ExternalFc(
+        folder,
+        device_realtime=chosen["device"],
+        server_options=chosen["server"],
+        bench_realtime=chosen["bench"],
+    )
+
+
+def trace(seconds: float, profile: str) -> int:
+    """One descent slice against the external FC with every process's stall trace on; prints
+    each process's collections and gaps by cause, and the worst gaps with where its threads
+    were."""
+    print(f"profile {profile}; load average before: {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory(prefix="hil-bench-rt-") as folder_name:
+        folder = Path(folder_name)
+        os.environ[TRACE_ENV] = str(folder / "trace")
+        with external_fc(folder / "fc", profile) as external:
+            config = load_bench(external.bench_path)
+            timing = descent(config, seconds, folder / "a")
+        active = active_trace()
+        if active is not None:
+            active.stop()
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        show("descent, external FC", timing)
+        print(f"  priority: {timing.get('priority', '?')}")
+        for name, (fraction, count) in sorted(timing["periods"].items()):
+            print(f"  {name:<16} {100 * fraction:6.2f} % of {count} frames within +-5 %")
+        for path in sorted((folder / "trace").glob("*.json")):
+            summary = json.loads(path.read_text())
+            gaps = summary["gaps"]
+            causes: dict[str, int] = {}
+            for gap in gaps:
+                key = f"{gap['where']}/{gap['cause']}"
+                causes[key] = causes.get(key, 0) + 1
+            print(
+                f"\n{summary['role']}: {summary['seconds']:.0f} s, collections by generation "
+                f"{summary['gc_collections']} taking {summary['gc_ms_by_generation']} ms "
+                f"(longest {summary['gc_max_ms']} ms); gaps > 10 ms: {causes}"
+            )
+            for gap in sorted(gaps, key=lambda g: -g["gap_ms"])[:5]:
+                print(f"  {json.dumps(gap)}")
+    return 0
 
 
 def verdict(ok: bool) -> str:
@@ -118,12 +194,12 @@ def gui_attached(config: BenchConfig, seconds: float) -> dict[str, float]:
         del app
 
 
-def whole_descent() -> int:
+def whole_descent(profile: str = "default") -> int:
     """The nominal descent from PDI to touchdown, in real time, against the external FC."""
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    print(f"profile {profile}; load average before: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="hil-bench-rt-") as folder_name:
         folder = Path(folder_name)
-        with ExternalFc(folder / "fc") as external:
+        with external_fc(folder / "fc", profile) as external:
             config = load_bench(external.bench_path)
             result = fly(
                 config, load_scenario("nominal"), realtime=True, out_dir=folder / "d", plot=False
@@ -157,14 +233,20 @@ def main() -> int:
         action="store_true",
         help="only fly the whole nominal descent in real time against the external FC",
     )
+    parser.add_argument("--trace", action="store_true", help="one slice with stall traces")
+    parser.add_argument(
+        "--profile", choices=sorted(PROFILES), default="default", help="platform options"
+    )
     args = parser.parse_args()
     warm_up()
+    if args.trace:
+        return trace(args.seconds, args.profile)
     if args.whole_descent:
-        return whole_descent()
+        return whole_descent(args.profile)
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="hil-bench-rt-") as folder_name:
         folder = Path(folder_name)
-        with ExternalFc(folder / "fc") as external:
+        with external_fc(folder / "fc", args.profile) as external:
             config = load_bench(external.bench_path)
             bare = bare_loop(args.seconds)
             runs = {

@@ -32,6 +32,9 @@ class CheckResult:
     fc_counts: dict[str, int] = field(default_factory=dict)
     """How much each of the FC's fault counters (``FC_COUNTERS``) grew during the check."""
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the check saw that is no fault of the link, e.g. stalls of a periodic message
+    (its sender or the machine was busy; no frame was lost)."""
 
     @property
     def ok(self) -> bool:
@@ -105,6 +108,11 @@ def _link_statistics(bench: Bench, result: CheckResult) -> None:
             result.problems.append(
                 f"CAN {name}: {item.crc_failures} CRC failures, {item.counter_gaps} counter "
                 f"gaps, {item.decode_errors} decode errors"
+            )
+        if item.stalls:
+            result.notes.append(
+                f"CAN {name}: {item.stalls} stall{'s' if item.stalls > 1 else ''} (silent for "
+                f"up to {1000 * item.longest_stall_s:.0f} ms; not counted as lost frames)"
             )
     heartbeat = stats.get("FC_Heartbeat")
     if heartbeat is None or heartbeat.received == 0:

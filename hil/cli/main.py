@@ -263,6 +263,8 @@ def _bench_check(args: argparse.Namespace) -> int:
     print()
     print(table(["device", "counter", "value"], result.serial_rows, title="Device links"))
     print()
+    for note in result.notes:
+        print(f"note: {note}")
     if result.ok:
         print("bench check: PASS")
         return EXIT_OK

@@ -34,6 +34,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from hil.core.paths import resolve_named
+from hil.core.realtime import RealtimeOptions, parse_realtime
 from hil.errors import ConfigError
 
 ROLES = ("flight_computer", "imu", "range_finder", "engine")
@@ -66,6 +67,11 @@ class DeviceConfig:
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
+BENCH_REALTIME = RealtimeOptions(gc="gen0", cpus=(), fifo_priority=10)
+"""The bench loop's defaults: only the youngest generation collected, SCHED_FIFO 10 when
+permitted (docs/architecture.md, "Stalls of the real-time processes")."""
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     name: str
@@ -73,6 +79,8 @@ class BenchConfig:
     path: Path
     can: CanConfig
     devices: Mapping[str, DeviceConfig]
+    realtime: RealtimeOptions = BENCH_REALTIME
+    """What the bench's real-time loop asks of the platform (``[realtime]``)."""
 
 
 T = TypeVar("T")
@@ -180,8 +188,9 @@ def parse_bench(data: Mapping[str, Any], path: Path) -> BenchConfig:
     if missing:
         raise devices_table.error(missing[0], "missing device role")
     devices_table.finish()
+    realtime = parse_realtime(top.table("realtime", required=False), BENCH_REALTIME)
     top.finish()
-    return BenchConfig(name, description, path, can, MappingProxyType(devices))
+    return BenchConfig(name, description, path, can, MappingProxyType(devices), realtime)
 
 
 def _parse_device(role: str, table: TomlTable) -> DeviceConfig:

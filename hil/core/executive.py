@@ -23,6 +23,7 @@ which it got.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import os
@@ -34,6 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.core.clock import Clock
+from hil.core.realtime import RealtimeOptions, apply_realtime, restore_gc, save_scheduling
+from hil.core.stalls import GAP_THRESHOLD_S, trace_from_environment
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,13 @@ class Executive:
         on_frame: Callable[[float], None] | None = None,
         realtime_priority: bool = True,
         pause_gc: bool = False,
+        realtime: RealtimeOptions | None = None,
     ) -> None:
         """In real time the objects that exist when the loop starts are frozen out of the
         garbage collector's view (``gc.freeze``); ``pause_gc`` also turns the collector off
-        while the loop runs."""
+        while the loop runs. ``realtime`` (a bench's ``[realtime]``), when given, says
+        instead what the loop asks of the platform, for every thread of the process (the
+        CAN receive thread too); its ``gc`` is ``off`` with ``pause_gc``."""
         if not tasks:
             raise ValueError("an executive needs at least one task")
         self.clock = clock
@@ -108,6 +114,7 @@ class Executive:
         self._on_frame = on_frame
         self._realtime_priority = realtime_priority
         self._pause_gc = pause_gc
+        self._realtime = realtime
         self._next_index = [0 for _ in tasks]
         self.timing = TimingReport()
         self.stop_reason: str | None = None
@@ -122,6 +129,8 @@ class Executive:
         if self.clock.is_simulated:
             return self._run(start_s, end_s)
         switch_interval_s = sys.getswitchinterval()
+        if self._realtime is not None:
+            return self._run_with(self._realtime, start_s, end_s, switch_interval_s)
         restore = self._raise_priority() if self._realtime_priority else None
         sys.setswitchinterval(0.0005)
         gc_was_enabled = gc.isenabled()
@@ -143,6 +152,25 @@ class Executive:
             if restore is not None:
                 os.sched_setscheduler(0, *restore)
 
+    def _run_with(
+        self, options: RealtimeOptions, start_s: float, end_s: float, switch_interval_s: float
+    ) -> str:
+        if self._pause_gc:
+            options = dataclasses.replace(options, gc="off")
+        if not self._realtime_priority:
+            options = dataclasses.replace(options, fifo_priority=0)
+        restore = save_scheduling()
+        thresholds, gc_was_enabled = gc.get_threshold(), gc.isenabled()
+        got = apply_realtime(options, "bench loop")
+        self.timing.priority = "; ".join(line.removeprefix("bench loop: ") for line in got)
+        sys.setswitchinterval(0.0005)
+        try:
+            return self._run(start_s, end_s)
+        finally:
+            restore_gc(options, thresholds, gc_was_enabled)
+            sys.setswitchinterval(switch_interval_s)
+            restore()
+
     def _raise_priority(self) -> tuple[int, os.sched_param] | None:
         try:
             policy = os.sched_getscheduler(0)
@@ -157,6 +185,7 @@ class Executive:
     def _run(self, start_s: float, end_s: float) -> str:
         frame_s = self.frame_s
         realtime = not self.clock.is_simulated
+        trace = trace_from_environment("bench") if realtime else None
         lateness: list[float] = []
         periods = [task.period_s for task in self.tasks]
         # Task k's due instants are n * period; start from the first one at or after start_s.
@@ -181,6 +210,8 @@ class Executive:
                     lateness.append(late_s)
                     if late_s > frame_s:
                         self.timing.overruns += 1
+                        if trace is not None and late_s > GAP_THRESHOLD_S:
+                            trace.note("executive", deadline_s, deadline_s + late_s)
                 else:
                     self.clock.sleep_until(origin_s + frame_end_s)
                 stop = self._run_frame(frame_end_s, periods)

@@ -56,7 +56,7 @@ class StatusSnapshot(SessionEvent):
     devices: list[tuple[str, str, str, str]] = field(default_factory=list)
     """(role, backend, link, state)."""
     can_rows: list[StatsRow] = field(default_factory=list)
-    """(message, sent, received, rate Hz, counter gaps, CRC failures, decode errors)."""
+    """(message, sent, received, rate Hz, counter gaps, CRC failures, decode errors, stalls)."""
     link: dict[str, int] = field(default_factory=dict)
     device_counters: list[tuple[str, str, float]] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)

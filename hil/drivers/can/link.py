@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -425,6 +426,27 @@ class CanLink:
                 listener.handle(frames)
                 handled += len(frames)
         return handled
+
+    def frames_waiting(self) -> bool:
+        """True when frames have arrived on the bus that the receive path has not taken in
+        yet (the bench's own receive is behind, so silence is not yet the sender's): bytes
+        waiting on the interface's socket, or frames in a virtual bus's queue. False when
+        nothing waits, or the interface cannot say."""
+        bus = self._bus
+        if bus is None:
+            return False
+        try:
+            descriptor = bus.fileno()
+        except (NotImplementedError, OSError, AttributeError):
+            queue = getattr(bus, "queue", None)
+            return bool(queue is not None and not queue.empty())
+        if not isinstance(descriptor, int) or descriptor < 0:
+            return False
+        try:
+            readable, _, _ = select.select([descriptor], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return bool(readable)
 
     def received_count(self, message: str) -> int:
         """Good frames of ``message`` received so far (take it *before* commanding)."""

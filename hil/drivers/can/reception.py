@@ -218,35 +218,48 @@ class Receiver:
 
     def _check_counter(self, inbound: _Inbound, data: bytearray, stamp_s: float) -> None:
         """Count the frames of ``inbound`` missed before this one (``data``, sent at
-        ``stamp_s``) according to its rolling counter."""
+        ``stamp_s``) according to its rolling counter.
+
+        A periodic message silent for more than a whole lap of its counter (16 periods of a
+        4-bit counter) is a stall, counted in ``stalls``, not as lost frames: its counter may
+        have aliased, and a sender (or relay) that stalled loses nothing on the bus. A gap of
+        the counter within a shorter silence is frames lost, as always.
+        """
         codec = inbound.codec
         mask = codec.counter_mask
         counter = (int.from_bytes(data, "little") >> codec.counter_shift) & mask
         last = inbound.last_counter
-        if last >= 0:
-            step = (counter - last) & mask
-            period_s = codec.cycle_time_s
-            if period_s and step != 0:
-                # A rolling counter aliases after 16 lost frames: past that, the frames'
-                # own timestamps (the sender's, or the interface's) say how many laps of
-                # the counter were lost. Receive stalls on this side do not matter.
-                elapsed_periods = (stamp_s - inbound.last_stamp_s) / period_s
-                laps = (elapsed_periods - step) / (mask + 1)
-                if laps > 0.5:  # round(laps) >= 1
-                    step += round(laps) * (mask + 1)
-            if step != 1:
-                missed = 1 if step == 0 else step - 1
-                inbound.counters.counter_gaps += missed
-                logger.info(
-                    "CAN link %r: %s counter %d after %d (%d frames missed)",
-                    self.name,
-                    codec.name,
-                    counter,
-                    last,
-                    missed,
-                )
         inbound.last_counter = counter
-        inbound.last_stamp_s = stamp_s
+        previous_s, inbound.last_stamp_s = inbound.last_stamp_s, stamp_s
+        if last < 0:
+            return
+        period_s = codec.cycle_time_s
+        silent_s = stamp_s - previous_s
+        if period_s and silent_s > (mask + 1) * period_s:
+            counters = inbound.counters
+            counters.stalls += 1
+            counters.longest_stall_s = max(counters.longest_stall_s, silent_s)
+            logger.info(
+                "CAN link %r: %s silent for %.0f ms (%.1f periods): a stall, not counted as "
+                "lost frames",
+                self.name,
+                codec.name,
+                1000 * silent_s,
+                silent_s / period_s,
+            )
+            return
+        step = (counter - last) & mask
+        if step != 1:
+            missed = 1 if step == 0 else step - 1
+            inbound.counters.counter_gaps += missed
+            logger.info(
+                "CAN link %r: %s counter %d after %d (%d frames missed)",
+                self.name,
+                codec.name,
+                counter,
+                last,
+                missed,
+            )
 
     def _bad_frame(self, inbound: _Inbound, msg: can.Message, reason: str) -> None:
         inbound.counters.decode_errors += 1

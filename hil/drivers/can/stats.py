@@ -41,12 +41,26 @@ class MessageStats:
     crc_failures: int
     rate_hz: float
     """Receive rate over the frames of the last ``RATE_WINDOW_S`` (2 s); 0 with < 2 frames."""
+    stalls: int = 0
+    """Silences of a periodic message longer than a lap of its counter (16 periods): its
+    sender or the link stalled; not counted as lost frames (``counter_gaps``)."""
+    longest_stall_s: float = 0.0
+    """The longest of those silences, s."""
 
 
-STATS_COLUMNS = ("message", "sent", "received", "rate Hz", "counter gaps", "CRC fail", "decode err")
+STATS_COLUMNS = (
+    "message",
+    "sent",
+    "received",
+    "rate Hz",
+    "counter gaps",
+    "CRC fail",
+    "decode err",
+    "stalls",
+)
 """The headings of ``stats_rows``: what a technician reads of a CAN link, message by message."""
 
-StatsRow = tuple[str, int, int, float, int, int, int]
+StatsRow = tuple[str, int, int, float, int, int, int, int]
 
 
 def stats_rows(stats: Mapping[str, MessageStats]) -> list[StatsRow]:
@@ -60,6 +74,7 @@ def stats_rows(stats: Mapping[str, MessageStats]) -> list[StatsRow]:
             item.counter_gaps,
             item.crc_failures,
             item.decode_errors,
+            item.stalls,
         )
         for name, item in sorted(stats.items())
     ]
@@ -90,7 +105,16 @@ class MessageCounters:
     """Running totals of one message on one link (see ``MessageStats`` for their meaning),
     and the receive times of its last frames."""
 
-    __slots__ = ("counter_gaps", "crc_failures", "decode_errors", "received", "rx_times", "sent")
+    __slots__ = (
+        "counter_gaps",
+        "crc_failures",
+        "decode_errors",
+        "longest_stall_s",
+        "received",
+        "rx_times",
+        "sent",
+        "stalls",
+    )
 
     def __init__(self) -> None:
         self.sent = 0
@@ -98,6 +122,8 @@ class MessageCounters:
         self.decode_errors = 0
         self.counter_gaps = 0
         self.crc_failures = 0
+        self.stalls = 0
+        self.longest_stall_s = 0.0
         self.rx_times: deque[float] = deque(maxlen=_RATE_HISTORY)
         """Receive times (the link's clock, s) of the last good frames."""
 
@@ -109,6 +135,8 @@ class MessageCounters:
             counter_gaps=self.counter_gaps,
             crc_failures=self.crc_failures,
             rate_hz=rate_hz(tuple(self.rx_times), now_s),
+            stalls=self.stalls,
+            longest_stall_s=self.longest_stall_s,
         )
 
 

@@ -1,5 +1,6 @@
-"""The simulated FC as a device of its own, run from Python: a python-can-remote server and
-``hil device fc`` in processes of their own, on loopback, and a bench file pointing at them.
+"""The simulated FC as a device of its own, run from Python: a CAN server (``hil device
+can-server``, python-can-remote's) and ``hil device fc`` in processes of their own, on
+loopback, and a bench file pointing at them.
 
 Tests (``tests/external_device.py``) and benchmarks (``benchmarks/bench_realtime.py``) use
 this to put the flight computer outside the bench's process, as a hardware FC is.
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -43,23 +45,20 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float)
     raise RuntimeError(f"CAN server did not listen on 127.0.0.1:{port} in {timeout_s:g} s")
 
 
-SERVER_WITH_FROZEN_HEAP = (
-    "import gc, runpy, can_remote.server; gc.collect(); gc.freeze(); "
-    "runpy.run_module('can_remote', run_name='__main__', alter_sys=True)"
-)
-"""python-can-remote's server (``python -m can_remote``) with its startup heap frozen out of the
-garbage collector, as the bench loop and the FC device do: a full collection would stall the
-relay of every frame between them."""
-
-
-def start_can_server(port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    """python-can-remote's server bridging a virtual channel, on loopback only."""
+def start_can_server(
+    port: int, log_path: Path, options: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """``hil device can-server`` (python-can-remote's server) bridging a virtual channel, on
+    loopback only; ``options`` are more of its command-line options (``--cpus 0``...)."""
     with log_path.open("wb") as log:
         server = subprocess.Popen(
             [
                 sys.executable,
-                "-c",
-                SERVER_WITH_FROZEN_HEAP,
+                "-m",
+                "hil.cli.main",
+                "device",
+                "can-server",
+                *options,
                 "--interface",
                 "virtual",
                 "--channel",
@@ -76,9 +75,11 @@ def start_can_server(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     return server
 
 
-def write_device_file(folder: Path, port: int, processing_delay_s: float = 0.0) -> Path:
+def write_device_file(
+    folder: Path, port: int, processing_delay_s: float = 0.0, realtime: str = ""
+) -> Path:
     """A device file for ``hil device fc``: CAN through the server on ``port``, ptys linked
-    into ``folder``."""
+    into ``folder``; ``realtime`` is the body of its ``[realtime]`` table (TOML lines)."""
     path = folder / "fc.toml"
     path.write_text(
         f"""[device]
@@ -95,12 +96,16 @@ link = "{folder / "maintenance"}"
 url = "pty"
 link = "{folder / "imu"}"
 """
+        + (f"[realtime]\n{realtime}\n" if realtime else "")
     )
     return path
 
 
-def write_bench_file(folder: Path, port: int, database: Path | None = None) -> Path:
-    """A bench of wire drivers pointed at the device of ``write_device_file``."""
+def write_bench_file(
+    folder: Path, port: int, database: Path | None = None, realtime: str = ""
+) -> Path:
+    """A bench of wire drivers pointed at the device of ``write_device_file``; ``realtime``
+    is the body of its ``[realtime]`` table (TOML lines)."""
     path = folder / "external.toml"
     path.write_text(
         f"""[bench]
@@ -126,6 +131,7 @@ backend = "wire"
 [devices.engine]
 backend = "wire"
 """
+        + (f"[realtime]\n{realtime}\n" if realtime else "")
     )
     return path
 
@@ -184,20 +190,31 @@ class ExternalFc:
     """A CAN server and an FC device, both on loopback, for one bench file (``bench_path``).
     A context manager; ``close`` returns the device's exit status and keeps its log."""
 
-    def __init__(self, folder: Path, processing_delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        processing_delay_s: float = 0.0,
+        device_realtime: str = "",
+        server_options: Sequence[str] = (),
+        bench_realtime: str = "",
+    ) -> None:
+        """``device_realtime``, ``bench_realtime``: the ``[realtime]`` lines of the device and
+        bench files; ``server_options``: more command-line options of the CAN server
+        (defaults: theirs)."""
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.port = free_port()
-        self.server = start_can_server(self.port, folder / "can-server.log")
+        self.server = start_can_server(self.port, folder / "can-server.log", server_options)
         try:
             self.device = ExternalDevice(
-                write_device_file(folder, self.port, processing_delay_s), folder / "device.log"
+                write_device_file(folder, self.port, processing_delay_s, device_realtime),
+                folder / "device.log",
             )
         except BaseException:
             self.server.terminate()
             self.server.wait(10)
             raise
-        self.bench_path = write_bench_file(folder, self.port)
+        self.bench_path = write_bench_file(folder, self.port, realtime=bench_realtime)
         self.exit_status: int | None = None
 
     def close(self) -> int:

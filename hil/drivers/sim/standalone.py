@@ -9,6 +9,11 @@ and its CAN on any python-can interface. A device file is TOML::
     serial_number = "SIM-FC-0001"
     processing_delay_s = 0.0              # a slower FC: its test modes see inputs this late
 
+    [realtime]                            # optional; see hil.core.realtime
+    gc = "gen0"                           # the collector after start-up (default gen0)
+    cpus = [1]                            # CPUs it may run on (default: all)
+    fifo_priority = 10                    # SCHED_FIFO when permitted (default 10, 0: normal)
+
     [can]
     interface = "remote"                  # any python-can interface
     channel = "ws://127.0.0.1:54701/"
@@ -32,9 +37,9 @@ asked to stop, and closes everything (links, threads, the paths it made).
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,11 +47,19 @@ from pathlib import Path
 
 from hil.core.clock import WallClock
 from hil.core.config import CanConfig, TomlTable, read_toml
+from hil.core.realtime import RealtimeOptions, apply_gc, apply_scheduling, parse_realtime
+from hil.core.stalls import trace_from_environment
 from hil.drivers.sim.fc_device import SerialPorts, SimulatedFlightComputer
 from hil.errors import ConfigError
 from hil.protocol.icd import ICD_DATABASE
 
 log = logging.getLogger("hil.device.fc")
+
+DEVICE_REALTIME = RealtimeOptions(gc="gen0", cpus=(), fifo_priority=10)
+"""The device's defaults (docs/architecture.md, "Stalls of the real-time processes")."""
+
+SWITCH_INTERVAL_S = 0.0005
+"""The device's interpreter thread switch interval, s (Python's default is 5 ms)."""
 
 PTY = "pty"
 """The ``url`` that asks the device for a pseudo-terminal pair."""
@@ -70,6 +83,7 @@ class FcDeviceConfig:
     maintenance: LineConfig
     imu: LineConfig
     processing_delay_s: float = 0.0
+    realtime: RealtimeOptions = DEVICE_REALTIME
 
     @property
     def ports(self) -> SerialPorts:
@@ -107,8 +121,9 @@ def load_device(path: str | Path) -> FcDeviceConfig:
     can_table.finish()
     maintenance = _line(top.require("maintenance"), path, 115_200)
     imu = _line(top.require("imu"), path, 921_600)
+    realtime = parse_realtime(top.table("realtime", required=False), DEVICE_REALTIME)
     top.finish()
-    return FcDeviceConfig(path, serial_number, can, maintenance, imu, processing_delay_s)
+    return FcDeviceConfig(path, serial_number, can, maintenance, imu, processing_delay_s, realtime)
 
 
 def _line(table: TomlTable, path: Path, baudrate: int) -> LineConfig:
@@ -143,12 +158,17 @@ def run_device(
         processing_delay_s=config.processing_delay_s,
     )
     made: list[Path] = []
+    trace_from_environment("fc")
+    # before its threads start, which inherit the affinity and policy
+    apply_scheduling(config.realtime, "FC device")
     try:
         device.open(free_running=True)
-        # what exists now leaves the collector's view, as in the bench's real-time loop: a
-        # full collection of the whole heap stalls every thread of the FC for tens of ms
-        gc.collect()
-        gc.freeze()
+        # what exists now leaves the collector's view: a full collection of the whole heap
+        # stalls every thread of the FC for tens of ms
+        apply_gc(config.realtime, "FC device")
+        # as in the bench loop: a thread due to send waits for the interpreter at most this
+        # long behind one that computes (the 5 ms default put periodic frames 1-5 ms late)
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         places = {
             "maintenance": device.maintenance_url,
             "imu": device.imu_url,

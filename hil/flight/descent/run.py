@@ -191,7 +191,11 @@ class DescentRun:
                 self._status_before = bench.flight_computer.status()
             self.event("FC parameters set, state vector uplinked", 0.0)
             executive = Executive(
-                bench.clock, self._tasks(), lockstep_frame_s=BLOCK_S, pause_gc=self.pause_gc
+                bench.clock,
+                self._tasks(),
+                lockstep_frame_s=BLOCK_S,
+                pause_gc=self.pause_gc,
+                realtime=bench.config.realtime,
             )
             self._executive = executive
             try:
@@ -384,8 +388,8 @@ class DescentRun:
             self._command_ages_s.append(now_s - command.engine_timestamp_s)
         if (
             instants[-1] > 0.1
-            and not self._bench_stalled()
             and not now_s - command.engine_timestamp_s <= MISSED_PERIODS * COMMAND_PERIOD_S + 1e-9
+            and not self._bench_stalled()
         ):
             return self._stop(
                 "FC stopped commanding the engine: no ENG_Cmd for "
@@ -465,11 +469,15 @@ class DescentRun:
         return None
 
     def _bench_stalled(self) -> bool:
-        """True when this frame started more than a command period late: the bench itself
-        stalled, frames that arrived meanwhile are not taken in yet, and silence from the FC
-        is judged at the next check instead."""
+        """True when the bench itself is behind, so silence from the FC is judged at the next
+        check instead: this frame started more than a command period late, or frames have
+        arrived on the CAN interface that the bench's receive path has not taken in yet. FC
+        frames are timed by their monotonic receive time, so once taken in they are fresh."""
         executive = self._executive
         if executive is not None and executive.late_s > COMMAND_PERIOD_S:
+            self._stalls += 1
+            return True
+        if self.realtime and self.bench.can.frames_waiting():
             self._stalls += 1
             return True
         return False
