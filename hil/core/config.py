@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from hil.core.paths import resolve_named
 from hil.errors import ConfigError
 
-ROLES = ("flight_computer", "imu", "range_finder", "engine")
+ROLES = ("flight_computer", "imu", "range_finder", "velocimeter", "engine")
 """Every device role a bench may have, in the order the bench opens them."""
 
 SERIAL_ROLES = ("flight_computer", "imu")
