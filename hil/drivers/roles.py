@@ -227,7 +227,7 @@ class FlightComputer(Device):
 
     def velocimeter_reading(self) -> dict[str, float]:
         """The last velocimeter reading the FC received: ``VX``, ``VY``, ``VZ`` (m/s, body),
-        ``VALID``, ``FRAMES``, ``INVALID``, ``ACCEPTED``, ``REJECTED`` (STATUS's VEL_*)."""
+        ``VALID``, and its counts ``FRAMES``, ``INVALID``, ``ACCEPTED``, ``REJECTED``."""
         values = _key_values(self.command("VEL"), self.describe_link(), "VEL")
         return {key: float(value) for key, value in values.items()}
 

@@ -45,9 +45,9 @@ def _tolerance_mps(value: float) -> float:
 
 
 def _fc_counts(ctx: StepContext) -> dict[str, int]:
-    status = ctx.fc.status()
-    require("VEL_FRAMES" in status, f"FC STATUS has no VEL_FRAMES (got {', '.join(status)})")
-    return {key: int(status[key]) for key in ("VEL_FRAMES", "VEL_INVALID")}
+    """The FC's velocimeter counters now (maintenance command ``VEL``)."""
+    reading = ctx.fc.velocimeter_reading()
+    return {key: int(reading[key]) for key in ("FRAMES", "INVALID")}
 
 
 def stimulate(point: Point) -> Callable[[StepContext], None]:
@@ -107,15 +107,15 @@ def frames_lost(ctx: StepContext) -> float:
     vel.stop_stream()  # a frame in flight would be counted on one side only
     ctx.fc.wait_heartbeat(timeout_s=1.0)
     sent = ctx.signals.count("VEL_Velocity.Valid") - int(ctx.state["sent_before"])
-    received = _fc_counts(ctx)["VEL_FRAMES"] - ctx.state["before"]["VEL_FRAMES"]
+    received = _fc_counts(ctx)["FRAMES"] - ctx.state["before"]["FRAMES"]
     ctx.log(f"velocimeter frames: bench sent {sent}, FC received {received}")
     require(sent > 0, "the bench sent no velocimeter frame")
     return float(sent - received)
 
 
 def invalid_counted(ctx: StepContext) -> float:
-    """VEL_INVALID growth since the first stimulus: the no-lock frames the FC counted."""
-    return float(_fc_counts(ctx)["VEL_INVALID"] - ctx.state["before"]["VEL_INVALID"])
+    """The FC's INVALID count growth since the first stimulus: the no-lock frames it counted."""
+    return float(_fc_counts(ctx)["INVALID"] - ctx.state["before"]["INVALID"])
 
 
 def _point_steps(first_number: int, point: Point) -> tuple[Step, ...]:
@@ -222,7 +222,8 @@ CARD = Card(
         ),
         measurement(
             _LAST + 2,
-            "Read the FC's VEL_INVALID counter growth since the first stimulus.",
+            "Read the growth of the FC's invalid velocimeter frame count (VEL INVALID) since "
+            "the first stimulus.",
             name="fc_invalid_frames",
             unit="frames",
             low=1.0,
@@ -231,8 +232,8 @@ CARD = Card(
         ),
         measurement(
             _LAST + 3,
-            "Stop the stimulus; compare the frames the bench sent with the FC's VEL_FRAMES "
-            "growth since the first stimulus.",
+            "Stop the stimulus; compare the frames the bench sent with the growth of the FC's "
+            "velocimeter frame count (VEL FRAMES) since the first stimulus.",
             name="fc_frames_lost",
             unit="frames",
             low=0.0,

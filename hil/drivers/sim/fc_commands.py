@@ -100,7 +100,6 @@ class MaintenanceCommands:
             f"IMU_GAPS={counters.imu_sequence_gaps}",
             f"IMU_RATE_HZ={fc.imu_rate_hz():.1f}",
             f"LRF_FRAMES={counters.lrf_frames}",
-            *self._vel_counts(),
             f"ENG_FRAMES={counters.engine_status_frames}",
             f"BAD_COMMANDS={counters.bad_commands}",
             f"MISSED_DEADLINES={fc.software.executive.missed_deadlines}",
@@ -140,32 +139,23 @@ class MaintenanceCommands:
             f"FRAMES={counters.lrf_frames}",
         )
 
-    def _vel_counts(self) -> tuple[str, ...]:
-        """Velocimeter frames received, flagged invalid by the unit, and the navigation's
-        accepted and rejected readings (0 before the flight software is loaded)."""
-        counters = self.fc.counters
-        fsw = self.fc.software.fsw
-        accepted = int(fsw.nav.vel_accepted[0]) if fsw is not None else 0
-        rejected = int(fsw.nav.vel_rejected[0]) if fsw is not None else 0
-        return (
-            f"VEL_FRAMES={counters.vel_frames}",
-            f"VEL_INVALID={counters.vel_invalid_frames}",
-            f"VEL_ACCEPTED={accepted}",
-            f"VEL_REJECTED={rejected}",
-        )
-
     def _cmd_vel(self) -> tuple[str, ...]:
-        """VEL: the last velocimeter reading received (body axes, m/s), its valid flag and
-        the counts of STATUS's VEL_* keys."""
-        last = self.fc.counters.vel_last
-        if not last:
-            raise Refused("NOT_ALLOWED", "NO_VEL_DATA")
+        """VEL: the last velocimeter reading received (body axes, m/s; zeros and VALID=0
+        before the first), its valid flag and the FC's counts: frames received, frames the
+        unit flagged invalid, readings the navigation accepted and rejected (0 before the
+        flight software is loaded). Not in STATUS: its reply is at the line's 256 bytes."""
+        counters = self.fc.counters
+        last = counters.vel_last or {"VX": 0.0, "VY": 0.0, "VZ": 0.0, "VALID": 0.0}
+        fsw = self.fc.software.fsw
         return (
             f"VX={last['VX']:.2f}",
             f"VY={last['VY']:.2f}",
             f"VZ={last['VZ']:.2f}",
             f"VALID={int(last['VALID'])}",
-            *(word.removeprefix("VEL_") for word in self._vel_counts()),
+            f"FRAMES={counters.vel_frames}",
+            f"INVALID={counters.vel_invalid_frames}",
+            f"ACCEPTED={int(fsw.nav.vel_accepted[0]) if fsw is not None else 0}",
+            f"REJECTED={int(fsw.nav.vel_rejected[0]) if fsw is not None else 0}",
         )
 
     def _cmd_bit(self) -> tuple[str, ...]:
