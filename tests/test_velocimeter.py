@@ -39,6 +39,7 @@ def test_it_measures_surface_relative_velocity_in_body_axes_within_its_range() -
     assert valid.all()
     np.testing.assert_allclose(velocity, [[3.0, -1.0, -20.0]] * 2, atol=1e-12)
     # pitched 60 deg: the same ENU velocity, rotated into the body
+    model = VelocimeterModel(quiet, FLAT, run_generators([1], STREAM_VEL))
     state = _state(1, 1000.0, (100.0, 0.0, -30.0), 60.0)
     velocity, valid = model.measure(state)
     expected = body_from_enu(state[:, dyn.PITCH], state[:, dyn.YAW], state[:, dyn.VEL])
