@@ -230,8 +230,8 @@ def dispersed_start(
         runs.lrf_noise_scale if lrf_dispersed else None,
     )
     gauge = PropellantGauge(p.gauge, n, run_generators(run_seeds, STREAM_GAUGE))
-    vel = VelocimeterModel(p.velocimeter, truth, run_generators(run_seeds, STREAM_VEL))
-    return DispersedStart(state, runs, lander, truth, imu, lrf, gauge, vel)
+    velocimeter = VelocimeterModel(p.velocimeter, truth, run_generators(run_seeds, STREAM_VEL))
+    return DispersedStart(state, runs, lander, truth, imu, lrf, gauge, velocimeter)
 
 
 def run_model_only(
