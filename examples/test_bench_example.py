@@ -37,10 +37,11 @@ def test_fc_answers_on_its_maintenance_port(hil_fc: FlightComputer) -> None:
 def test_fc_built_in_test_passes_with_live_sensors(
     hil_bench: Bench, hil_fc: FlightComputer
 ) -> None:
-    """BIT judges live traffic: the bench's IMU, LRF and engine emulators stream first."""
+    """BIT judges live traffic: the bench's IMU, LRF, velocimeter and engine emulators stream
+    first."""
     hil_fc.safe()
     hil_fc.set_mode("STANDBY")
-    for device in (hil_bench.imu, hil_bench.range_finder, hil_bench.engine):
+    for device in (hil_bench.imu, hil_bench.range_finder, hil_bench.velocimeter, hil_bench.engine):
         device.start_stream(device.rate_hz)
     hil_bench.signals.wait_for(
         "FC_Heartbeat.ImuOk", lambda ok: ok > 0.5, 3.0, description="the FC sees the IMU"

@@ -75,6 +75,7 @@ def test_database_follows_the_icd() -> None:
         "ENG_Propellant": 0x102,
         "ACS_Cmd": 0x110,
         "LRF_Range": 0x200,
+        "VEL_Velocity": 0x201,
         "FC_NavAltitude": 0x300,
         "FC_NavPosition": 0x301,
         "FC_NavVelocity": 0x302,

@@ -31,6 +31,7 @@ def test_simulated_bench_loads_with_every_role_simulated() -> None:
         "flight_computer": "sim",
         "imu": "sim",
         "range_finder": "sim",
+        "velocimeter": "sim",
         "engine": "sim",
     }
     assert lockstep_refusal(config) is None  # every backend declares itself simulated

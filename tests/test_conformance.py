@@ -22,6 +22,7 @@ import pytest
 from hil.bench import Bench
 from hil.drivers.roles import RangeStimulus
 from hil.drivers.serial import encode_line
+from hil.drivers.velocimeter_role import VelocityStimulus
 from hil.errors import ProtocolError
 from hil.protocol.icd import FC_MODES
 from hil.protocol.parameters import PARAMETERS
@@ -77,12 +78,17 @@ def quiet_inputs(bench: Bench) -> None:
     bench.signals.wait_for(
         "FC_Heartbeat.LrfOk", lambda ok: ok < 0.5, 2.0, description="LRF input quiet"
     )
+    bench.signals.wait_for(
+        "FC_NavVelocity.VelOk", lambda ok: ok < 0.5, 2.0, description="velocimeter input quiet"
+    )
 
 
 def stream_everything(bench: Bench) -> None:
     bench.imu.start_stream(bench.imu.rate_hz)
     bench.range_finder.stimulus = RangeStimulus(1234.5, valid=True, signal_strength_pct=77)
     bench.range_finder.start_stream(bench.range_finder.rate_hz)
+    bench.velocimeter.stimulus = VelocityStimulus((1.5, -0.5, -2.0), valid=True)
+    bench.velocimeter.start_stream(bench.velocimeter.rate_hz)
     bench.engine.start_stream(bench.engine.rate_hz)
 
 
@@ -125,13 +131,13 @@ class TestFlightComputer:
         quiet_inputs(bench)
         report = fc.run_bit()  # nothing streaming yet
         assert not report.passed
-        assert {"IMU", "LRF", "ENGINE"} <= set(report.failed_items)
+        assert {"IMU", "LRF", "VEL", "ENGINE"} <= set(report.failed_items)
         stream_everything(bench)
         wait_heartbeats(bench, 12)  # > 1 s of traffic: the FC measures the IMU rate over 1 s
         wait_full_imu_rate(bench)
         report = fc.run_bit()
         assert report.passed, report.failed_items
-        assert set(report.items) >= {"IMU", "LRF", "ENGINE", "CAN", "PARAMETERS"}
+        assert set(report.items) >= {"IMU", "LRF", "VEL", "ENGINE", "CAN", "PARAMETERS"}
         wait_heartbeats(bench, 1)
         heartbeat = fc.heartbeat()
         assert heartbeat is not None and heartbeat.bit_passed and heartbeat.imu_ok
@@ -222,6 +228,27 @@ class TestRangeFinder:
         wait_heartbeats(bench, 2)
         assert counts(bench)["LRF_FRAMES"] == frames_before + 2
         assert bench.can.stats["LRF_Range"].sent == (before.sent if before else 0) + 2
+
+
+class TestVelocimeter:
+    def test_velocities_reach_the_fc_and_decode_on_the_bus(self, bench: Bench) -> None:
+        before = bench.can.stats.get("VEL_Velocity")
+        fc = bench.flight_computer
+        frames_before = fc.velocimeter_reading()
+        bench.velocimeter.send_velocity((512.34, -7.5, -40.02), valid=True)
+        bench.velocimeter.send_velocity((2000.0, 0.0, 0.0), valid=True)  # beyond: invalid
+        wait_heartbeats(bench, 2)
+        after = fc.velocimeter_reading()
+        assert after["FRAMES"] == frames_before["FRAMES"] + 2
+        assert after["INVALID"] == frames_before["INVALID"] + 1
+        assert bench.can.stats["VEL_Velocity"].sent == (before.sent if before else 0) + 2
+        bench.velocimeter.send_velocity((512.34, -7.5, -40.02), valid=True)
+        wait_heartbeats(bench, 1)
+        reading = fc.velocimeter_reading()
+        assert (reading["VX"], reading["VY"], reading["VZ"]) == pytest.approx(
+            (512.34, -7.5, -40.02), abs=0.011
+        )
+        assert reading["VALID"] == 1.0
 
 
 class TestEngine:

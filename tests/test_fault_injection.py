@@ -68,7 +68,9 @@ def test_injections_are_checked_when_the_scenario_loads(tmp_path: Path) -> None:
     path.write_text(
         '[scenario]\nname = "bad"\n[[injection]]\nkind = "unplug"\ndevice = "radio"\nat_s = 1.0\n'
     )
-    with pytest.raises(ConfigError, match=r"device: must be one of imu, range_finder, engine"):
+    with pytest.raises(
+        ConfigError, match=r"device: must be one of imu, range_finder, velocimeter, engine"
+    ):
         load_scenario(path)
 
 

@@ -14,7 +14,7 @@ def test_nominal_scenario_sets_the_fc_and_the_imu() -> None:
     scenario = load_scenario("nominal")
     assert "nominal" in scenario_names()
     assert scenario.fc_parameters["GATE_POLICY"] == "recover"
-    assert scenario.model.imu.gyro_arw_deg_per_sqrt_h == 0.01
+    assert scenario.model.imu.gyro_arw_deg_per_sqrt_h == 0.1  # the specified IMU
     assert scenario.model.lrf.max_valid_range_m == 3000.0  # untouched defaults stay
 
 

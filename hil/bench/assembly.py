@@ -32,6 +32,7 @@ from hil.drivers.roles import (
     RangeFinder,
     Steppable,
 )
+from hil.drivers.velocimeter_role import Velocimeter
 from hil.errors import ConfigError
 
 log = logging.getLogger("hil.bench")
@@ -197,6 +198,10 @@ class Bench:
     @property
     def range_finder(self) -> RangeFinder:
         return self._role("range_finder", RangeFinder)
+
+    @property
+    def velocimeter(self) -> Velocimeter:
+        return self._role("velocimeter", Velocimeter)
 
     @property
     def engine(self) -> Engine:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from hil.bench import Bench
 from hil.drivers.can import StatsRow, stats_rows
 from hil.drivers.roles import BitReport, RangeStimulus
+from hil.drivers.velocimeter_role import VelocityStimulus
 from hil.errors import DeviceTimeout, HilError
 
 HEARTBEAT_RATE_HZ = 10.0
@@ -51,6 +52,8 @@ def run_check(bench: Bench, traffic_s: float = 1.2) -> CheckResult:
     bench.imu.start_stream(bench.imu.rate_hz)
     bench.range_finder.stimulus = RangeStimulus(1500.0, valid=True, signal_strength_pct=90.0)
     bench.range_finder.start_stream(bench.range_finder.rate_hz)
+    bench.velocimeter.stimulus = VelocityStimulus((0.0, 0.0, 0.0), valid=True)
+    bench.velocimeter.start_stream(bench.velocimeter.rate_hz)
     bench.engine.start_stream(bench.engine.rate_hz)
     try:
         try:
@@ -82,6 +85,7 @@ def run_check(bench: Bench, traffic_s: float = 1.2) -> CheckResult:
     finally:
         bench.imu.stop_stream()
         bench.range_finder.stop_stream()
+        bench.velocimeter.stop_stream()
         bench.engine.stop_stream()
 
     _link_statistics(bench, result)

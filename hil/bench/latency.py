@@ -27,6 +27,7 @@ import numpy as np
 from hil.bench.assembly import Bench
 from hil.core.signals import SignalStore
 from hil.drivers.roles import LUNAR_SURFACE_SAMPLE, RangeStimulus
+from hil.drivers.velocimeter_role import VelocityStimulus
 from hil.errors import DeviceTimeout, ProtocolError
 
 IMU_PERIOD_S = 0.0025
@@ -97,6 +98,8 @@ def measure_latency(
     bench.range_finder.stimulus = RangeStimulus(1500.0, valid=True, signal_strength_pct=90.0)
     bench.imu.start_stream(bench.imu.rate_hz)
     bench.range_finder.start_stream(bench.range_finder.rate_hz)
+    bench.velocimeter.stimulus = VelocityStimulus((0.0, 0.0, 0.0), valid=True)
+    bench.velocimeter.start_stream(bench.velocimeter.rate_hz)
     bench.engine.start_stream(bench.engine.rate_hz)
     report = LatencyReport()
     try:
@@ -113,6 +116,7 @@ def measure_latency(
     finally:
         bench.imu.stop_stream()
         bench.range_finder.stop_stream()
+        bench.velocimeter.stop_stream()
         bench.engine.stop_stream()
         try:
             fc.safe()

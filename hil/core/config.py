@@ -37,7 +37,7 @@ from hil.core.paths import resolve_named
 from hil.core.realtime import RealtimeOptions, parse_realtime
 from hil.errors import ConfigError
 
-ROLES = ("flight_computer", "imu", "range_finder", "engine")
+ROLES = ("flight_computer", "imu", "range_finder", "velocimeter", "engine")
 """Every device role a bench may have, in the order the bench opens them."""
 
 SERIAL_ROLES = ("flight_computer", "imu")

@@ -3,6 +3,8 @@
 * ``FlightComputer`` — the device under test: maintenance-port commands and its CAN telemetry.
 * ``Imu`` — the bench's IMU emulator: writes IMU frames into the FC's IMU line.
 * ``RangeFinder`` — the bench's laser range finder emulator: writes ``LRF_Range`` frames.
+* ``Velocimeter`` (in :mod:`hil.drivers.velocimeter_role`) — the velocimeter emulator:
+  writes ``VEL_Velocity`` frames.
 * ``Engine`` — the bench's engine and ACS emulator: reads ``ENG_Cmd``/``ACS_Cmd`` from the FC,
   writes ``ENG_Status``/``ENG_Propellant``.
 
@@ -221,6 +223,12 @@ class FlightComputer(Device):
         """The last LRF range the FC received: ``RANGE`` (m), ``VALID``, ``STRENGTH`` (%),
         ``FRAMES``."""
         values = _key_values(self.command("LRF"), self.describe_link(), "LRF")
+        return {key: float(value) for key, value in values.items()}
+
+    def velocimeter_reading(self) -> dict[str, float]:
+        """The last velocimeter reading the FC received: ``VX``, ``VY``, ``VZ`` (m/s, body),
+        ``VALID``, and its counts ``FRAMES``, ``INVALID``, ``ACCEPTED``, ``REJECTED``."""
+        values = _key_values(self.command("VEL"), self.describe_link(), "VEL")
         return {key: float(value) for key, value in values.items()}
 
     def set_mode(self, mode: str) -> str:

@@ -1,13 +1,13 @@
 """Fault injection in the bench: the link layer, the sensor emulators and the engine model.
 
-Injections never touch the flight software: they change what the bench puts on the wire
-(frames lost, corrupted or held back, a device unplugged), what the emulated sensors measure
-(LRF noise and outliers) and what the engine does (thrust lost, a side force). One asks the
-FC itself: ``fc_overload`` starts the FC's load test over the maintenance port
-(``SET LOAD_TEST_PCT``, cycles stolen from its flight software; removed: 0 again). Each one has
-a trigger — a time, a truth altitude to descend below, or an FC mode — and optionally a
-duration. Every injected event is counted, so a run can compare what was injected with what
-the flight computer detected.
+Injections never touch the flight software: they change what the bench puts on the wire (frames
+lost, corrupted or held back, a device unplugged), what the emulated sensors measure (LRF noise
+and outliers, a velocimeter biased or stuck) and what the engine does (thrust lost, a side
+force). One asks the FC itself: ``fc_overload`` starts the FC's load test over the maintenance
+port (``SET LOAD_TEST_PCT``, cycles stolen from its flight software; removed: 0 again). Each
+one has a trigger — a time, a truth altitude to descend below, or an FC mode — and optionally a
+duration. Every injected event is counted, so a run can compare what was injected with what the
+flight computer detected.
 
 A scenario lists them as ``[[injection]]`` tables::
 
@@ -37,12 +37,14 @@ KINDS: Mapping[str, str] = {
     "bus_off": "the bench's CAN node is off the bus: nothing it sends arrives",
     "serial_errors": "IMU frames with a corrupted byte on the serial line (probability)",
     "imu_drop": "IMU frames dropped before the serial line (probability): FC sees gaps",
-    "unplug": "a device unplugged: imu, range_finder or engine stops sending",
+    "unplug": "a device unplugged: imu, range_finder, velocimeter or engine stops sending",
     "lrf_outliers": "LRF noise multiplied and outliers added (noise_scale, probability)",
+    "vel_bias": "velocimeter readings offset by bias_mps on each body axis, still valid",
+    "vel_stuck": "velocimeter repeats its last valid reading, still flagged valid",
     "engine_degraded": "thrust scaled and a side force as a thrust-direction offset",
     "fc_overload": "FC load test: load_pct % of every flight-software cycle stolen",
 }
-UNPLUGGABLE = ("imu", "range_finder", "engine")
+UNPLUGGABLE = ("imu", "range_finder", "velocimeter", "engine")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Injection:
     thrust_scale: float = 1.0
     side_deg: float = 0.0
     load_pct: float = 0.0
+    bias_mps: float = 0.0
 
     def describe(self) -> str:
         what = {
@@ -71,6 +74,8 @@ class Injection:
             "imu_drop": f"IMU frames dropped (p={self.probability:g})",
             "unplug": f"{self.device} unplugged",
             "lrf_outliers": f"LRF noise x{self.noise_scale:g}, outliers p={self.probability:g}",
+            "vel_bias": f"velocimeter biased {self.bias_mps:g} m/s per axis",
+            "vel_stuck": "velocimeter stuck at its last valid reading",
             "engine_degraded": f"engine thrust x{self.thrust_scale:g}, side force "
             f"{self.side_deg:g} deg",
             "fc_overload": f"FC overload: {self.load_pct:g} % of each 20 ms cycle stolen",
@@ -137,6 +142,7 @@ class FaultInjector:
     injected: Counter[str] = field(default_factory=Counter)
     """What was injected, by counter name (e.g. ``can_loss:ENG_Status``)."""
     active: list[_Active] = field(init=False)
+    _vel_last: tuple[float, float, float] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.active = [_Active(injection) for injection in self.injections]
@@ -222,6 +228,25 @@ class FaultInjector:
                 range_m *= float(self.rng.uniform(0.3, 1.7))
         return max(range_m, 0.0)
 
+    def vel(
+        self, velocity_mps: tuple[float, float, float], valid: bool
+    ) -> tuple[tuple[float, float, float], bool]:
+        """A velocimeter reading (body axes, m/s) as the faulty unit reports it."""
+        if self._on("vel_stuck") and self._vel_last is not None:
+            self.injected["vel_stuck"] += 1
+            return self._vel_last, True
+        if valid:
+            self._vel_last = velocity_mps
+        for injection in self._on("vel_bias"):
+            if valid:
+                self.injected["vel_bias"] += 1
+                velocity_mps = (
+                    velocity_mps[0] + injection.bias_mps,
+                    velocity_mps[1] + injection.bias_mps,
+                    velocity_mps[2] + injection.bias_mps,
+                )
+        return velocity_mps, valid
+
     def load_pct(self) -> float:
         """The FC load test the active ``fc_overload`` injections ask for now, %."""
         return min(sum(i.load_pct for i in self._on("fc_overload")), 90.0)
@@ -255,6 +280,8 @@ def injected_counts(injector: FaultInjector) -> dict[str, int]:
         "injected_imu_corrupt": injected["serial_errors"],
         "injected_imu_dropped": injected["imu_drop"],
         "injected_lrf_outliers": injected["lrf_outlier"],
+        "injected_vel_biased": injected["vel_bias"],
+        "injected_vel_stuck": injected["vel_stuck"],
     }
 
 

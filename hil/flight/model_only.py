@@ -2,7 +2,7 @@
 
 ``run_model_only`` is the reference descent without any link or device: it steps truth in
 20 ms blocks (:func:`hil.models.dynamics.propagate`), feeds 8 IMU samples per block (400 Hz),
-engine status every block (gauge refreshed at 5 Hz) and the LRF at 10 Hz to a
+engine status every block (gauge refreshed at 5 Hz), the LRF and the velocimeter at 10 Hz to a
 :class:`hil.fsw.flight_software.FlightSoftware`, whose 50 Hz commands drive the next block.
 
 Timeline: the run starts ``coast_s`` before powered-descent initiation (PDI) with the lander
@@ -18,9 +18,9 @@ alone; every result is the same as if they had stayed.
 
 Randomness and dispersions: every run has its own *run seed* (``run_seed(seed, i)`` for run i
 unless ``run_seeds`` is given) and draws everything from it: its dispersed lander, start state
-and terrain (:mod:`hil.models.dispersions`, ``ClosedLoopParams.dispersions``) and its IMU, LRF
-and gauge noise (one generator per run and stream). So run i flies the same whatever batch it
-is in (campaign chunk size, worker count, alone), bit for bit: nothing a run computes sums
+and terrain (:mod:`hil.models.dispersions`, ``ClosedLoopParams.dispersions``) and its IMU, LRF,
+gauge and velocimeter noise (one generator per run and stream). So run i flies the same whatever
+batch it is in (campaign chunk size, worker count, alone), bit for bit: nothing a run computes sums
 across the batch in an order that depends on its width. :func:`dispersed_start` gives the
 full-stack plant the same dispersed lander for the same run seed. The FSW is handed the
 nominal wet mass and the dispersed truth plus ``errors`` as its initial state.
@@ -50,6 +50,7 @@ from hil.models.sensors import (
     STREAM_GAUGE,
     STREAM_IMU,
     STREAM_LRF,
+    STREAM_VEL,
     GaugeParams,
     ImuModel,
     ImuParams,
@@ -59,6 +60,7 @@ from hil.models.sensors import (
     run_generators,
 )
 from hil.models.terrain import RunTerrain, TerrainProfile
+from hil.models.velocimeter import VelocimeterModel, VelocimeterParams
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -85,6 +87,7 @@ class ClosedLoopParams:
     imu: ImuParams = field(default_factory=ImuParams)
     lrf: LrfParams = field(default_factory=LrfParams)
     gauge: GaugeParams = field(default_factory=GaugeParams)
+    velocimeter: VelocimeterParams = field(default_factory=VelocimeterParams)
     fsw: FswParams = field(default_factory=FswParams)
     errors: InitialErrors = field(default_factory=InitialErrors)
     dispersions: DispersionParams = field(default_factory=DispersionParams)
@@ -100,6 +103,7 @@ class ClosedLoopParams:
     steps_per_block: int = 20
     lrf_every_blocks: int = 5  #: 10 Hz
     gauge_every_blocks: int = 10  #: 5 Hz
+    vel_every_blocks: int = 5  #: 10 Hz
 
 
 @dataclass
@@ -123,6 +127,8 @@ class ModelRunResults:
     lrf_accepted_count: NDArray[np.int64]
     lrf_rejected_count: NDArray[np.int64]
     lrf_latched: BoolArray
+    vel_accepted_count: NDArray[np.int64]
+    vel_rejected_count: NDArray[np.int64]
     history: dict[str, FloatArray] | None = None
 
     @property
@@ -181,6 +187,7 @@ class DispersedStart:
     imu: ImuModel
     lrf: LrfModel
     gauge: PropellantGauge
+    vel: VelocimeterModel
 
 
 def dispersed_start(
@@ -223,7 +230,8 @@ def dispersed_start(
         runs.lrf_noise_scale if lrf_dispersed else None,
     )
     gauge = PropellantGauge(p.gauge, n, run_generators(run_seeds, STREAM_GAUGE))
-    return DispersedStart(state, runs, lander, truth, imu, lrf, gauge)
+    velocimeter = VelocimeterModel(p.velocimeter, truth, run_generators(run_seeds, STREAM_VEL))
+    return DispersedStart(state, runs, lander, truth, imu, lrf, gauge, velocimeter)
 
 
 def run_model_only(
@@ -255,7 +263,7 @@ def run_model_only(
     elif len(run_seeds) != n:
         raise ValueError(f"run_model_only: {len(run_seeds)} run seeds for {n} runs")
     start = dispersed_start(p, terrain_base, run_seeds)
-    imu, lrf, gauge, truth = start.imu, start.lrf, start.gauge, start.terrain
+    imu, lrf, gauge, truth, vel = start.imu, start.lrf, start.gauge, start.terrain, start.vel
     run_lander = start.lander
     dry: float | FloatArray = lp.dry_mass_kg if run_lander is None else run_lander.dry_mass_kg
 
@@ -376,6 +384,12 @@ def run_model_only(
                 lrf_first_range[first] = rng[first]
                 res["lrf_t"][first] = t_end
             fsw.on_lrf(t_end, rng, valid)
+        # velocimeter -----------------------------------------------------------------------
+        if b % p.vel_every_blocks == p.vel_every_blocks - 1:
+            v_body, v_valid = vel.measure(state)
+            if any_grounded:
+                v_valid &= ~grounded
+            fsw.on_vel(v_body, v_valid)
         # bookkeeping -----------------------------------------------------------------------
         mode = fsw.mode
         is_landed = mode == landed
@@ -414,6 +428,7 @@ def run_model_only(
                 imu.take(keep)
                 lrf.take(keep)
                 gauge.take(keep)
+                vel.take(keep)
                 truth = truth.take(keep)
                 h_max = truth.max_height_m
                 if run_lander is not None:
@@ -439,6 +454,8 @@ def run_model_only(
         lrf_accepted_count=out.lrf_accepted,
         lrf_rejected_count=out.lrf_rejected,
         lrf_latched=out.lrf_latched,
+        vel_accepted_count=out.vel_accepted,
+        vel_rejected_count=out.vel_rejected,
         history={k: np.array(v) for k, v in hist.items()} if record_history else None,
     )
 
@@ -472,6 +489,8 @@ class _Outputs:
     lrf_accepted: NDArray[np.int64]
     lrf_rejected: NDArray[np.int64]
     lrf_latched: BoolArray
+    vel_accepted: NDArray[np.int64]
+    vel_rejected: NDArray[np.int64]
 
     @classmethod
     def empty(cls, n: int) -> _Outputs:
@@ -483,6 +502,8 @@ class _Outputs:
             np.zeros(n, dtype=np.int64),
             np.zeros(n, dtype=np.int64),
             np.zeros(n, dtype=bool),
+            np.zeros(n, dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
         )
 
     def store(
@@ -503,6 +524,8 @@ class _Outputs:
         self.lrf_accepted[runs] = nav.lrf_accepted[rows]
         self.lrf_rejected[runs] = nav.lrf_rejected[rows]
         self.lrf_latched[runs] = nav.lrf_latched[rows]
+        self.vel_accepted[runs] = nav.vel_accepted[rows]
+        self.vel_rejected[runs] = nav.vel_rejected[rows]
 
 
 def _record(
@@ -533,6 +556,8 @@ def _record(
         "cmd_throttle_pct": 100.0 * command[0, dyn.CMD_THROTTLE],
         "lrf_accepted_count": float(nav.lrf_accepted[0]),
         "lrf_latched": float(nav.lrf_latched[0]),
+        "vel_accepted_count": float(nav.vel_accepted[0]),
+        "vy_est_mps": nav.velocity_mps[0, 1],
     }
     for k, v in row.items():
         hist.setdefault(k, []).append(float(v))

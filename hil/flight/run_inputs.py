@@ -57,10 +57,13 @@ INPUT_FIELDS = (
     "lrf_bias_m",
     "lrf_noise_scale",
     "gauge_scale",
+    "vel_bias_x_mps",
+    "vel_bias_y_mps",
+    "vel_bias_z_mps",
 )
 """Columns of ``inputs.csv``: truth at the start of the run (t = 0, the coast before PDI) in
 the landing-site frame, the truth lander, the IMU's total biases, the LRF's range bias and
-noise scale, the propellant gauge's scale factor."""
+noise scale, the propellant gauge's scale factor, the velocimeter's biases (body axes)."""
 
 
 def drawn_inputs(
@@ -109,6 +112,7 @@ def drawn_inputs(
         for j, axis in enumerate("xyz"):
             row[f"accel_bias_{axis}_mps2"] = float(start.imu.accel_bias_mps2[i, j])
             row[f"gyro_bias_{axis}_radps"] = float(gyro[i, j]) if gyro is not None else 0.0
+            row[f"vel_bias_{axis}_mps"] = float(start.vel.bias_mps[i, j])
         rows.append({name: row[name] for name in INPUT_FIELDS})
     return rows
 

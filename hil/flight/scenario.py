@@ -73,6 +73,7 @@ from hil.models.dispersions import DispersionParams
 from hil.models.dynamics import LanderParams
 from hil.models.sensors import GaugeParams, ImuParams, LrfParams
 from hil.models.terrain import TerrainProfile
+from hil.models.velocimeter import VelocimeterParams
 from hil.protocol.parameters import PARAMETERS
 
 SCENARIO_DIR = DATA_DIR / "scenarios"
@@ -213,6 +214,7 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
         imu=_dataclass(top, "imu", ImuParams, defaults.imu),
         lrf=_dataclass(top, "lrf", LrfParams, defaults.lrf),
         gauge=_dataclass(top, "gauge", GaugeParams, defaults.gauge),
+        velocimeter=_velocimeter(top, defaults.velocimeter),
         errors=_dataclass(top, "uplink_error", InitialErrors, defaults.errors),
         dispersions=_dispersions(top, defaults.dispersions),
         fsw=_fsw_params(fc, fc_parameters, defaults.fsw),
@@ -293,6 +295,19 @@ def _dispersions(top: TomlTable, default: DispersionParams) -> DispersionParams:
         raise
     except ValueError as err:
         table = top.table("dispersions")
+        assert table is not None
+        key, _, reason = str(err).partition(": ")
+        raise table.error(key, reason) from None
+
+
+def _velocimeter(top: TomlTable, default: VelocimeterParams) -> VelocimeterParams:
+    """``[velocimeter]``: known keys of the right type, a dropout probability within 0 .. 1."""
+    try:
+        return _dataclass(top, "velocimeter", VelocimeterParams, default)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        table = top.table("velocimeter")
         assert table is not None
         key, _, reason = str(err).partition(": ")
         raise table.error(key, reason) from None

@@ -1,7 +1,7 @@
 """The simulated flight software: navigation + guidance + mode machine for N runs, no I/O.
 
 The simulated flight computer (and the model-only loop) feeds it sensor data through
-``on_imu`` / ``on_lrf`` / ``on_engine_status``, gives it operator commands (``arm``,
+``on_imu`` / ``on_lrf`` / ``on_vel`` / ``on_engine_status``, gives it operator commands (``arm``,
 ``start_descent``, ``safe``) and calls ``step`` at 50 Hz for engine and thrust-direction
 commands. Everything is an array over a leading batch axis of N runs.
 
@@ -130,6 +130,9 @@ class Telemetry:
     lrf_first_accept_time_s: FloatArray
     cpu_load_pct: float
     thrust_efficiency: FloatArray  #: achieved / predicted thrust (:mod:`hil.fsw.thrust`)
+    vel_accepted: BoolArray  #: last velocimeter reading accepted
+    vel_accepted_count: NDArray[np.int64]
+    vel_rejected_count: NDArray[np.int64]
 
 
 class FlightSoftware:
@@ -249,6 +252,13 @@ class FlightSoftware:
         """One LRF reading per run (m) with its valid flag; used only in descent modes."""
         t0 = time.perf_counter()
         self.nav.lrf_update(time_s, slant_range_m, valid & FIRING_MODES[self.mode])
+        self._busy_s += time.perf_counter() - t0
+
+    def on_vel(self, velocity_body_mps: FloatArray, valid: BoolArray) -> None:
+        """One velocimeter reading per run, (N, 3) m/s body axes, with its valid flag; used
+        only in descent modes."""
+        t0 = time.perf_counter()
+        self.nav.vel_update(velocity_body_mps, valid & FIRING_MODES[self.mode])
         self._busy_s += time.perf_counter() - t0
 
     def on_engine_status(
@@ -500,4 +510,7 @@ class FlightSoftware:
             lrf_first_accept_time_s=nav.lrf_first_accept_time_s.copy(),
             cpu_load_pct=self._cpu_load_pct,
             thrust_efficiency=self.thrust.efficiency.copy(),
+            vel_accepted=nav.vel_last_accepted.copy(),
+            vel_accepted_count=nav.vel_accepted.copy(),
+            vel_rejected_count=nav.vel_rejected.copy(),
         )

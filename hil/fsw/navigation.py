@@ -20,6 +20,14 @@ which the onboard map :mod:`hil.fsw.terrain_map` also uses).
   ``gate_sigma = 0`` for a pure fixed gate). Accepted ranges update (altitude, vertical
   velocity) with a two-state scalar-measurement Kalman filter (the range is turned into an
   altitude-equivalent measurement with the flat-terrain factor -beam_z).
+* **Velocimeter update.** The velocimeter's body-axis velocity is rotated to ENU with the
+  estimated attitude and tested per axis against
+  ``max(vel_gate_min_mps, vel_gate_fraction * speed, vel_gate_sigma * sqrt(S))``; a reading
+  with any axis outside is rejected whole. Accepted readings update the horizontal velocity
+  (one variance per run for both axes, grown by ``horizontal_accel_noise_psd``: the attitude
+  error the gyro's random walk leaves is what makes it drift) and, through the (altitude,
+  vertical velocity) filter, the vertical velocity and altitude. Noise model: sigma =
+  ``vel_noise_mps + vel_noise_fraction * speed`` per axis.
 * **Gate policy.** ``latch``: after ``latch_after`` consecutive rejections the LRF is ignored
   for the rest of the flight (HAKUTO-R M1). ``recover``: readings keep being tested; after
   ``reanchor_after`` consecutive rejected readings that agree with each other (implied
@@ -66,6 +74,13 @@ class NavParams:
     initial_vertical_velocity_sigma_mps: float = 1.0
     accel_noise_psd: float = 1e-4  #: process noise on vertical acceleration, m^2/s^3
     calibrate_in_armed: bool = True
+    vel_noise_mps: float = 0.05  #: onboard velocimeter noise model (must match the unit)
+    vel_noise_fraction: float = 0.005
+    vel_gate_min_mps: float = 2.0
+    vel_gate_fraction: float = 0.05
+    vel_gate_sigma: float = 4.0
+    initial_horizontal_velocity_sigma_mps: float = 1.0
+    horizontal_accel_noise_psd: float = 4e-3  #: horizontal velocity random walk, m^2/s^3
 
     def __post_init__(self) -> None:
         if self.gate_policy not in GATE_POLICIES:
@@ -106,6 +121,12 @@ class Navigation:
         cov[0] = params.initial_altitude_sigma_m**2
         cov[2] = params.initial_vertical_velocity_sigma_mps**2
         self._set_covariance(cov)
+        self.p_hh = np.full(n, params.initial_horizontal_velocity_sigma_mps**2)
+        # velocimeter bookkeeping
+        self.vel_accepted = np.zeros(n, dtype=np.int64)
+        self.vel_rejected = np.zeros(n, dtype=np.int64)
+        self.vel_last_accepted = np.zeros(n, dtype=bool)
+        self.vel_last_innovation_mps = np.zeros((n, 3))
         # LRF bookkeeping
         self.lrf_accepted = np.zeros(n, dtype=np.int64)
         self.lrf_rejected = np.zeros(n, dtype=np.int64)
@@ -134,6 +155,11 @@ class Navigation:
         self._calibrating_seen = None
         self._set_covariance(self._covariance()[:, rows])
         for name in (
+            "p_hh",
+            "vel_accepted",
+            "vel_rejected",
+            "vel_last_accepted",
+            "vel_last_innovation_mps",
             "lrf_accepted",
             "lrf_rejected",
             "lrf_reanchored",
@@ -245,6 +271,7 @@ class Navigation:
         cov += trans[:, 2:3] * c[2]
         cov += noise
         self._set_covariance(cov)
+        self.p_hh += self.params.horizontal_accel_noise_psd * total
 
     def vertical_gravity_mps2(self) -> FloatArray:
         """The onboard gravity model along z at the estimated velocity: ``-g + v_h^2 / R``
@@ -256,6 +283,52 @@ class Navigation:
         horizontal_sq *= 1.0 / p.moon_radius_m
         horizontal_sq -= p.moon_gravity_mps2
         return horizontal_sq
+
+    # -- velocimeter ------------------------------------------------------------------------
+    def vel_update(self, velocity_body_mps: FloatArray, usable: BoolArray) -> None:
+        """Test and apply one velocimeter reading (N, 3) body axes per run where ``usable``."""
+        p = self.params
+        self.vel_last_accepted = np.zeros(self.n, dtype=bool)
+        idx = np.flatnonzero(usable)
+        if idx.size == 0:
+            return
+        vb = velocity_body_mps[idx]
+        sp, cp = np.sin(self.pitch_rad[idx]), np.cos(self.pitch_rad[idx])
+        sy, cy = np.sin(self.yaw_rad[idx]), np.cos(self.yaw_rad[idx])
+        meas = np.stack(
+            (
+                cp * vb[:, 0] + sy * sp * vb[:, 1] - cy * sp * vb[:, 2],
+                cy * vb[:, 1] + sy * vb[:, 2],
+                sp * vb[:, 0] - sy * cp * vb[:, 1] + cy * cp * vb[:, 2],
+            ),
+            axis=-1,
+        )
+        nu = meas - self.velocity_mps[idx]
+        speed = np.sqrt(meas[:, 0] ** 2 + meas[:, 1] ** 2 + meas[:, 2] ** 2)
+        sigma = p.vel_noise_mps + p.vel_noise_fraction * speed
+        r = sigma * sigma
+        p_hh = self.p_hh[idx]
+        p_zz, p_zv, p_vv = self.p_zz[idx], self.p_zv[idx], self.p_vv[idx]
+        s_h, s_v = p_hh + r, p_vv + r
+        floor = np.maximum(p.vel_gate_min_mps, p.vel_gate_fraction * speed)
+        ok = np.abs(nu[:, 0]) <= np.maximum(floor, p.vel_gate_sigma * np.sqrt(s_h))
+        ok &= np.abs(nu[:, 1]) <= np.maximum(floor, p.vel_gate_sigma * np.sqrt(s_h))
+        ok &= np.abs(nu[:, 2]) <= np.maximum(floor, p.vel_gate_sigma * np.sqrt(s_v))
+        k_h = np.where(ok, p_hh / s_h, 0.0)
+        self.velocity_mps[idx, 0] += k_h * nu[:, 0]
+        self.velocity_mps[idx, 1] += k_h * nu[:, 1]
+        self.p_hh[idx] = (1.0 - k_h) * p_hh
+        # vertical: measurement of the filter's second state (H = [0, 1])
+        k_z, k_v = np.where(ok, p_zv / s_v, 0.0), np.where(ok, p_vv / s_v, 0.0)
+        self.position_m[idx, 2] += k_z * nu[:, 2]
+        self.velocity_mps[idx, 2] += k_v * nu[:, 2]
+        self.p_zz[idx] = p_zz - k_z * p_zv
+        self.p_zv[idx] = p_zv - k_z * p_vv
+        self.p_vv[idx] = p_vv - k_v * p_vv
+        self.vel_last_innovation_mps[idx] = nu
+        self.vel_accepted[idx] += ok
+        self.vel_rejected[idx] += ~ok
+        self.vel_last_accepted[idx] = ok
 
     # -- LRF --------------------------------------------------------------------------------
     def altitude_m(self) -> FloatArray:

@@ -44,8 +44,9 @@ BoolArray = NDArray[np.bool_]
 MG_MPS2 = 9.80665e-3  #: one milli-g, m/s^2
 
 
-#: Stream tags: run generator ``(run_seed, tag)`` for each random consumer of a run.
-STREAM_IMU, STREAM_LRF, STREAM_GAUGE, STREAM_DISPERSION = 1, 2, 3, 4
+#: Stream tags: run generator ``(run_seed, tag)`` for each random consumer of a run
+#: (STREAM_VEL: the velocimeter, :mod:`hil.models.velocimeter`).
+STREAM_IMU, STREAM_LRF, STREAM_GAUGE, STREAM_DISPERSION, STREAM_VEL = 1, 2, 3, 4, 5
 
 
 def run_generators(run_seeds: Sequence[int], tag: int) -> list[np.random.Generator]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from hil.cards import measurement
 from hil.cards.model import Step
 from hil.drivers.roles import LUNAR_SURFACE_SAMPLE, RangeStimulus
+from hil.drivers.velocimeter_role import VelocityStimulus
 from hil.protocol.icd import FC_MODES
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ IMU_RATE_HZ = 400.0
 """IMU frame rate (ICD: RS-422, 400 Hz)."""
 LRF_RATE_HZ = 10.0
 """``LRF_Range`` rate (ICD: 10 Hz)."""
+VEL_RATE_HZ = 10.0
+"""``VEL_Velocity`` rate (ICD: 10 Hz)."""
 ENGINE_RATE_HZ = 50.0
 """``ENG_Status`` rate (ICD: 50 Hz)."""
 PARKED_RANGE_M = 1500.0
@@ -43,17 +46,21 @@ def require(condition: bool, message: str) -> None:
 
 
 def start_emulators(ctx: StepContext, lrf_range_m: float = PARKED_RANGE_M) -> None:
-    """Start the IMU (upright, at rest on the Moon), LRF (valid ``lrf_range_m``) and engine
-    emulators at their ICD rates, so the FC sees live traffic on every input."""
+    """Start the IMU (upright, at rest on the Moon), LRF (valid ``lrf_range_m``), velocimeter
+    (valid, at rest) and engine emulators at their ICD rates, so the FC sees live traffic on
+    every input."""
     bench = ctx.bench
     bench.imu.stimulus = LUNAR_SURFACE_SAMPLE
     bench.range_finder.stimulus = RangeStimulus(lrf_range_m, valid=True, signal_strength_pct=90.0)
     bench.imu.start_stream(IMU_RATE_HZ)
     bench.range_finder.start_stream(LRF_RATE_HZ)
+    bench.velocimeter.stimulus = VelocityStimulus((0.0, 0.0, 0.0), valid=True)
+    bench.velocimeter.start_stream(VEL_RATE_HZ)
     bench.engine.start_stream(ENGINE_RATE_HZ)
     ctx.log(
         f"emulators streaming: IMU {IMU_RATE_HZ:g} Hz (1.62 m/s^2 on Z, at rest), "
-        f"LRF {LRF_RATE_HZ:g} Hz ({lrf_range_m:g} m valid), engine {ENGINE_RATE_HZ:g} Hz"
+        f"LRF {LRF_RATE_HZ:g} Hz ({lrf_range_m:g} m valid), velocimeter {VEL_RATE_HZ:g} Hz "
+        f"(0 m/s valid), engine {ENGINE_RATE_HZ:g} Hz"
     )
 
 
@@ -111,9 +118,9 @@ def zero_and_arm(ctx: StepContext) -> None:
 
 def teardown(*, zero_test_parameters: bool = False) -> Callable[[StepContext], None]:
     """The standard teardown: zero the FC test parameters (if asked), command SAFE (engine
-    disarmed), stop every emulator stream, park the LRF stimulus invalid, and return the FC
-    to STANDBY. Every action is tried even if an earlier one fails; the first failure is
-    raised at the end so the record shows the teardown did not complete."""
+    disarmed), stop every emulator stream, park the LRF and velocimeter stimuli invalid, and
+    return the FC to STANDBY. Every action is tried even if an earlier one fails; the first
+    failure is raised at the end so the record shows the teardown did not complete."""
 
     def run(ctx: StepContext) -> None:
         bench = ctx.bench
@@ -126,6 +133,7 @@ def teardown(*, zero_test_parameters: bool = False) -> Callable[[StepContext], N
             ("SAFE", ctx.fc.safe),
             ("stop IMU stream", bench.imu.stop_stream),
             ("stop LRF stream", bench.range_finder.stop_stream),
+            ("stop velocimeter stream", bench.velocimeter.stop_stream),
             ("stop engine stream", bench.engine.stop_stream),
             ("MODE STANDBY", lambda: ctx.fc.set_mode("STANDBY")),
         ]
@@ -137,6 +145,7 @@ def teardown(*, zero_test_parameters: bool = False) -> Callable[[StepContext], N
                 ctx.log(f"teardown: {what} failed: {err}")
                 errors.append(err)
         bench.range_finder.stimulus = RangeStimulus(0.0, valid=False, signal_strength_pct=0.0)
+        bench.velocimeter.stimulus = VelocityStimulus((0.0, 0.0, 0.0), valid=False)
         if errors:
             raise errors[0]
         ctx.log("teardown: streams stopped, FC SAFE then STANDBY")

@@ -128,6 +128,8 @@ url = "{folder / "imu"}"
 baudrate = 921600
 [devices.range_finder]
 backend = "wire"
+[devices.velocimeter]
+backend = "wire"
 [devices.engine]
 backend = "wire"
 """

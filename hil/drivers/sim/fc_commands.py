@@ -139,6 +139,25 @@ class MaintenanceCommands:
             f"FRAMES={counters.lrf_frames}",
         )
 
+    def _cmd_vel(self) -> tuple[str, ...]:
+        """VEL: the last velocimeter reading received (body axes, m/s; zeros and VALID=0
+        before the first), its valid flag and the FC's counts: frames received, frames the
+        unit flagged invalid, readings the navigation accepted and rejected (0 before the
+        flight software is loaded). Not in STATUS: its reply is at the line's 256 bytes."""
+        counters = self.fc.counters
+        last = counters.vel_last or {"VX": 0.0, "VY": 0.0, "VZ": 0.0, "VALID": 0.0}
+        fsw = self.fc.software.fsw
+        return (
+            f"VX={last['VX']:.2f}",
+            f"VY={last['VY']:.2f}",
+            f"VZ={last['VZ']:.2f}",
+            f"VALID={int(last['VALID'])}",
+            f"FRAMES={counters.vel_frames}",
+            f"INVALID={counters.vel_invalid_frames}",
+            f"ACCEPTED={int(fsw.nav.vel_accepted[0]) if fsw is not None else 0}",
+            f"REJECTED={int(fsw.nav.vel_rejected[0]) if fsw is not None else 0}",
+        )
+
     def _cmd_bit(self) -> tuple[str, ...]:
         if self.fc.mode not in ("SAFE", "STANDBY", "BIT"):
             raise Refused("NOT_ALLOWED", f"BIT_IN_{self.fc.mode}")

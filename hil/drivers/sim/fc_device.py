@@ -177,6 +177,7 @@ class SimulatedFlightComputer:
             threaded=free_running,
         ).open()
         self._can.subscribe("LRF_Range", self._on_lrf)
+        self._can.subscribe("VEL_Velocity", self._on_vel)
         self._can.subscribe("ENG_Status", self._on_engine_status)
         self._can.subscribe("ENG_Propellant", self._on_propellant)
         self._free_running = free_running
@@ -326,6 +327,17 @@ class SimulatedFlightComputer:
             self.counters.count_lrf(slant_range_m, valid, strength, self._clock.now_s())
             self.software.on_lrf(slant_range_m, valid >= 0.5)
 
+    def _on_vel(self, message: str, values: dict[str, Any], timestamp_s: float) -> None:
+        with self._lock:
+            velocity = (
+                float(values["VelocityX"]),
+                float(values["VelocityY"]),
+                float(values["VelocityZ"]),
+            )
+            valid = float(values["Valid"]) >= 0.5
+            self.counters.count_vel(velocity, valid, self._clock.now_s())
+            self.software.on_vel(velocity, valid)
+
     def _on_engine_status(self, message: str, values: dict[str, Any], timestamp_s: float) -> None:
         with self._lock:
             self.counters.engine_status_frames += 1
@@ -455,7 +467,8 @@ class SimulatedFlightComputer:
     def _nav_signals(self) -> Mapping[str, Mapping[str, Any]]:
         with self._lock:
             telemetry = self.software.telemetry()
-        return nav_signals(telemetry)
+            vel_ok = inputs_alive(self.counters, self._clock.now_s())["VEL"]
+        return nav_signals(telemetry, vel_ok)
 
 
 def _device_end(pty: PtyPair | None, url: str | None, baudrate: int, name: str) -> SerialLink:

@@ -28,17 +28,22 @@ class FcCounters:
     imu_bad_frames: int = 0
     imu_sequence_gaps: int = 0
     lrf_frames: int = 0
+    vel_frames: int = 0
+    vel_invalid_frames: int = 0
+    """Velocimeter frames flagged invalid by the unit (no lock, out of its range)."""
     engine_status_frames: int = 0
     commands: int = 0
     bad_commands: int = 0
     last_imu_s: float = float("-inf")
     last_lrf_s: float = float("-inf")
+    last_vel_s: float = float("-inf")
     last_engine_s: float = float("-inf")
     last_imu_sequence: int = -1
     imu_times_s: list[float] = field(default_factory=list)
     imu_recent: deque[tuple[float, ...]] = field(default_factory=lambda: deque(maxlen=2000))
     """The last IMU samples: specific force (3) and angular rate (3), for the IMU command."""
     lrf_last: dict[str, float] = field(default_factory=dict)
+    vel_last: dict[str, float] = field(default_factory=dict)
 
     def count_imu(self, frames: Sequence[ImuFrame], now_s: float) -> None:
         """IMU frames received at ``now_s``: count them and their sequence gaps, keep their
@@ -73,16 +78,27 @@ class FcCounters:
         self.last_lrf_s = now_s
         self.lrf_last = {"RANGE": slant_range_m, "VALID": valid, "STRENGTH": strength}
 
+    def count_vel(
+        self, velocity_mps: tuple[float, float, float], valid: bool, now_s: float
+    ) -> None:
+        """A VEL_Velocity frame received at ``now_s`` (body-axis velocity, m/s)."""
+        self.vel_frames += 1
+        self.vel_invalid_frames += not valid
+        self.last_vel_s = now_s
+        vx, vy, vz = velocity_mps
+        self.vel_last = {"VX": vx, "VY": vy, "VZ": vz, "VALID": float(valid)}
 
-ALIVE_WITHIN_S = {"IMU": 0.1, "LRF": 0.5, "ENGINE": 0.2}
+
+ALIVE_WITHIN_S = {"IMU": 0.1, "LRF": 0.5, "VEL": 0.5, "ENGINE": 0.2}
 """An input is alive while its last frame is younger than this, s."""
 
 
 def inputs_alive(counters: FcCounters, now_s: float) -> dict[str, bool]:
-    """IMU, LRF and ENGINE: has each been heard from recently enough at ``now_s``?"""
+    """IMU, LRF, VEL and ENGINE: has each been heard from recently enough at ``now_s``?"""
     last_s = {
         "IMU": counters.last_imu_s,
         "LRF": counters.last_lrf_s,
+        "VEL": counters.last_vel_s,
         "ENGINE": counters.last_engine_s,
     }
     return {name: now_s - last_s[name] < limit_s for name, limit_s in ALIVE_WITHIN_S.items()}
@@ -104,6 +120,7 @@ def bit_items(
     return {
         "IMU": alive["IMU"] and imu_rate_hz >= minimum_imu_rate_hz and imu_bad_frames == 0,
         "LRF": alive["LRF"],
+        "VEL": alive["VEL"],
         "ENGINE": alive["ENGINE"],
         "CAN": can_malformed == 0,
         "PARAMETERS": all(name in parameters for name in PARAMETERS),

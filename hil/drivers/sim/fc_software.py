@@ -2,10 +2,10 @@
 
 :class:`FlightSoftwareAdapter` loads :class:`~hil.fsw.FlightSoftware` when a STATE uplink
 arrives (its settings from the FC's parameter table, :func:`hil.fsw.fsw_params`; its map the
-one ``TERRAIN_MAP`` names), feeds it IMU frames, LRF ranges and engine status, runs a
-guidance cycle each time the IMU clock crosses a 20 ms boundary (the FC's time base is its
-IMU's), passes mode commands on, and keeps the engine and thrust-direction commands of the
-last cycle. Its watchdog faults the flight software when the IMU falls silent in powered
+one ``TERRAIN_MAP`` names), feeds it IMU frames, LRF ranges, velocimeter readings and engine
+status, runs a guidance cycle each time the IMU clock crosses a 20 ms boundary (the FC's time
+base is its IMU's), passes mode commands on, and keeps the engine and thrust-direction commands
+of the last cycle. Its watchdog faults the flight software when the IMU falls silent in powered
 flight. Each guidance cycle is accounted for by the FC's executive
 (:mod:`~hil.drivers.sim.fc_scheduler`): with cycles stolen by a load test a cycle may miss its
 deadline (a late guidance output reaches the engine one cycle late) and the watchdog may
@@ -168,6 +168,11 @@ class FlightSoftwareAdapter:
         """An LRF range, taken at the flight software's current time (if loaded)."""
         if self.fsw is not None:
             self.fsw.on_lrf(self.time_s, np.array([slant_range_m]), np.array([valid]))
+
+    def on_vel(self, velocity_body_mps: tuple[float, float, float], valid: bool) -> None:
+        """A velocimeter reading (body axes, m/s), at the flight software's time (if loaded)."""
+        if self.fsw is not None:
+            self.fsw.on_vel(np.array([velocity_body_mps]), np.array([valid]))
 
     def on_engine_status(self, throttle_actual_pct: float) -> None:
         """The engine's reported throttle, for the next guidance cycle."""

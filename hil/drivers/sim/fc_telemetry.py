@@ -29,6 +29,8 @@ IDLE_NAV: Mapping[str, Mapping[str, Any]] = {
         "VelocityDownrange": 0.0,
         "VelocityCrossrange": 0.0,
         "VelocityVertical": 0.0,
+        "VelOk": 0,
+        "VelAccepted": 0,
     },
 }
 """Navigation telemetry before the flight software is loaded."""
@@ -113,10 +115,13 @@ def acs_command(
     }
 
 
-def nav_signals(telemetry: Telemetry | None) -> Mapping[str, Mapping[str, Any]]:
-    """FC_NavAltitude, FC_NavPosition and FC_NavVelocity, by message name."""
+def nav_signals(
+    telemetry: Telemetry | None, vel_ok: bool = False
+) -> Mapping[str, Mapping[str, Any]]:
+    """FC_NavAltitude, FC_NavPosition and FC_NavVelocity, by message name; ``vel_ok`` is the
+    velocimeter's input health (:func:`~hil.drivers.sim.fc_health.inputs_alive`)."""
     if telemetry is None:
-        return IDLE_NAV
+        return {**IDLE_NAV, "FC_NavVelocity": {**IDLE_NAV["FC_NavVelocity"], "VelOk": int(vel_ok)}}
     t = telemetry
     return {
         "FC_NavAltitude": {
@@ -136,6 +141,8 @@ def nav_signals(telemetry: Telemetry | None) -> Mapping[str, Mapping[str, Any]]:
                 float(t.velocity_crossrange_mps[0]), -200, 200, 0.1
             ),
             "VelocityVertical": clip_to_signal(float(t.velocity_vertical_mps[0]), -300, 300, 0.01),
+            "VelOk": int(vel_ok),
+            "VelAccepted": int(bool(t.vel_accepted[0])),
         },
     }
 

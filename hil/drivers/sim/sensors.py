@@ -1,7 +1,8 @@
 """Simulated backends of the sensor and engine roles.
 
 They are the bench's emulators attached to the simulated flight computer: the IMU line is
-the simulated FC's pty, the LRF and engine frames travel on the simulated bench's CAN bus.
+the simulated FC's pty, the LRF, velocimeter and engine frames travel on the simulated bench's
+CAN bus.
 Asking for one without a simulated flight computer in the bench is a configuration error
 (``harness_of`` refuses).
 """
@@ -12,6 +13,7 @@ from hil.drivers.engine import EngineEmulator
 from hil.drivers.imu import ImuEmulator
 from hil.drivers.lrf import LrfEmulator
 from hil.drivers.sim.harness import harness_of
+from hil.drivers.velocimeter import VelocimeterEmulator
 
 
 class SimImu(ImuEmulator):
@@ -31,6 +33,16 @@ class SimImu(ImuEmulator):
 
 
 class SimRangeFinder(LrfEmulator):
+    simulated = True
+
+    def _open(self) -> None:
+        harness_of(self.context)
+
+    def describe_link(self) -> str:
+        return "simulated bench " + super().describe_link()
+
+
+class SimVelocimeter(VelocimeterEmulator):
     simulated = True
 
     def _open(self) -> None:

@@ -202,12 +202,13 @@ def run_device(
             if link.is_symlink():
                 link.unlink()
     log.info(
-        "FC %s stopped: %d commands, %d IMU frames (%d bad), %d LRF frames",
+        "FC %s stopped: %d commands, %d IMU frames (%d bad), %d LRF frames, %d VEL frames",
         config.serial_number,
         device.counters.commands,
         device.counters.imu_frames,
         device.counters.imu_bad_frames,
         device.counters.lrf_frames,
+        device.counters.vel_frames,
     )
     return device
 

@@ -39,6 +39,8 @@ class Plant:
         self.imu = start.imu
         self.lrf = start.lrf
         self.lrf.terrain = self.terrain
+        self.vel = start.vel
+        self.vel.terrain = self.terrain
         self.gauge = start.gauge
         self.state = start.state
         self.initial_state = self.state.copy()

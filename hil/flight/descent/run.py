@@ -12,6 +12,7 @@ task       rate    what it does
 truth      1 kHz   ground contact at each 1 ms truth step; publishes truth signals
 imu        400 Hz  IMU frames to the FC (serial line), contact spike after touchdown
 lrf        10 Hz   ``LRF_Range`` slant range to the terrain along the beam (CAN)
+vel        10 Hz   ``VEL_Velocity`` velocimeter: body-axis velocity over the surface (CAN)
 engine     50 Hz   ``ENG_Status`` from the engine model, ``ENG_Propellant`` at 5 Hz (CAN)
 step       50 Hz   lockstep only: the bench's steppable devices read what arrived and answer
 readback   50 Hz   reads ``ENG_Cmd``/``ACS_Cmd``, checks they are fresh, propagates the
@@ -270,6 +271,7 @@ class DescentRun:
             Task("truth", 1000.0, self._truth_task),
             Task("imu", 400.0, self._imu_task),
             Task("lrf", 10.0, self._lrf_task),
+            Task("vel", 10.0, self._vel_task),
             Task("engine", 50.0, self._engine_task),
         ]
         if not self.realtime:
@@ -352,6 +354,15 @@ class DescentRun:
             )
         self._lrf_last = (range_m, is_valid)
         self.bench.range_finder.send_range(range_m, is_valid, 100.0 * float(strength[0]))
+
+    def _vel_task(self, instants: np.ndarray) -> None:
+        plant = self.plant  # measured even when unplugged: its stream stays the model-only one
+        velocity, valid = plant.vel.measure(plant.block_end_state)
+        if self.faults.is_on("unplug", "velocimeter"):
+            return
+        reading = (float(velocity[0, 0]), float(velocity[0, 1]), float(velocity[0, 2]))
+        reading, ok = self.faults.vel(reading, bool(valid[0]) and plant.contact is None)
+        self.bench.velocimeter.send_velocity(reading, ok)
 
     def _engine_task(self, instants: np.ndarray) -> None:
         if self.faults.is_on("unplug", "engine"):
