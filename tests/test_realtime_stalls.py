@@ -47,10 +47,15 @@ def test_a_silence_longer_than_a_counter_lap_is_a_stall_not_lost_frames() -> Non
     # a counter gap after a short silence is still frames lost
     _receive(link, [(5, 22 * PERIOD_S), (6, 23 * PERIOD_S)])
     assert link.stats["ACS_Cmd"].counter_gaps == 2
-    # any counter after a silence of more than 16 periods: a stall (the counter may alias)
-    _receive(link, [(11, 53 * PERIOD_S), (12, 54 * PERIOD_S)])
+    # 30 periods silent, the counter on by 30 (6 -> 36, aliased to 4): 29 frames lost, as a
+    # bus-off loses them; the frames' timestamps count the counter's laps
+    _receive(link, [(4, 53 * PERIOD_S), (5, 54 * PERIOD_S)])
     stats = link.stats["ACS_Cmd"]
-    assert (stats.stalls, stats.counter_gaps, stats.received) == (2, 2, 7)
+    assert (stats.stalls, stats.counter_gaps, stats.received) == (1, 2 + 29, 7)
+    # and a later pause of 30 periods with the counter going on by one: a second stall
+    _receive(link, [(6, 84 * PERIOD_S)])
+    stats = link.stats["ACS_Cmd"]
+    assert (stats.stalls, stats.counter_gaps) == (2, 31)
     assert stats.longest_stall_s == pytest.approx(30 * PERIOD_S)
 
 

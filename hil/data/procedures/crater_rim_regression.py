@@ -2,12 +2,17 @@
 
 Reads the navigation settings the flight computer under test is configured with (innovation
 gate policy and size, touchdown rule) and flies that flight computer through the F1
-crater-rim scenario with them: a
-~3 km cliff under the ground track that the onboard map does not show. The LRF range jumps
+crater rim with them: a ~3 km cliff under the ground track that the onboard map does not
+show (the terrain of scenario ``f1-crater-rim-recover``; the card sets the gate itself). The LRF range jumps
 by the height of the cliff at the rim. A flight computer that rejects the LRF for good
 there (the `latch` policy of Mission 1) believes it has landed while kilometres up, hovers
 until its propellant is gone and falls; this card fails it. One that re-anchors on the
 crater floor (`recover`) lands.
+
+Rev C: the rim alone. Scenario ``f1-crater-rim`` now also has the crater floor's unmapped
+2.5 km inner slope (its assumption [A1], which brings Mission 1's figures within 20 %); over
+that slope the simulated FC's `recover` gate runs its tanks dry as well, so a card flown
+there would fail every FC this project has, and say nothing about the gate at the rim.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from procedures._descent import fly, lrf_rejected_for_good, touchdown_steps
 
 from hil.cards import Card, StepContext, action, measurement
 
-SCENARIO = "f1-crater-rim"
+SCENARIO = "f1-crater-rim-recover"  # its terrain; the gate is the FC's own
 SEED = 0
 SETTINGS = ("GATE_POLICY", "LRF_GATE_M", "LRF_GATE_FRACTION", "TOUCHDOWN_RULE")
 
@@ -33,7 +38,7 @@ def read_fc_settings(ctx: StepContext) -> None:
 
 CARD = Card(
     number="LL-22-10-00-730-802",
-    revision="B",
+    revision="C",
     title="Crater-rim regression: LRF range jump at a 3 km cliff (HAKUTO-R Mission 1)",
     effectivity=("HR-M3",),
     interval="After FC software load or any navigation parameter change; before every "
@@ -41,8 +46,9 @@ CARD = Card(
     equipment=(
         "HIL bench with the flight computer under test; lockstep when every device is "
         "simulated, real time against hardware",
-        "Scenario f1-crater-rim (scenarios/f1-crater-rim.toml) (truth: nominal terrain with a 3 km "
-        "cliff 12 km before the site; onboard map: nominal)",
+        "Scenario f1-crater-rim-recover (scenarios/f1-crater-rim-recover.toml) (truth: nominal "
+        "terrain with a 3 km cliff 12 km before the site; onboard map: nominal), flown with "
+        "the FC's own gate settings",
     ),
     cautions=(
         "The descent is flown with the settings read from the FC in step 1. Do not change FC "
@@ -69,8 +75,8 @@ CARD = Card(
         ),
         action(
             2,
-            "Fly the FC under test through the F1 crater-rim descent (seed 0) with those "
-            "settings. Record the verdict and the output folder.",
+            "Fly the FC under test over the F1 crater rim (scenario f1-crater-rim-recover, "
+            "seed 0) with those settings. Record the verdict and the output folder.",
             run=fly(SCENARIO, SEED),
         ),
         measurement(

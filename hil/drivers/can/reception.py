@@ -221,9 +221,12 @@ class Receiver:
         ``stamp_s``) according to its rolling counter.
 
         A periodic message silent for more than a whole lap of its counter (16 periods of a
-        4-bit counter) is a stall, counted in ``stalls``, not as lost frames: its counter may
-        have aliased, and a sender (or relay) that stalled loses nothing on the bus. A gap of
-        the counter within a shorter silence is frames lost, as always.
+        4-bit counter) whose counter then goes on by one is a stall, counted in ``stalls``,
+        not as lost frames: the sender (or a relay) paused and nothing was lost on the bus. If
+        the counter moved on by more, frames were lost (a bus-off, a cut cable): past a lap the
+        counter aliases, so the frames' own timestamps (the sender's, or the interface's) say
+        how many laps were lost. Indistinguishable, and counted as a stall: a loss of exactly
+        a multiple of 16 frames. Receive stalls on this side do not matter either way.
         """
         codec = inbound.codec
         mask = codec.counter_mask
@@ -235,7 +238,8 @@ class Receiver:
             return
         period_s = codec.cycle_time_s
         silent_s = stamp_s - previous_s
-        if period_s and silent_s > (mask + 1) * period_s:
+        step = (counter - last) & mask
+        if period_s and silent_s > (mask + 1) * period_s and step == 1:
             counters = inbound.counters
             counters.stalls += 1
             counters.longest_stall_s = max(counters.longest_stall_s, silent_s)
@@ -248,7 +252,10 @@ class Receiver:
                 silent_s / period_s,
             )
             return
-        step = (counter - last) & mask
+        if period_s and step != 0:
+            laps = (silent_s / period_s - step) / (mask + 1)
+            if laps > 0.5:  # round(laps) >= 1
+                step += round(laps) * (mask + 1)
         if step != 1:
             missed = 1 if step == 0 else step - 1
             inbound.counters.counter_gaps += missed
