@@ -396,7 +396,7 @@ def test_a_clear_release_is_a_signed_record_that_verifies(
     (signature,) = state.signatures
     assert (signature.meaning, signature.person_id) == ("approved", "insp")
     checked = next(e for e in store.events(release.run_id) if e.kind == "release_to_service")
-    assert checked.payload["lander"] == LANDER and len(checked.payload["due"]) == 8
+    assert checked.payload["lander"] == LANDER and len(checked.payload["due"]) == 9
     assert fleet.lander(LANDER).status == "released"
     assert [r.run_id for r in fleet.releases(LANDER)] == [release.run_id]
 
