@@ -96,8 +96,7 @@ def _ready(places: dict[str, str]) -> None:
 
 
 def run_can_server(args: argparse.Namespace) -> int:
-    from hil.core.config import TomlTable
-    from hil.core.realtime import parse_realtime
+    from hil.core.config import TomlTable, parse_realtime
     from hil.core.stalls import trace_from_environment
     from hil.drivers.can.server import SERVER_REALTIME, serve_can
 

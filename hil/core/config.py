@@ -26,6 +26,7 @@ frozen dataclasses; nothing reads TOML after this module.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from hil.core.paths import resolve_named
-from hil.core.realtime import RealtimeOptions, parse_realtime
+from hil.core.realtime import GC_MODES, RealtimeOptions
 from hil.errors import ConfigError
 
 ROLES = ("flight_computer", "imu", "range_finder", "velocimeter", "engine")
@@ -233,3 +234,22 @@ def parse_options(device: DeviceConfig, schema: type[T], path: Path) -> T:
 
 def _builtin(name: str) -> type:
     return {"str": str, "int": int, "float": float, "bool": bool}.get(name, object)
+
+
+def parse_realtime(table: TomlTable | None, default: RealtimeOptions) -> RealtimeOptions:
+    """The ``[realtime]`` table (None: absent, ``default``). Raises ``ConfigError``."""
+    if table is None:
+        return default
+    mode = table.get("gc", str, default.gc)
+    if mode not in GC_MODES:
+        raise table.error("gc", f"must be one of {', '.join(GC_MODES)}, not {mode!r}")
+    cpus_value = table.get("cpus", list, list(default.cpus))
+    available = os.cpu_count() or 1
+    for cpu in cpus_value:
+        if not isinstance(cpu, int) or isinstance(cpu, bool) or not 0 <= cpu < available:
+            raise table.error("cpus", f"CPU numbers 0-{available - 1}, not {cpu!r}")
+    priority = table.get("fifo_priority", int, default.fifo_priority)
+    if not 0 <= priority <= 99:
+        raise table.error("fifo_priority", f"must be 0 (normal) or 1-99, not {priority!r}")
+    table.finish()
+    return RealtimeOptions(mode, tuple(cpus_value), priority)

@@ -9,10 +9,10 @@ the ``SCHED_FIFO`` policy, as one ``[realtime]`` table of a bench or device file
     cpus = [0]             # CPU numbers the process may run on (default: all)
     fifo_priority = 10     # SCHED_FIFO priority 1-99, 0 for the normal policy (default 0)
 
-``parse_realtime`` reads the table strictly (one line naming file, table and key for a bad
-value); ``apply_realtime`` applies it to the calling process and says, one line each, what it
-got. A platform that refuses affinity or the real-time policy (no root, no
-``CAP_SYS_NICE``, not Linux) is logged and skipped: the run goes on without.
+``hil.core.config.parse_realtime`` reads the table strictly (one line naming file, table
+and key for a bad value); ``apply_realtime`` applies it to the calling process and says, one
+line each, what it got. A platform that refuses affinity or the real-time policy (no root,
+no ``CAP_SYS_NICE``, not Linux) is logged and skipped: the run goes on without.
 docs/architecture.md ("Stalls of the real-time processes") says which of these helped.
 """
 
@@ -24,10 +24,6 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # config.py imports this module for the bench file's [realtime] table
-    from hil.core.config import TomlTable
 
 __all__ = [
     "GC_MODES",
@@ -35,7 +31,6 @@ __all__ = [
     "apply_gc",
     "apply_realtime",
     "apply_scheduling",
-    "parse_realtime",
     "restore_gc",
     "save_scheduling",
 ]
@@ -56,25 +51,6 @@ class RealtimeOptions:
     gc: str = "freeze"
     cpus: tuple[int, ...] = ()
     fifo_priority: int = 0
-
-
-def parse_realtime(table: TomlTable | None, default: RealtimeOptions) -> RealtimeOptions:
-    """The ``[realtime]`` table (None: absent, ``default``). Raises ``ConfigError``."""
-    if table is None:
-        return default
-    mode = table.get("gc", str, default.gc)
-    if mode not in GC_MODES:
-        raise table.error("gc", f"must be one of {', '.join(GC_MODES)}, not {mode!r}")
-    cpus_value = table.get("cpus", list, list(default.cpus))
-    available = os.cpu_count() or 1
-    for cpu in cpus_value:
-        if not isinstance(cpu, int) or isinstance(cpu, bool) or not 0 <= cpu < available:
-            raise table.error("cpus", f"CPU numbers 0-{available - 1}, not {cpu!r}")
-    priority = table.get("fifo_priority", int, default.fifo_priority)
-    if not 0 <= priority <= 99:
-        raise table.error("fifo_priority", f"must be 0 (normal) or 1-99, not {priority!r}")
-    table.finish()
-    return RealtimeOptions(mode, tuple(cpus_value), priority)
 
 
 def apply_realtime(options: RealtimeOptions, who: str, threads: bool = True) -> list[str]:

@@ -1,10 +1,10 @@
 """Card LL-22-10-00-730-802: crater-rim regression (HAKUTO-R Mission 1).
 
 Reads the navigation settings the flight computer under test is configured with (innovation
-gate policy and size, touchdown rule) and flies that flight computer through the F1
-crater rim with them: a ~3 km cliff under the ground track that the onboard map does not
-show (the terrain of scenario ``f1-crater-rim-recover``; the card sets the gate itself). The LRF range jumps
-by the height of the cliff at the rim. A flight computer that rejects the LRF for good
+gate policy and size, touchdown rule) and flies that flight computer over the F1 crater rim
+with them: a ~3 km cliff under the ground track that the onboard map does not show (the
+terrain of scenario ``f1-crater-rim-recover``; the card sets the gate itself). The LRF
+range jumps by the height of the cliff at the rim. A flight computer that rejects the LRF for good
 there (the `latch` policy of Mission 1) believes it has landed while kilometres up, hovers
 until its propellant is gone and falls; this card fails it. One that re-anchors on the
 crater floor (`recover`) lands.

@@ -46,8 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hil.core.clock import WallClock
-from hil.core.config import CanConfig, TomlTable, read_toml
-from hil.core.realtime import RealtimeOptions, apply_gc, apply_scheduling, parse_realtime
+from hil.core.config import CanConfig, TomlTable, parse_realtime, read_toml
+from hil.core.realtime import RealtimeOptions, apply_gc, apply_scheduling
 from hil.core.stalls import trace_from_environment
 from hil.drivers.sim.fc_device import SerialPorts, SimulatedFlightComputer
 from hil.errors import ConfigError
