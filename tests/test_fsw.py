@@ -187,6 +187,26 @@ def test_the_approach_takes_longer_only_from_a_high_gate_it_cannot_fly_from_in_t
     assert g.approach_time_s < late[0] <= g.approach_time_s + g.approach_stretch_max_s
 
 
+def test_an_approach_from_too_low_and_too_fast_brakes_at_once_instead_of_through_the_ground() -> (
+    None
+):
+    # F2's control (HAKUTO-R's steep profile, the LRF re-anchoring 1.4 km lower late in the
+    # braking burn): the high gate is reached 1.7 km up, nearly over the site, descending at
+    # 66 m/s. No approach is flyable within the thrust margin; the longest candidates brake
+    # gently and plan a path through the ground back up to the low gate (the lander hit it
+    # at 25 m/s), so the shortest one that stays above the ground is flown.
+    g = GuidanceParams(approach_time_s=65.0)
+    chosen = approach_time(
+        np.array([[-542.0, 0.0, 1671.0]]),
+        np.array([[31.9, 0.0, -66.0]]),
+        np.array([-1.62]),
+        np.array([551.0]),
+        2000.0,
+        g,
+    )
+    assert chosen[0] == g.approach_time_s
+
+
 def test_a_lander_short_of_thrust_flies_the_nominal_timeline_and_lands() -> None:
     # run 83 of a seed-1 campaign with 1 % thrust dispersion (1.7 % short). When braking was
     # planned at full thrust it fell behind the plan, reached the high gate stopped and
@@ -294,6 +314,24 @@ def test_fc_parameters_map_onto_the_flight_software_and_leave_the_rest_alone() -
         gate_policy="latch", touchdown_rule="altitude", min_throttle=30.0 / 100.0, nav=nav
     )
     assert fsw_params(table) == expected
+    # a lander's own descent profile: the guidance targets, crossrange left as it was
+    profile = fsw_params(
+        {
+            "BRAKING_TIME_S": 750.0,
+            "HIGH_GATE_X_M": -600.0,
+            "HIGH_GATE_ALT_M": 3000.0,
+            "HIGH_GATE_VX_MPS": 15.0,
+            "HIGH_GATE_VZ_MPS": -80.0,
+            "APPROACH_TIME_S": 65.0,
+        }
+    ).guidance
+    assert profile == dataclasses.replace(
+        FswParams().guidance,
+        braking_time_s=750.0,
+        high_gate_position_m=(-600.0, 0.0, 3000.0),
+        high_gate_velocity_mps=(15.0, 0.0, -80.0),
+        approach_time_s=65.0,
+    )
     # a parameter left out keeps the given default's setting; the nav policy follows the FSW's
     base = dataclasses.replace(FswParams(), dry_mass_kg=300.0, min_throttle=0.25)
     params = fsw_params({"GATE_POLICY": "latch"}, base)

@@ -107,6 +107,42 @@ def test_fc_parameters_configure_the_model_flight_software(tmp_path: Path) -> No
     assert fsw.touchdown_rule == "altitude"
 
 
+def test_a_lander_profile_sets_the_guidance_targets_and_where_the_descent_starts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "profile.toml"
+    path.write_text(
+        '[scenario]\nname = "p"\n[fc]\nBRAKING_TIME_S = 750\nHIGH_GATE_X_M = -600\n'
+        "HIGH_GATE_ALT_M = 3000\nHIGH_GATE_VX_MPS = 15\nHIGH_GATE_VZ_MPS = -80\n"
+        "APPROACH_TIME_S = 65\n[pdi]\nposition_m = [-690000, 0, 15000]\n"
+    )
+    model = load_scenario(path).model
+    guidance = model.fsw.guidance
+    assert guidance.braking_time_s == 750.0
+    assert guidance.high_gate_position_m == (-600.0, 0.0, 3000.0)
+    assert guidance.high_gate_velocity_mps == (15.0, 0.0, -80.0)
+    assert guidance.approach_time_s == 65.0
+    assert model.pdi_position_m == (-690_000.0, 0.0, 15_000.0)
+    assert model.pdi_velocity_mps == (1680.0, 0.0, 0.0)  # left out: the nominal PDI's
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[pdi]\nposition_m = [1, 2]\n", r"\[pdi\] position_m: expected three numbers"),
+        ("[pdi]\nposition_m = [0, 0, -5]\n", r"\[pdi\] position_m: altitude must be > 0"),
+        ("[pdi]\nspeed = 3\n", r"\[pdi\] speed: unknown key"),
+        ("[fc]\nHIGH_GATE_VZ_MPS = 10\n", r"\[fc\] HIGH_GATE_VZ_MPS: HIGH_GATE_VZ_MPS must be"),
+    ],
+)
+def test_profile_mistakes_are_named(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[scenario]\nname = "bad"\n' + text)
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(str(path))
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

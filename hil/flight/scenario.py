@@ -4,8 +4,9 @@ A scenario says what the bench flies: the truth terrain (a named profile plus fe
 as a crater-rim cliff, ``[[terrain.features]]``) and the FC's onboard map, the sensor and
 lander parameters that differ from the model defaults, the error of the state vector uplinked
 to the FC, and the FC parameters set over the maintenance port before flight. The FC
-parameters the simulated flight software reads (``GATE_POLICY``, ``LRF_GATE_M``,
-``LRF_GATE_FRACTION``, ``THROTTLE_MIN_PCT``, ``TOUCHDOWN_RULE``) are also applied to
+parameters the simulated flight software reads (:data:`hil.fsw.parameters.FSW_PARAMETERS`:
+the LRF gate, lowest throttle, touchdown rule and the guidance targets of a lander's own
+descent profile, ``BRAKING_TIME_S``, ``HIGH_GATE_*``, ``APPROACH_TIME_S``) are also applied to
 ``Scenario.model.fsw`` by the flight software's own mapping (:func:`hil.fsw.parameters.fsw_params`,
 the one the simulated FC's STATE uses), so a model-only run flies the same flight software as
 the full stack.
@@ -36,6 +37,14 @@ Monte Carlo dispersions of a campaign's runs (1-sigma values, all optional, defa
     terrain_crater_radius_m = 300.0
     terrain_crater_zone_m = 20000.0
     terrain_seed = 0               # int
+
+Where the powered descent starts (all optional; the default is the nominal PDI, 505 km
+uprange of the site, 15 km up, 1.68 km/s: ``ClosedLoopParams``)::
+
+    [pdi]
+    position_m = [-690000.0, 0.0, 15000.0]   # downrange, crossrange, altitude; site at 0
+    velocity_mps = [1680.0, 0.0, 0.0]
+    pitch_deg = 85.0
 
 Terrain features (applied in file order on top of ``[terrain] truth``)::
 
@@ -219,6 +228,7 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
         dispersions=_dispersions(top, defaults.dispersions),
         fsw=_fsw_params(fc, fc_parameters, defaults.fsw),
     )
+    model = _pdi(top, model)
     timeline = top.table("timeline", required=False)
     if timeline is not None:
         model = dataclasses.replace(
@@ -232,6 +242,32 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
     return Scenario(
         name, description, path, truth_terrain, fc_map, fc_parameters, model, features, injections
     )
+
+
+def _pdi(top: TomlTable, model: ClosedLoopParams) -> ClosedLoopParams:
+    """``[pdi]``: the powered descent's start state (vectors of three numbers)."""
+    table = top.table("pdi", required=False)
+    if table is None:
+        return model
+
+    def vector(key: str, default: tuple[float, float, float]) -> tuple[float, float, float]:
+        raw = table.get(key, list, list(default))
+        numbers = [v for v in raw if isinstance(v, int | float) and not isinstance(v, bool)]
+        if len(raw) != 3 or len(numbers) != 3:
+            raise table.error(key, f"expected three numbers, got {raw!r}")
+        return (float(raw[0]), float(raw[1]), float(raw[2]))
+
+    position_m = vector("position_m", model.pdi_position_m)
+    if not position_m[2] > 0:
+        raise table.error("position_m", f"altitude must be > 0, got {position_m[2]}")
+    changed = dataclasses.replace(
+        model,
+        pdi_position_m=position_m,
+        pdi_velocity_mps=vector("velocity_mps", model.pdi_velocity_mps),
+        pdi_pitch_deg=table.get("pitch_deg", float, model.pdi_pitch_deg),
+    )
+    table.finish()
+    return changed
 
 
 def _features(terrain: TomlTable) -> tuple[TerrainFeature, ...]:

@@ -66,9 +66,11 @@ class GuidanceParams:
     approach_stretch_max_s: float = 120.0
     approach_stretch_step_s: float = 5.0
     #: planning margins of the approach: thrust acceleration at most this fraction of the
-    #: engine's, its vertical part at least this fraction of lunar gravity
+    #: engine's, its vertical part at least this fraction of lunar gravity, and the planned
+    #: path never lower than this fraction of the low gate's altitude
     approach_thrust_fraction: float = 0.8
     approach_min_vertical_fraction: float = 0.5
+    approach_min_altitude_fraction: float = 0.5
     #: braking re-planned after a navigation jump may end up to this much later
     #: (see :func:`braking_time`)
     braking_stretch_max_s: float = 120.0
@@ -246,11 +248,18 @@ def approach_time(
     A duration is flyable when at both ends of the segment (:func:`_segment_ends`) the tilt
     is within ``max_tilt_approach_deg``, the magnitude within ``approach_thrust_fraction`` of
     the engine and the vertical part at least ``approach_min_vertical_fraction`` of lunar
-    gravity (the lander is never asked to fall faster than it can later brake). The shortest
-    flyable duration in steps of ``approach_stretch_step_s`` is chosen, at most
-    ``approach_stretch_max_s`` longer; from a nominal high gate that is ``approach_time_s``
-    itself. An off-nominal one (arriving low, slow, or climbing) no longer dives at minimum
-    throttle and runs out of time to brake.
+    gravity (the lander is never asked to fall faster than it can later brake), and the
+    planned path stays above ``approach_min_altitude_fraction`` of the low gate's altitude
+    (:func:`_segment_lowest_m`: a long plan from a fast descent passes below the ground on
+    its way back up to the gate). The shortest flyable duration in steps of
+    ``approach_stretch_step_s`` is chosen, at most ``approach_stretch_max_s`` longer; from a
+    nominal high gate that is ``approach_time_s`` itself. An off-nominal one (arriving low,
+    slow, or climbing) no longer dives at minimum throttle and runs out of time to brake.
+
+    When no duration is flyable with margin, the shortest one that never dives and never
+    plans below the ground is chosen (it asks for more than the margin allows and the
+    engine gives what it has), else ``approach_time_s``: a lander arriving too low and too
+    fast brakes at once instead of planning to (scenario F2's control).
     """
     extra = np.arange(0.0, p.approach_stretch_max_s + 1e-9, p.approach_stretch_step_s)
     duration = p.approach_time_s + extra  # (K,) candidates
@@ -264,18 +273,44 @@ def approach_time(
     )
     a_max = p.approach_thrust_fraction * max_thrust_n / np.asarray(mass_kg).reshape(-1)[:, None]
     tan_limit = math.tan(math.radians(min(p.max_tilt_approach_deg, 89.9)))
-    min_vertical = p.approach_min_vertical_fraction * np.abs(
-        np.asarray(gravity_mps2, dtype=np.float64).reshape(-1, 1)
-    )
+    gravity = np.asarray(gravity_mps2, dtype=np.float64).reshape(-1, 1)
+    min_vertical = p.approach_min_vertical_fraction * np.abs(gravity)
+    lowest = _segment_lowest_m(position_m, velocity_mps, gravity, start, end, duration)
+    safe = lowest >= p.approach_min_altitude_fraction * p.low_gate_position_m[2]
     ok = np.ones(start.shape[:2], dtype=bool)
     for a in (start, end):
         horizontal = np.hypot(a[..., 0], a[..., 1])
         vertical = a[..., 2]
-        ok &= vertical >= min_vertical
+        safe &= vertical >= min_vertical
         ok &= horizontal <= vertical * tan_limit
         ok &= np.hypot(horizontal, vertical) <= a_max
-    first = np.argmax(ok, axis=1)
-    return np.where(ok.any(axis=1), duration[first], p.approach_time_s)
+    ok &= safe
+    chosen = np.where(ok.any(axis=1), np.argmax(ok, axis=1), np.argmax(safe, axis=1))
+    return np.where(ok.any(axis=1) | safe.any(axis=1), duration[chosen], p.approach_time_s)
+
+
+def _segment_lowest_m(
+    position_m: FloatArray,
+    velocity_mps: FloatArray,
+    gravity_mps2: FloatArray,
+    start: FloatArray,
+    end: FloatArray,
+    durations_s: FloatArray,
+    samples: int = 24,
+) -> FloatArray:
+    """Lowest altitude (N, K) of each planned segment: the law's thrust acceleration runs
+    linearly from ``start`` to ``end`` (:func:`_segment_ends`), so the planned altitude is the
+    cubic ``z0 + v0 t + (a0 + g) t^2 / 2 + (a1 - a0) t^3 / (6 T)``, sampled at ``samples``
+    times over each duration ``T``."""
+    z0 = np.asarray(position_m, dtype=np.float64)[:, 2][:, None, None]
+    vz0 = np.asarray(velocity_mps, dtype=np.float64)[:, 2][:, None, None]
+    g = np.asarray(gravity_mps2, dtype=np.float64).reshape(-1, 1, 1)
+    a0 = start[..., 2][..., None]
+    a1 = end[..., 2][..., None]
+    total = np.broadcast_to(np.asarray(durations_s, dtype=np.float64), a0.shape[:2])[..., None]
+    t = total * np.linspace(0.0, 1.0, samples)[None, None, :]
+    z = z0 + vz0 * t + 0.5 * (a0 + g) * t * t + (a1 - a0) * t**3 / (6.0 * total)
+    return np.asarray(z.min(axis=2))
 
 
 def braking_time(

@@ -1,10 +1,12 @@
 """What the flight software reads of the FC's parameter table, and how it reads it.
 
 The FC's parameter table (GET/SET on the maintenance port) is the ICD's
-(:data:`hil.protocol.parameters.PARAMETERS`); five of its entries configure the flight
-software. :func:`fsw_params` is the one mapping from those entries to :class:`FswParams` and
-its :class:`~hil.fsw.navigation.NavParams`: the simulated FC applies it when a STATE uplink
-loads the flight software, a scenario applies it to the model-only loop's flight software.
+(:data:`hil.protocol.parameters.PARAMETERS`); eleven of its entries configure the flight
+software (:data:`FSW_PARAMETERS`). :func:`fsw_params` is the one mapping from those entries
+to :class:`FswParams`, its :class:`~hil.fsw.navigation.NavParams` and its
+:class:`~hil.fsw.guidance.GuidanceParams` (a lander's own descent profile: braking time,
+high gate, approach time). The simulated FC applies it when a STATE uplink loads the flight
+software, a scenario applies it to the model-only loop's flight software.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from hil.fsw.flight_software import FswParams
+from hil.fsw.guidance import GuidanceParams
 
 GATE_POLICY = "GATE_POLICY"
 """``latch`` or ``recover``: what navigation does after rejecting LRF ranges
@@ -26,7 +29,39 @@ THROTTLE_MIN_PCT = "THROTTLE_MIN_PCT"
 TOUCHDOWN_RULE = "TOUCHDOWN_RULE"
 """``signature`` or ``altitude`` (``FswParams.touchdown_rule``)."""
 
-FSW_PARAMETERS = (GATE_POLICY, LRF_GATE_M, LRF_GATE_FRACTION, THROTTLE_MIN_PCT, TOUCHDOWN_RULE)
+BRAKING_TIME_S = "BRAKING_TIME_S"
+"""Braking burn's duration from ignition to the high gate, s (``GuidanceParams.braking_time_s``)."""
+HIGH_GATE_X_M = "HIGH_GATE_X_M"
+"""High gate downrange of the site, m (negative: uprange;
+``GuidanceParams.high_gate_position_m``)."""
+HIGH_GATE_ALT_M = "HIGH_GATE_ALT_M"
+"""High gate altitude above the site, m."""
+HIGH_GATE_VX_MPS = "HIGH_GATE_VX_MPS"
+"""Downrange velocity at the high gate, m/s (``GuidanceParams.high_gate_velocity_mps``)."""
+HIGH_GATE_VZ_MPS = "HIGH_GATE_VZ_MPS"
+"""Vertical velocity at the high gate, m/s (negative: descending)."""
+APPROACH_TIME_S = "APPROACH_TIME_S"
+"""Approach's planned duration from the high gate to the low gate, s
+(``GuidanceParams.approach_time_s``)."""
+
+GUIDANCE_PARAMETERS = (
+    BRAKING_TIME_S,
+    HIGH_GATE_X_M,
+    HIGH_GATE_ALT_M,
+    HIGH_GATE_VX_MPS,
+    HIGH_GATE_VZ_MPS,
+    APPROACH_TIME_S,
+)
+"""The guidance targets a lander's descent profile uploads (docs/architecture.md §5)."""
+
+FSW_PARAMETERS = (
+    GATE_POLICY,
+    LRF_GATE_M,
+    LRF_GATE_FRACTION,
+    THROTTLE_MIN_PCT,
+    TOUCHDOWN_RULE,
+    *GUIDANCE_PARAMETERS,
+)
 """The FC parameters the flight software is built from."""
 
 DEFAULT_FSW_PARAMS = FswParams()
@@ -59,4 +94,30 @@ def fsw_params(
         touchdown_rule=str(values.get(TOUCHDOWN_RULE, default.touchdown_rule)),
         min_throttle=min_throttle,
         nav=nav,
+        guidance=_guidance(values, default.guidance),
+    )
+
+
+def _guidance(values: Mapping[str, str | float], default: GuidanceParams) -> GuidanceParams:
+    """``default`` with the guidance targets found in ``values`` (crossrange stays as it is)."""
+
+    def number(name: str, current: float) -> float:
+        return float(values.get(name, current))
+
+    x_m, y_m, altitude_m = default.high_gate_position_m
+    vx_mps, vy_mps, vz_mps = default.high_gate_velocity_mps
+    return dataclasses.replace(
+        default,
+        braking_time_s=number(BRAKING_TIME_S, default.braking_time_s),
+        high_gate_position_m=(
+            number(HIGH_GATE_X_M, x_m),
+            y_m,
+            number(HIGH_GATE_ALT_M, altitude_m),
+        ),
+        high_gate_velocity_mps=(
+            number(HIGH_GATE_VX_MPS, vx_mps),
+            vy_mps,
+            number(HIGH_GATE_VZ_MPS, vz_mps),
+        ),
+        approach_time_s=number(APPROACH_TIME_S, default.approach_time_s),
     )

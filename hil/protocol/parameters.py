@@ -56,6 +56,16 @@ PARAMETERS: dict[str, Parameter] = {
         # load test: the share of every 20 ms flight-software cycle stolen from the flight
         # software, as interrupts would (F6; the FC's executive counts missed deadlines)
         Parameter("LOAD_TEST_PCT", 0.0, 0.0, 90.0, unit="%"),
+        # guidance targets, uploaded before flight as a lander's own descent profile: the
+        # braking burn's duration to the high gate, the high gate (downrange of the site,
+        # negative = uprange; altitude above the site) and its velocity (downrange, vertical:
+        # negative = descending), and the approach's planned duration from there to the low gate
+        Parameter("BRAKING_TIME_S", 550.0, 60.0, 3000.0, unit="s"),
+        Parameter("HIGH_GATE_X_M", -3000.0, -100_000.0, 0.0, unit="m"),
+        Parameter("HIGH_GATE_ALT_M", 2000.0, 200.0, 20_000.0, unit="m"),
+        Parameter("HIGH_GATE_VX_MPS", 60.0, -500.0, 500.0, unit="m/s"),
+        Parameter("HIGH_GATE_VZ_MPS", -25.0, -500.0, 0.0, unit="m/s"),
+        Parameter("APPROACH_TIME_S", 90.0, 10.0, 600.0, unit="s"),
     )
 }
 
