@@ -65,13 +65,30 @@ def terminal_speed(scenario: Scenario, speed_mps: float) -> Scenario:
     )
 
 
+def lander_mass(scenario: Scenario, wet_mass_kg: float) -> Scenario:
+    """[A1] of F2: the lander's mass at powered-descent start (its thrust-to-weight)."""
+    return _model(scenario, "lander", wet_mass_kg=wet_mass_kg)
+
+
+def high_gate_descent_rate(scenario: Scenario, rate_mps: float) -> Scenario:
+    """[A2] of F2: how fast the profile's final descent begins (the high gate's vertical
+    velocity, descending), as the FC's HIGH_GATE_VZ_MPS sets it."""
+    guidance = scenario.model.fsw.guidance
+    vx, vy, _ = guidance.high_gate_velocity_mps
+    return _model(
+        scenario,
+        "fsw",
+        guidance=dataclasses.replace(guidance, high_gate_velocity_mps=(vx, vy, -rate_mps)),
+    )
+
+
 def uplink_altitude_error(scenario: Scenario, error_m: float) -> Scenario:
-    """[A1] of F2: the FC's altitude error at powered-descent start (estimate above truth)."""
+    """[A3] of F2: the FC's altitude error at powered-descent start (estimate above truth)."""
     return _model(scenario, "errors", altitude_m=error_m)
 
 
 def uplink_vertical_velocity_error(scenario: Scenario, error_mps: float) -> Scenario:
-    """[A2] of F2: the FC's vertical velocity error at powered-descent start."""
+    """[A3] of F2: the FC's vertical velocity error at powered-descent start."""
     vx, vy, _ = scenario.model.errors.velocity_mps
     return _model(scenario, "errors", velocity_mps=(vx, vy, error_mps))
 
@@ -125,10 +142,19 @@ def main() -> None:
         (*m1, "rim cliff height", "m", cliff_height, (2500, 3000, 3500), 3000),
         (*m1, "[A2] LRF valid range", "m", lrf_valid_range, (6000, 8000, 10000, 15000), 10000),
         (*m1, "[A3] slowest terminal descent", "m/s", terminal_speed, (0.5, 0.8, 1.2), 0.8),
-        (*m2, "[A1] PDI altitude error", "m", uplink_altitude_error, (600, 900, 1200, 1500), 1200),
+        (*m2, "[A1] mass at PDI", "kg", lander_mass, (750, 850, 1000, 1150), 1000),
+        (*m2, "[A2] high gate descent rate", "m/s", high_gate_descent_rate, (40, 60, 80, 100), 80),
         (
             *m2,
-            "[A2] PDI vertical velocity error",
+            "[A3] PDI altitude error",
+            "m",
+            uplink_altitude_error,
+            (0, 300, 600, 900, 1200, 1500),
+            600,
+        ),
+        (
+            *m2,
+            "[A3] PDI vertical velocity error",
             "m/s",
             uplink_vertical_velocity_error,
             (0.0, 0.5, 1.0, 2.0),
