@@ -64,3 +64,12 @@ def test_latency_is_refused_in_lockstep(hil_sim_config: BenchConfig) -> None:
         pytest.raises(ProtocolError, match="real time"),
     ):
         measure_latency(bench, trials=1)
+
+
+def test_an_fc_whose_bit_keeps_failing_is_not_armed(hil_sim_config: BenchConfig) -> None:
+    # the FC asks more of its IMU than the ICD's 400 Hz: its BIT fails however often it runs
+    with Bench(with_delay(hil_sim_config, 0.0, "-bit")) as bench:
+        bench.flight_computer.set_param("IMU_MIN_RATE_HZ", "1000")
+        with pytest.raises(ProtocolError, match=r"BIT failed \(IMU\) 3 times: cannot arm"):
+            measure_latency(bench, trials=1)
+        assert bench.flight_computer.status()["MODE"] == "SAFE"
