@@ -55,6 +55,8 @@ def test_an_unplugged_imu_makes_the_fc_abort_within_three_periods(channel: str) 
     # The FC gives up after 50 ms of silence (checked each 20 ms step); the mode reaches the
     # bench in the next heartbeat (10 Hz), which the bench's telemetry task reads at 10 Hz.
     assert 0.0 < aborted_s - unplugged_s <= 0.05 + 0.02 + 0.1 + 0.1
+    # and the verdict says why, as the FC tells it (FAULT on the maintenance port)
+    assert "FC aborted: IMU silent for 50 ms in BRAKING" in result.verdict, result.verdict
 
 
 def test_injections_are_checked_when_the_scenario_loads(tmp_path: Path) -> None:

@@ -231,6 +231,15 @@ class FlightComputer(Device):
         values = _key_values(self.command("VEL"), self.describe_link(), "VEL")
         return {key: float(value) for key, value in values.items()}
 
+    def abort_reason(self) -> str | None:
+        """Why the FC went to ABORT on its own in this flight (its FAULT command), or None."""
+        reply = self.command("FAULT")
+        if reply and reply[0] == "ABORT":
+            return " ".join(reply[1:]) or "no reason given"
+        if reply == ["NONE"]:
+            return None
+        raise ProtocolError(f"{self.describe_link()}: FAULT answered {reply!r}")
+
     def set_mode(self, mode: str) -> str:
         mode = mode.upper()
         if mode not in FC_MODES:

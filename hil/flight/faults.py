@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from hil.core.config import TomlTable
+from hil.errors import ConfigError
 
 KINDS: Mapping[str, str] = {
     "can_loss": "bench CAN frames lost on the wire (message, probability)",
@@ -146,6 +147,19 @@ class FaultInjector:
 
     def __post_init__(self) -> None:
         self.active = [_Active(injection) for injection in self.injections]
+
+    def attach(self, can: Any, imu: Any, where: str) -> None:
+        """Hook the injections into the bench's CAN interface and IMU line. Raises
+        ``ConfigError`` naming ``where`` (the scenario file) when the IMU's backend has no
+        line to corrupt."""
+        kinds = {injection.kind for injection in self.injections}
+        if kinds & {"can_loss", "can_corrupt", "bus_off"}:
+            can.tx_fault = self.can_tx
+        if kinds & {"serial_errors", "imu_drop"}:
+            link = getattr(imu, "link", None)
+            if link is None:
+                raise ConfigError(f"{where}: IMU backend cannot inject line faults")
+            link.tx_fault = self.serial_tx
 
     def update(self, time_s: float, altitude_m: float, fc_mode: str) -> list[str]:
         """Start and stop injections for this instant; returns timeline lines for changes."""

@@ -40,6 +40,7 @@ class CommandedComputer(Protocol):
     bit_items: dict[str, bool]
     counters: FcCounters
     software: FlightSoftwareAdapter
+    abort_reason: str
 
     def set_mode(self, mode: str) -> None: ...
     def run_bit(self) -> dict[str, bool]: ...
@@ -199,7 +200,14 @@ class MaintenanceCommands:
             fc.software.load(state, fc.parameters)
         except ConfigError as err:
             raise Refused("BAD_VALUE", "TERRAIN_MAP_NOT_FOUND") from err
+        fc.abort_reason = ""  # a new flight
         return ("LOADED",)
+
+    def _cmd_fault(self) -> tuple[str, ...]:
+        """FAULT: why the FC went to ABORT on its own since the last STATE (``ABORT`` and the
+        reason's words), or ``NONE``."""
+        reason = self.fc.abort_reason
+        return ("ABORT", *reason.split()) if reason else ("NONE",)
 
     def _cmd_arm(self) -> tuple[str, ...]:
         return self._cmd_mode("ARMED")

@@ -193,4 +193,4 @@ class FlightSoftwareAdapter:
         log.warning("IMU silent for %.0f ms in %s: ABORT", 1000 * IMU_TIMEOUT_S, mode)
         self.fsw.fault()
         self.commands = self.fsw.step(self.time_s)
-        return f"IMU silent for {1000 * IMU_TIMEOUT_S:.0f} ms"
+        return f"IMU silent for {1000 * IMU_TIMEOUT_S:.0f} ms in {mode}"

@@ -45,6 +45,8 @@ FC_DEADLINES_MISSED = "fc_deadlines_missed"
 FC_RESTART = "fc_restart"
 """The FC's watchdog restarted its flight software (low-priority work shed, guidance kept):
 ``restarts``, ``missed_deadlines``, ``altitude_m``."""
+FC_ABORT = "fc_abort"
+"""The FC went to ABORT on its own, and why (its FAULT command, asked after the run)."""
 FC_OVERLOAD = "fc_overload"
 """What an overload did over the run, from the FC's STATUS: ``missed_deadlines``,
 ``restarts``, ``first_missed_s``, ``first_restart_s`` (NaN: none)."""
@@ -54,6 +56,7 @@ VERDICT_FINDINGS = (
     LRF_REJECTED,
     LANDED_DECLARED,
     PROPELLANT_EXHAUSTED,
+    FC_ABORT,
     FC_OVERLOAD,
 )
 """The findings a failed run's verdict lists, in the order they happened."""

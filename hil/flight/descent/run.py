@@ -31,6 +31,7 @@ what was recorded up to then is always written.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 from collections.abc import Callable
@@ -44,8 +45,9 @@ from hil.core.clock import SimulatedClock, WallClock
 from hil.core.config import BenchConfig
 from hil.core.executive import Executive, Stop, Task, TimingReport
 from hil.drivers.roles import EngineStatus
-from hil.errors import Cancelled, ConfigError, HilError, LinkError
+from hil.errors import Cancelled, HilError, LinkError
 from hil.flight.descent.conductor import TestConductor
+from hil.flight.descent.fc_reports import abort_finding, fault_report
 from hil.flight.descent.overload import OverloadWatch
 from hil.flight.descent.plant import BLOCK_S, Plant
 from hil.flight.descent.recorder import (
@@ -65,12 +67,7 @@ from hil.flight.descent.result import (
     Finding,
     verdict,
 )
-from hil.flight.faults import (
-    FaultInjector,
-    detected_counts,
-    fault_summary,
-    injected_counts,
-)
+from hil.flight.faults import FaultInjector
 from hil.flight.kernels import warm_up
 from hil.flight.scenario import Scenario
 from hil.flight.touchdown import touchdown_checks
@@ -154,6 +151,7 @@ class DescentRun:
         self.fault_counts: dict[str, int] = {}
         self._lrf_last = (0.0, False)
         self._last_mode = ""
+        self._abort_s: float | None = None
         self._heartbeat_lost = False
         self._start_clock_s: float | None = None
         self._executive: Executive | None = None
@@ -178,7 +176,7 @@ class DescentRun:
         executive: Executive | None = None
         try:
             self._start_clock_s = bench.clock.now_s()
-            self._attach_faults()
+            self.faults.attach(bench.can, bench.imu, str(self.scenario.path))
             self._conductor = TestConductor(
                 bench.flight_computer,
                 self.scenario,
@@ -204,6 +202,7 @@ class DescentRun:
             finally:
                 self._conductor.close()
             self._report_faults()
+            self._report_abort()
         except KeyboardInterrupt:
             stop_reason = "interrupted by the operator"
             self.event("run interrupted by the operator")
@@ -501,6 +500,8 @@ class DescentRun:
         if mode == self._last_mode:
             return
         self._last_mode = mode
+        if mode == "ABORT" and self._abort_s is None:
+            self._abort_s = round(self.elapsed_s(), 3)
         text = f"FC mode {mode} at altitude {altitude_m:.0f} m (FC estimate {fc_altitude_m:.0f} m)"
         if mode == "LANDED" and self.findings_of(LANDED_DECLARED) is None:
             self.find(
@@ -537,18 +538,6 @@ class DescentRun:
 
     # -- faults ---------------------------------------------------------------------------
 
-    def _attach_faults(self) -> None:
-        """Hook the scenario's injections into the bench's links."""
-        bench = self.bench
-        kinds = {injection.kind for injection in self.faults.injections}
-        if kinds & {"can_loss", "can_corrupt", "bus_off"}:
-            bench.can.tx_fault = self.faults.can_tx
-        if kinds & {"serial_errors", "imu_drop"}:
-            link = getattr(bench.imu, "link", None)
-            if link is None:
-                raise ConfigError(f"{self.scenario.path}: IMU backend cannot inject line faults")
-            link.tx_fault = self.faults.serial_tx
-
     def _update_faults(self, time_s: float) -> None:
         if not self.faults.injections:
             return
@@ -561,27 +550,23 @@ class DescentRun:
             self.event(change)
 
     def _report_faults(self) -> None:
-        """Compare what was injected with what the FC says it detected: its STATUS counters
-        now against those before the run (an FC outside the bench counts from power-on)."""
-        if not self.faults.injections:
-            return
-        injected = injected_counts(self.faults)
-        self.fault_counts = dict(injected)
-        if self._heartbeat_lost:
-            self.event("faults: FC not answering, detection counts not read")
-            return
-        try:
-            status = self.bench.flight_computer.status()
-        except HilError as err:
-            self.event(f"faults: FC STATUS failed: {err}")
-            return
-        detected = detected_counts(self._status_before, status)
-        self.fault_counts.update(detected)
-        self.event(fault_summary(injected, detected))
-        try:
-            self.fault_counts.update(self._overload.finish(self._status_before, status))
-        except HilError as err:
-            self.event(f"faults: FC load test not reset: {err}")
+        if self.faults.injections:
+            self.fault_counts, lines = fault_report(
+                self.bench.flight_computer,
+                self.faults,
+                self._status_before,
+                self._overload,
+                fc_answering=not self._heartbeat_lost,
+            )
+            for line in lines:
+                self.event(line)
+
+    def _report_abort(self) -> None:
+        if self._abort_s is not None and not self._heartbeat_lost:
+            finding = abort_finding(self.bench.flight_computer, self._abort_s)
+            self.findings.append(finding)
+            # into the timeline beside the mode change it explains
+            bisect.insort(self.events, (finding.time_s, finding.text), key=lambda e: e[0])
 
     # -- the result -----------------------------------------------------------------------
 
