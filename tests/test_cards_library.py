@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from card_outcome import assert_card_worked
 
-from hil.cards import ScriptedOperator, card_files, load_card, run_card
+from hil.cards import Outcome, ScriptedOperator, card_files, load_card, run_card
 from hil.cards.runner import bench_for
 from hil.core.config import BenchConfig
 
@@ -48,3 +48,22 @@ def test_card_passes_on_the_simulated_bench(path: Path, hil_sim_config: BenchCon
     record.to_junit(ARTIFACTS / f"{loaded.card.number}.xml")
     assert_card_worked(record, loaded)
     assert record.card["content_sha256"] == loaded.sha256
+
+
+@pytest.mark.slow
+def test_the_crater_rim_card_fails_an_fc_that_rejects_the_lrf_for_good_as_mission_1_did(
+    hil_sim_config: BenchConfig,
+) -> None:
+    loaded = load_card(PROCEDURES / "crater_rim_regression.py", hil_sim_config)
+    with bench_for(loaded.card, hil_sim_config) as bench:
+        bench.flight_computer.set_param("GATE_POLICY", "latch")  # Mission 1's navigation
+        record = run_card(
+            loaded, bench, ScriptedOperator(CI_ANSWERS), lander=CI_LANDER, operator_id=CI_OPERATOR
+        )
+    assert record.outcome == Outcome.FAIL, record.summary()
+    by_name = {a.name: a for a in record.final_attempts() if a.kind == "measurement"}
+    rejected = by_name["lrf_rejected_for_good"]
+    assert (rejected.value, rejected.outcome) == (1.0, Outcome.FAIL), record.summary()
+    # flown with the FC's own setting, read and recorded in step 1
+    step1 = next(a for a in record.final_attempts() if a.step == 1)
+    assert {"name": "gate_policy", "value": "latch"}.items() <= step1.values[0].items()
