@@ -82,6 +82,25 @@ def high_gate_descent_rate(scenario: Scenario, rate_mps: float) -> Scenario:
     )
 
 
+def high_gate_altitude(scenario: Scenario, altitude_m: float) -> Scenario:
+    """[A2] of F2: where the profile's final descent begins (HIGH_GATE_ALT_M)."""
+    guidance = scenario.model.fsw.guidance
+    x, y, _ = guidance.high_gate_position_m
+    return _model(
+        scenario,
+        "fsw",
+        guidance=dataclasses.replace(guidance, high_gate_position_m=(x, y, altitude_m)),
+    )
+
+
+def approach_duration(scenario: Scenario, duration_s: float) -> Scenario:
+    """[A2] of F2: the approach's planned duration (APPROACH_TIME_S)."""
+    guidance = scenario.model.fsw.guidance
+    return _model(
+        scenario, "fsw", guidance=dataclasses.replace(guidance, approach_time_s=duration_s)
+    )
+
+
 def uplink_altitude_error(scenario: Scenario, error_m: float) -> Scenario:
     """[A3] of F2: the FC's altitude error at powered-descent start (estimate above truth)."""
     return _model(scenario, "errors", altitude_m=error_m)
@@ -144,6 +163,8 @@ def main() -> None:
         (*m1, "[A3] slowest terminal descent", "m/s", terminal_speed, (0.5, 0.8, 1.2), 0.8),
         (*m2, "[A1] mass at PDI", "kg", lander_mass, (750, 850, 1000, 1150), 1000),
         (*m2, "[A2] high gate descent rate", "m/s", high_gate_descent_rate, (40, 60, 80, 100), 80),
+        (*m2, "[A2] high gate altitude", "m", high_gate_altitude, (2500, 3000, 3500), 3000),
+        (*m2, "[A2] approach time", "s", approach_duration, (50, 65, 80), 65),
         (
             *m2,
             "[A3] PDI altitude error",

@@ -241,3 +241,16 @@ def test_cli_refuses_unknown_scenario_in_one_line(capsys: pytest.CaptureFixture[
     assert main(["descent", "--scenario", "moonwalk", "--bench", str(SIM_BENCH)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("hil: unknown scenario 'moonwalk'") and "\n" not in err
+
+
+def test_an_fc_that_flew_another_profile_flies_the_scenarios_own(channel: str) -> None:
+    # F2's guidance targets left in an FC that stays up between flights (a device of its own,
+    # the GUI's bench) must not fly the nominal scenario, whose model-only run uses defaults
+    scenario = short(load_scenario("nominal"), 2.0)
+    with descent_bench(private_bench_config(SIM_BENCH, channel), realtime=False) as bench:
+        fc = bench.flight_computer
+        fc.set_param("BRAKING_TIME_S", "750")
+        fc.set_param("HIGH_GATE_ALT_M", "3000")
+        DescentRun(bench, scenario, seed=0).run()
+        assert float(fc.get_param("BRAKING_TIME_S")) == 550.0
+        assert float(fc.get_param("HIGH_GATE_ALT_M")) == 2000.0

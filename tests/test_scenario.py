@@ -133,6 +133,14 @@ def test_a_lander_profile_sets_the_guidance_targets_and_where_the_descent_starts
         ("[pdi]\nposition_m = [0, 0, -5]\n", r"\[pdi\] position_m: altitude must be > 0"),
         ("[pdi]\nspeed = 3\n", r"\[pdi\] speed: unknown key"),
         ("[fc]\nHIGH_GATE_VZ_MPS = 10\n", r"\[fc\] HIGH_GATE_VZ_MPS: HIGH_GATE_VZ_MPS must be"),
+        (
+            "[fc]\nHIGH_GATE_ALT_M = nan\n",
+            r"\[fc\] HIGH_GATE_ALT_M: HIGH_GATE_ALT_M must be a finite",
+        ),
+        ("[pdi]\nvelocity_mps = [inf, 0, 0]\n", r"\[pdi\] velocity_mps: expected three numbers"),
+        # a misspelt key would fly the default in the model and be refused by the FC later
+        ("[fc]\nHIGH_GATE_ALTITUDE_M = 2500\n", r"HIGH_GATE_ALTITUDE_M: not a settable FC param"),
+        ('[fc]\nSERIAL = "SN9"\n', r"\[fc\] SERIAL: not a settable FC parameter; parameters: GATE"),
     ],
 )
 def test_profile_mistakes_are_named(tmp_path: Path, text: str, expected: str) -> None:

@@ -212,7 +212,11 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
         for key, value in fc.data.items():
             if not isinstance(value, str | int | float) or isinstance(value, bool):
                 raise fc.error(key, f"expected a string or number, got {type(value).__name__}")
-            fc_parameters[key.upper()] = str(value)
+            name = key.upper()
+            if name not in PARAMETERS or not PARAMETERS[name].writable:
+                settable = ", ".join(n for n, p in PARAMETERS.items() if p.writable)
+                raise fc.error(key, f"not a settable FC parameter; parameters: {settable}")
+            fc_parameters[name] = str(value)
         fc._read.update(fc.data)
         fc.finish()
 
@@ -253,7 +257,7 @@ def _pdi(top: TomlTable, model: ClosedLoopParams) -> ClosedLoopParams:
     def vector(key: str, default: tuple[float, float, float]) -> tuple[float, float, float]:
         raw = table.get(key, list, list(default))
         numbers = [v for v in raw if isinstance(v, int | float) and not isinstance(v, bool)]
-        if len(raw) != 3 or len(numbers) != 3:
+        if len(raw) != 3 or len(numbers) != 3 or not all(map(math.isfinite, numbers)):
             raise table.error(key, f"expected three numbers, got {raw!r}")
         return (float(raw[0]), float(raw[1]), float(raw[2]))
 

@@ -258,8 +258,10 @@ def approach_time(
 
     When no duration is flyable with margin, the shortest one that never dives and never
     plans below the ground is chosen (it asks for more than the margin allows and the
-    engine gives what it has), else ``approach_time_s``: a lander arriving too low and too
-    fast brakes at once instead of planning to (scenario F2's control).
+    engine gives what it has), else ``approach_time_s``. F2's control (a high gate reached
+    1.7 km up, descending at 66 m/s) takes the first branch: 65 s, asking 3.7 m/s^2 of an
+    engine whose margin allows 2.9; before the ground check it flew the 180 s plan, the
+    shortest within the margin, whose path went through the ground.
     """
     extra = np.arange(0.0, p.approach_stretch_max_s + 1e-9, p.approach_stretch_step_s)
     duration = p.approach_time_s + extra  # (K,) candidates

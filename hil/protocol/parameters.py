@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -27,6 +28,8 @@ class Parameter:
         if isinstance(self.default, str):
             return text
         number = float(text)
+        if not math.isfinite(number):
+            raise ValueError(f"{self.name} must be a finite number")
         if (self.minimum is not None and number < self.minimum) or (
             self.maximum is not None and number > self.maximum
         ):

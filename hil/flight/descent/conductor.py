@@ -22,7 +22,9 @@ from hil.drivers.roles import FlightComputer
 from hil.errors import HilError
 from hil.flight.descent.plant import Plant
 from hil.flight.scenario import Scenario
+from hil.fsw.parameters import FSW_PARAMETERS
 from hil.models import dynamics as dyn
+from hil.protocol.parameters import PARAMETERS, format_value
 
 BIT_TIME_S = 1.5
 ARM_TIME_S = 1.6
@@ -68,10 +70,16 @@ class TestConductor:
     def uplink(self) -> None:
         """The FC to SAFE and STANDBY (an FC outside the bench may still be armed from an
         earlier run), the scenario's FC parameters, the terrain map's name, then the state
-        vector."""
+        vector. Every parameter the flight software is built from is set, to the ICD's
+        default where the scenario names none: an FC that flew another scenario before (a
+        device of its own, the GUI's bench) keeps no guidance targets of that flight, and
+        flies what the scenario's model-only run flies."""
         fc = self.fc
         fc.safe()
         fc.set_mode("STANDBY")
+        for name in FSW_PARAMETERS:
+            if name not in self.scenario.fc_parameters:
+                fc.set_param(name, format_value(PARAMETERS[name].default))
         for name, value in self.scenario.fc_parameters.items():
             fc.set_param(name, value)
         fc.set_param("TERRAIN_MAP", self.scenario.fc_terrain_map)

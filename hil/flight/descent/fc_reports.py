@@ -46,4 +46,6 @@ def abort_finding(fc: FlightComputer, abort_s: float) -> Finding:
         reason = fc.abort_reason()
     except HilError as err:
         reason = f"reason not read ({err})"
-    return Finding(FC_ABORT, abort_s, f"FC aborted: {reason or 'commanded, not on its own'}")
+    # NONE: no reason the FC records (its flight software also aborts on a navigation state
+    # gone non-finite, which the watchdog's FAULT does not cover)
+    return Finding(FC_ABORT, abort_s, f"FC aborted: {reason or 'the FC gave no reason'}")
