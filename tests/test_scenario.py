@@ -116,7 +116,9 @@ def test_a_lander_profile_sets_the_guidance_targets_and_where_the_descent_starts
         "HIGH_GATE_ALT_M = 3000\nHIGH_GATE_VX_MPS = 15\nHIGH_GATE_VZ_MPS = -80\n"
         "APPROACH_TIME_S = 65\n[pdi]\nposition_m = [-690000, 0, 15000]\n"
     )
-    model = load_scenario(path).model
+    scenario = load_scenario(path)
+    assert scenario.name == "p"  # not the last [fc] key read
+    model = scenario.model
     guidance = model.fsw.guidance
     assert guidance.braking_time_s == 750.0
     assert guidance.high_gate_position_m == (-600.0, 0.0, 3000.0)

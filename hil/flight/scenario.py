@@ -212,11 +212,11 @@ def _parse(data: dict[str, Any], path: Path) -> Scenario:
         for key, value in fc.data.items():
             if not isinstance(value, str | int | float) or isinstance(value, bool):
                 raise fc.error(key, f"expected a string or number, got {type(value).__name__}")
-            name = key.upper()
-            if name not in PARAMETERS or not PARAMETERS[name].writable:
+            parameter = key.upper()
+            if parameter not in PARAMETERS or not PARAMETERS[parameter].writable:
                 settable = ", ".join(n for n, p in PARAMETERS.items() if p.writable)
                 raise fc.error(key, f"not a settable FC parameter; parameters: {settable}")
-            fc_parameters[name] = str(value)
+            fc_parameters[parameter] = str(value)
         fc._read.update(fc.data)
         fc.finish()
 
