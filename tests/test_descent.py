@@ -254,3 +254,20 @@ def test_an_fc_that_flew_another_profile_flies_the_scenarios_own(channel: str) -
         DescentRun(bench, scenario, seed=0).run()
         assert float(fc.get_param("BRAKING_TIME_S")) == 550.0
         assert float(fc.get_param("HIGH_GATE_ALT_M")) == 2000.0
+
+
+def test_an_fc_whose_navigation_fails_says_so_in_the_verdict(channel: str) -> None:
+    imu_gone_mad: list[float] = []
+
+    def poison(run: DescentRun, time_s: float) -> None:
+        # from 15 s the IMU line carries NaN specific force, which the FC's navigation integrates
+        if time_s >= 15.0 and not imu_gone_mad:
+            imu_gone_mad.append(time_s)
+            imu = run.bench.imu
+            send = imu.send_samples
+            imu.send_samples = lambda t, f, w, status=0: send(t, np.full_like(f, np.nan), w, status)  # type: ignore[method-assign]
+            run.event("fault injected: IMU specific force NaN")
+
+    result = fly(channel, scenario=short(load_scenario("nominal"), 17.0), injections=[poison])
+    assert "FC mode ABORT" in " ".join(text for _, text in result.events)
+    assert "FC aborted: navigation state not finite in BRAKING" in result.verdict, result.verdict

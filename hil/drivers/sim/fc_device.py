@@ -318,7 +318,11 @@ class SimulatedFlightComputer:
             # once loaded, the flight software owns the mode in flight: it may change it at
             # each guidance cycle
             if frames and software.loaded and software.on_imu(frames) and self.mode in FLIGHT_MODES:
+                before = self.mode
                 self.mode = software.mode
+                if self.mode == "ABORT" and before != "ABORT" and not self.abort_reason:
+                    # the flight software faulted itself: its navigation state went non-finite
+                    self.abort_reason = f"navigation state not finite in {before}"
 
     def _on_lrf(self, message: str, values: dict[str, Any], timestamp_s: float) -> None:
         with self._lock:

@@ -46,6 +46,5 @@ def abort_finding(fc: FlightComputer, abort_s: float) -> Finding:
         reason = fc.abort_reason()
     except HilError as err:
         reason = f"reason not read ({err})"
-    # NONE: no reason the FC records (its flight software also aborts on a navigation state
-    # gone non-finite, which the watchdog's FAULT does not cover)
+    # NONE: an FC that records no reason (a real one may not)
     return Finding(FC_ABORT, abort_s, f"FC aborted: {reason or 'the FC gave no reason'}")
