@@ -55,14 +55,15 @@ def lrf_valid_range(scenario: Scenario, range_m: float) -> Scenario:
     return _model(scenario, "lrf", max_valid_range_m=range_m)
 
 
+def _guidance(scenario: Scenario, **changes: Any) -> Scenario:
+    """``scenario`` with ``changes`` made to its FC's guidance (as its ``[fc]`` would set)."""
+    guidance = dataclasses.replace(scenario.model.fsw.guidance, **changes)
+    return _model(scenario, "fsw", guidance=guidance)
+
+
 def terminal_speed(scenario: Scenario, speed_mps: float) -> Scenario:
     """[A3] of F1: the terminal descent's slowest speed (the hover's sink rate)."""
-    guidance = scenario.model.fsw.guidance
-    return _model(
-        scenario,
-        "fsw",
-        guidance=dataclasses.replace(guidance, terminal_touchdown_speed_mps=speed_mps),
-    )
+    return _guidance(scenario, terminal_touchdown_speed_mps=speed_mps)
 
 
 def lander_mass(scenario: Scenario, wet_mass_kg: float) -> Scenario:
@@ -73,32 +74,19 @@ def lander_mass(scenario: Scenario, wet_mass_kg: float) -> Scenario:
 def high_gate_descent_rate(scenario: Scenario, rate_mps: float) -> Scenario:
     """[A2] of F2: how fast the profile's final descent begins (the high gate's vertical
     velocity, descending), as the FC's HIGH_GATE_VZ_MPS sets it."""
-    guidance = scenario.model.fsw.guidance
-    vx, vy, _ = guidance.high_gate_velocity_mps
-    return _model(
-        scenario,
-        "fsw",
-        guidance=dataclasses.replace(guidance, high_gate_velocity_mps=(vx, vy, -rate_mps)),
-    )
+    vx, vy, _ = scenario.model.fsw.guidance.high_gate_velocity_mps
+    return _guidance(scenario, high_gate_velocity_mps=(vx, vy, -rate_mps))
 
 
 def high_gate_altitude(scenario: Scenario, altitude_m: float) -> Scenario:
     """[A2] of F2: where the profile's final descent begins (HIGH_GATE_ALT_M)."""
-    guidance = scenario.model.fsw.guidance
-    x, y, _ = guidance.high_gate_position_m
-    return _model(
-        scenario,
-        "fsw",
-        guidance=dataclasses.replace(guidance, high_gate_position_m=(x, y, altitude_m)),
-    )
+    x, y, _ = scenario.model.fsw.guidance.high_gate_position_m
+    return _guidance(scenario, high_gate_position_m=(x, y, altitude_m))
 
 
 def approach_duration(scenario: Scenario, duration_s: float) -> Scenario:
     """[A2] of F2: the approach's planned duration (APPROACH_TIME_S)."""
-    guidance = scenario.model.fsw.guidance
-    return _model(
-        scenario, "fsw", guidance=dataclasses.replace(guidance, approach_time_s=duration_s)
-    )
+    return _guidance(scenario, approach_time_s=duration_s)
 
 
 def uplink_altitude_error(scenario: Scenario, error_m: float) -> Scenario:

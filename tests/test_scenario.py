@@ -131,31 +131,6 @@ def test_a_lander_profile_sets_the_guidance_targets_and_where_the_descent_starts
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[pdi]\nposition_m = [1, 2]\n", r"\[pdi\] position_m: expected three numbers"),
-        ("[pdi]\nposition_m = [0, 0, -5]\n", r"\[pdi\] position_m: altitude must be > 0"),
-        ("[pdi]\nspeed = 3\n", r"\[pdi\] speed: unknown key"),
-        ("[fc]\nHIGH_GATE_VZ_MPS = 10\n", r"\[fc\] HIGH_GATE_VZ_MPS: HIGH_GATE_VZ_MPS must be"),
-        (
-            "[fc]\nHIGH_GATE_ALT_M = nan\n",
-            r"\[fc\] HIGH_GATE_ALT_M: HIGH_GATE_ALT_M must be a finite",
-        ),
-        ("[pdi]\nvelocity_mps = [inf, 0, 0]\n", r"\[pdi\] velocity_mps: expected three numbers"),
-        # a misspelt key would fly the default in the model and be refused by the FC later
-        ("[fc]\nHIGH_GATE_ALTITUDE_M = 2500\n", r"HIGH_GATE_ALTITUDE_M: not a settable FC param"),
-        ('[fc]\nSERIAL = "SN9"\n', r"\[fc\] SERIAL: not a settable FC parameter; parameters: GATE"),
-    ],
-)
-def test_profile_mistakes_are_named(tmp_path: Path, text: str, expected: str) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text('[scenario]\nname = "bad"\n' + text)
-    with pytest.raises(ConfigError, match=expected) as caught:
-        load_scenario(path)
-    assert str(caught.value).startswith(str(path))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
         (
             '[terrain]\n[[terrain.features]]\nkind = "volcano"\nx_m = 0\n',
             r"\[terrain.features\[0\]\] kind: 'volcano' is not one of cliff, crater",
@@ -176,9 +151,23 @@ def test_profile_mistakes_are_named(tmp_path: Path, text: str, expected: str) ->
         ),
         ('[fc]\nGATE_POLICY = "sometimes"\n', r"\[fc\] GATE_POLICY: GATE_POLICY must be one of"),
         ("[fc]\nLRF_GATE_M = 0\n", r"\[fc\] LRF_GATE_M: LRF_GATE_M must be within"),
+        ("[pdi]\nposition_m = [1, 2]\n", r"\[pdi\] position_m: expected three numbers"),
+        ("[pdi]\nposition_m = [0, 0, -5]\n", r"\[pdi\] position_m: altitude must be > 0"),
+        ("[pdi]\nspeed = 3\n", r"\[pdi\] speed: unknown key"),
+        ("[fc]\nHIGH_GATE_VZ_MPS = 10\n", r"\[fc\] HIGH_GATE_VZ_MPS: HIGH_GATE_VZ_MPS must be"),
+        (
+            "[fc]\nHIGH_GATE_ALT_M = nan\n",
+            r"\[fc\] HIGH_GATE_ALT_M: HIGH_GATE_ALT_M must be a finite",
+        ),
+        ("[pdi]\nvelocity_mps = [inf, 0, 0]\n", r"\[pdi\] velocity_mps: expected three numbers"),
+        # a misspelt key would fly the default in the model and be refused by the FC later
+        ("[fc]\nHIGH_GATE_ALTITUDE_M = 2500\n", r"HIGH_GATE_ALTITUDE_M: not a settable FC param"),
+        ('[fc]\nSERIAL = "SN9"\n', r"\[fc\] SERIAL: not a settable FC parameter; parameters: GATE"),
     ],
 )
-def test_feature_and_fc_mistakes_are_named(tmp_path: Path, text: str, expected: str) -> None:
+def test_feature_fc_and_profile_mistakes_are_named(
+    tmp_path: Path, text: str, expected: str
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('[scenario]\nname = "bad"\n' + text)
     with pytest.raises(ConfigError, match=expected) as caught:

@@ -22,7 +22,8 @@ def fault_report(
 ) -> tuple[dict[str, int], list[str]]:
     """Counts of what was injected and what the FC detected (an FC outside the bench counts
     from power-on, hence the STATUS from before the run), and the timeline's lines."""
-    counts: dict[str, int] = dict(injected_counts(faults))
+    injected = injected_counts(faults)
+    counts: dict[str, int] = dict(injected)
     if not fc_answering:
         return counts, ["faults: FC not answering, detection counts not read"]
     try:
@@ -31,7 +32,7 @@ def fault_report(
         return counts, [f"faults: FC STATUS failed: {err}"]
     detected = detected_counts(status_before, status)
     counts.update(detected)
-    lines = [fault_summary(injected_counts(faults), detected)]
+    lines = [fault_summary(injected, detected)]
     try:
         counts.update(overload.finish(status_before, status))
     except HilError as err:
